@@ -1,0 +1,216 @@
+"""The Python API. The CLI is a thin layer over these functions; a training loop can call them too.
+
+Every function takes keyword options and returns a frozen result. None of them prints or exits:
+they raise :class:`augcli.errors.AugcliError` subclasses, return results, or call ``progress``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from augcli import __version__
+from augcli import recipe as _recipe
+from augcli.compose import Op
+from augcli.dataset import Dataset, scan
+from augcli.errors import InputError
+from augcli.ops._image import Image
+from augcli.plan import SourcePlan, count_outputs, expand_items, plan_tasks
+from augcli.recipe import Recipe
+from augcli.render import render
+from augcli.rng import generator, plan_seed
+from augcli.run import Context, Progress, RunStats, check_folders, run_plan
+from augcli.spec import did_you_mean
+
+RecipeLike = Recipe | str | Path | None
+
+
+@dataclass(frozen=True)
+class Augmented:
+    """One augmented image and the ops that made it."""
+
+    image: Image
+    ops: list[Op]
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """What a run made."""
+
+    output: Path
+    planned: int
+    made: int
+    kept: int
+    skipped: int
+    errors: tuple[tuple[str, str], ...]
+    before: Mapping[str, int]
+    after: Mapping[str, int]
+
+    @property
+    def manifest(self) -> Path:
+        """Path of the manifest."""
+        return self.output / "manifest.csv"
+
+
+def load_recipe(path: str | Path | None = None) -> Recipe:
+    """Load and validate a recipe; None gives the packaged default recipe.
+
+    Raises:
+        RecipeError: naming the file, line and step path of the problem.
+    """
+    return _recipe.load_recipe(path)
+
+
+def _as_recipe(recipe: RecipeLike) -> Recipe:
+    """Accept a Recipe, a path or None (the default recipe)."""
+    return recipe if isinstance(recipe, Recipe) else _recipe.load_recipe(recipe)
+
+
+def augment(image: Image, recipe: RecipeLike = None, *, seed: int = 0, label: str | None = None) -> Augmented:
+    """Apply a recipe to one image with a seed; the same seed gives the same image and ops.
+
+    Args:
+        image: (H, W) or (H, W, C) uint8/uint16 array, C in 1, 3, 4 (BGR order, as OpenCV).
+        recipe: a Recipe, a recipe path, or None for the default recipe.
+        seed: any non-negative integer.
+        label: class name, for per-class rules in the recipe.
+
+    Returns:
+        The augmented image (same dtype and channel count) and the ops applied.
+    """
+    rec = _as_recipe(recipe)
+    array = np.asarray(image)
+    squeeze = array.ndim == 2
+    if squeeze:
+        array = array[:, :, np.newaxis]
+    if array.ndim != 3 or array.shape[2] not in (1, 3, 4) or array.dtype not in (np.uint8, np.uint16):
+        raise InputError(f"augment: expected an (H, W[, C]) uint8 or uint16 image with C in 1, 3, 4; "
+                         f"got {array.dtype} {array.shape}")
+    ops = rec.sample(generator(seed), array.shape, label)
+    out = render(array, ops)
+    return Augmented(out[:, :, 0] if squeeze else out, ops)
+
+
+def replay_ops(image: Image, ops: list[Op]) -> Image:
+    """Apply recorded ops (from a manifest row) to an image: no recipe, no randomness."""
+    return render(image, ops)
+
+
+def _workers(workers: int | None) -> int:
+    """Default worker count: the cores this process may use."""
+    if workers is None:
+        try:
+            return len(os.sched_getaffinity(0))
+        except AttributeError:  # pragma: no cover - not Linux
+            return os.cpu_count() or 1
+    if workers < 1:
+        raise InputError(f"--workers: expected 1 or more, got {workers}")
+    return workers
+
+
+def _check_class_rules(rec: Recipe, data: Dataset) -> None:
+    """Per-class rules must name classes that exist in the input."""
+    for label in rec.classes:
+        if label not in data.classes:
+            raise rec.error(f"classes.{label}", "a class folder of the input (" + ", ".join(data.classes) + ")",
+                            repr(label), hint=did_you_mean(label, data.classes))
+
+
+def _run(data: Dataset, output: Path, rec: Recipe, items: list[SourcePlan], seed: int, record: dict[str, Any],
+         workers: int | None, overwrite: bool, progress: Progress | None) -> RunResult:
+    """Plan, run and summarise."""
+    check_folders(data.root, output)
+    tasks = plan_tasks(items, seed, rec.output.format)
+    ctx = Context(in_root=data.root, out_root=output, recipe=rec)
+    record = {**record, "augcli_version": __version__, "seed": seed, "recipe": rec.to_data(),
+              "recipe_digest": rec.digest(), "planned": count_outputs(tasks)}
+    stats: RunStats = run_plan(tasks, ctx, record=record, workers=_workers(workers), overwrite=overwrite,
+                               progress=progress)
+    before = Counter(s.label for s in data.sources)
+    after = Counter(row.label for row in stats.rows)
+    return RunResult(output, stats.planned, stats.made, stats.kept, stats.skipped, stats.errors,
+                     {c: before[c] for c in data.classes}, {c: after[c] for c in data.classes})
+
+
+def expand(
+    input: str | Path,
+    output: str | Path,
+    *,
+    recipe: RecipeLike = None,
+    copies: int | None = None,
+    seed: int | None = None,
+    workers: int | None = None,
+    originals: bool = True,
+    overwrite: bool = False,
+    progress: Progress | None = None,
+) -> RunResult:
+    """Write ``copies`` augmented images per input image, plus the originals, and a manifest.
+
+    Args:
+        input: ImageFolder tree (one sub-folder per class).
+        output: folder to write; an earlier run of the same plan there is resumed.
+        recipe: Recipe, recipe path, or None for the default recipe.
+        copies: augmented images per input (default: the recipe's ``copies``).
+        seed: overrides the recipe's seed.
+        workers: processes (default: the available cores).
+        originals: copy the input images beside the augmented ones.
+        overwrite: replace an earlier run with other settings in ``output``.
+        progress: called with (outputs just finished, outputs planned).
+
+    Returns:
+        Counts of what was planned, made, kept from an earlier run and skipped.
+    """
+    rec = _as_recipe(recipe)
+    data = scan(input)
+    _check_class_rules(rec, data)
+    n = rec.copies if copies is None else copies
+    if n < 0:
+        raise InputError(f"--copies: expected 0 or more, got {n}")
+    run_seed = rec.seed if seed is None else seed
+    record = {"command": "expand", "copies": n, "originals": originals}
+    return _run(data, Path(output), rec, expand_items(data.sources, n, originals), run_seed, record,
+                workers, overwrite, progress)
+
+
+def balance(
+    input: str | Path,
+    output: str | Path,
+    *,
+    recipe: RecipeLike = None,
+    seed: int | None = None,
+    workers: int | None = None,
+    overwrite: bool = False,
+    progress: Progress | None = None,
+) -> RunResult:
+    """Top every class up to the largest class with recipe-augmented images; originals are kept.
+
+    The extra images of a class are spread evenly over its sources: each source is used
+    floor or ceil of extra / n times, the ceil ones chosen by a seeded shuffle.
+    """
+    rec = _as_recipe(recipe)
+    data = scan(input)
+    _check_class_rules(rec, data)
+    run_seed = rec.seed if seed is None else seed
+    groups = data.by_label()
+    target = max(len(g) for g in groups.values())
+    items: list[SourcePlan] = []
+    for label, sources in groups.items():
+        copies = spread(target - len(sources), len(sources), plan_seed(run_seed, "balance", label))
+        items.extend(SourcePlan(src, True, k) for src, k in zip(sources, copies))
+    record = {"command": "balance", "target": target}
+    return _run(data, Path(output), rec, items, run_seed, record, workers, overwrite, progress)
+
+
+def spread(extra: int, n: int, seed: int) -> list[int]:
+    """Split ``extra`` over ``n`` sources: each gets floor or ceil of extra / n; a seeded subset gets ceil."""
+    base, remainder = divmod(max(extra, 0), n)
+    counts = [base] * n
+    for i in generator(seed).permutation(n)[:remainder]:
+        counts[int(i)] += 1
+    return counts

@@ -1,0 +1,175 @@
+"""Command line: a thin click layer over ``augcli.api``.
+
+Only click and the standard library are imported at the top, so ``augcli --help`` is fast;
+each command imports the API inside its body. Errors are mapped to exit statuses here,
+in one place: 2 for usage, recipe and input errors, 1 for a failed run.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+from augcli import __version__
+
+F = Callable[..., Any]
+
+
+class CliError(click.ClickException):
+    """A user-facing error with its exit status."""
+
+    def __init__(self, message: str, exit_code: int) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+def handle_errors(fn: F) -> F:
+    """Map augcli errors to a clean 'Error: …' and their exit status; bugs keep their traceback."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from augcli.errors import AugcliError
+
+        try:
+            return fn(*args, **kwargs)
+        except AugcliError as exc:
+            raise CliError(str(exc), exc.exit_code) from None
+        except KeyboardInterrupt:
+            raise CliError("interrupted; run the same command again to resume", 130) from None
+
+    return wrapper
+
+
+# Options shared by several commands, declared once.
+recipe_option = click.option(
+    "--recipe", "-r", type=click.Path(dir_okay=False, path_type=Path), default=None,
+    help="Recipe YAML file (default: the built-in default recipe).")
+seed_option = click.option("--seed", type=click.IntRange(min=0), default=None, help="Override the recipe's seed.")
+workers_option = click.option("--workers", "-w", type=click.IntRange(min=1), default=None,
+                              help="Worker processes (default: all available cores).")
+quiet_option = click.option("--quiet", "-q", is_flag=True, help="No progress bar or summary.")
+overwrite_option = click.option("--overwrite", is_flag=True,
+                                help="Replace an earlier run with other settings in OUTPUT.")
+strict_option = click.option("--strict", is_flag=True, help="Exit with status 1 if any input was unreadable.")
+input_arg = click.argument("input", type=click.Path(file_okay=False, path_type=Path))
+output_arg = click.argument("output", type=click.Path(file_okay=False, path_type=Path))
+
+
+class _Bar:
+    """A tqdm bar on stderr, fed by the API's progress callback."""
+
+    def __init__(self, quiet: bool, what: str) -> None:
+        self.quiet, self.what, self.bar = quiet, what, None
+
+    def __call__(self, advance: int, total: int) -> None:
+        if self.quiet:
+            return
+        if self.bar is None:
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=total, unit="img", desc=self.what, file=sys.stderr, dynamic_ncols=True)
+        self.bar.update(advance)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def _report(result: Any, strict: bool, quiet: bool) -> None:
+    """Print the run summary; exit 1 when --strict and inputs were unreadable."""
+    if not quiet:
+        click.echo(f"{result.made} images written, {result.kept} kept from an earlier run, "
+                   f"{result.planned} planned, in {result.output}")
+        width = max((len(c) for c in result.after), default=5)
+        click.echo(f"  {'class':<{width}}  {'before':>7}  {'after':>7}")
+        for label in result.after:
+            click.echo(f"  {label:<{width}}  {result.before[label]:>7}  {result.after[label]:>7}")
+        click.echo(f"Manifest: {result.manifest}")
+    if result.errors:
+        click.echo(f"{len(result.errors)} unreadable input(s) skipped ({result.skipped} outputs not made); "
+                   f"see {result.output / 'errors.csv'}", err=True)
+        for path, reason in result.errors[:5]:
+            click.echo(f"  {path}: {reason}", err=True)
+        if strict:
+            raise CliError("unreadable inputs and --strict given", 1)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="augcli")
+def cli() -> None:
+    """Grow and balance image-classification datasets offline, from a YAML recipe.
+
+    INPUT is an ImageFolder tree (one sub-folder per class). OUTPUT gets the same tree,
+    a manifest.csv saying how every file was made, and errors.csv for unreadable inputs.
+    """
+
+
+@cli.command()
+@recipe_option
+@click.option("--copies", "-n", type=click.IntRange(min=0), default=None,
+              help="Augmented images per input (default: the recipe's copies).")
+@seed_option
+@workers_option
+@click.option("--no-originals", is_flag=True, help="Do not copy the input images into OUTPUT.")
+@overwrite_option
+@strict_option
+@quiet_option
+@input_arg
+@output_arg
+@handle_errors
+def expand(recipe: Path | None, copies: int | None, seed: int | None, workers: int | None, no_originals: bool,
+           overwrite: bool, strict: bool, quiet: bool, input: Path, output: Path) -> None:
+    """Write N augmented copies of every image in INPUT to OUTPUT."""
+    from augcli import api
+
+    bar = _Bar(quiet, "expand")
+    try:
+        result = api.expand(input, output, recipe=recipe, copies=copies, seed=seed, workers=workers,
+                            originals=not no_originals, overwrite=overwrite, progress=bar)
+    finally:
+        bar.close()
+    _report(result, strict, quiet)
+
+
+@cli.command()
+@recipe_option
+@seed_option
+@workers_option
+@overwrite_option
+@strict_option
+@quiet_option
+@input_arg
+@output_arg
+@handle_errors
+def balance(recipe: Path | None, seed: int | None, workers: int | None, overwrite: bool, strict: bool,
+            quiet: bool, input: Path, output: Path) -> None:
+    """Top every class of INPUT up to the largest class, writing the balanced set to OUTPUT."""
+    from augcli import api
+
+    bar = _Bar(quiet, "balance")
+    try:
+        result = api.balance(input, output, recipe=recipe, seed=seed, workers=workers, overwrite=overwrite,
+                             progress=bar)
+    finally:
+        bar.close()
+    _report(result, strict, quiet)
+
+
+@cli.command()
+@click.argument("name", required=False)
+@handle_errors
+def transforms(name: str | None) -> None:
+    """List every transform with its parameters, or show one NAME."""
+    from augcli import docs
+
+    click.echo(docs.transforms_text(name), nl=False)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    cli(prog_name="augcli")

@@ -1,0 +1,107 @@
+"""Helpers for the image contract: (H, W, C) layout, uint8/uint16, alpha kept aside by colour ops."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+
+Image = npt.NDArray[Any]
+
+BORDERS = {
+    "constant": cv2.BORDER_CONSTANT,
+    "reflect": cv2.BORDER_REFLECT_101,
+    "replicate": cv2.BORDER_REPLICATE,
+    "wrap": cv2.BORDER_WRAP,
+}
+INTERPOLATIONS = {
+    "nearest": cv2.INTER_NEAREST,
+    "linear": cv2.INTER_LINEAR,
+    "cubic": cv2.INTER_CUBIC,
+    "area": cv2.INTER_AREA,
+    "lanczos": cv2.INTER_LANCZOS4,
+}
+
+
+def max_value(dtype: np.dtype[Any] | type) -> int:
+    """Largest pixel value of an image dtype (255 or 65535)."""
+    return 65535 if np.dtype(dtype) == np.uint16 else 255
+
+
+def hwc(result: Image, channels: int) -> Image:
+    """Give back the channel axis that OpenCV drops for single-channel images."""
+    if result.ndim == 2:
+        return result.reshape(result.shape[0], result.shape[1], channels)
+    return result
+
+
+def cv_view(image: Image) -> Image:
+    """Return the 2-D view OpenCV expects for a single-channel (H, W, 1) image."""
+    return image[:, :, 0] if image.shape[2] == 1 else image
+
+
+def scale_fill(fill: float | tuple[float, ...], image: Image) -> tuple[float, ...]:
+    """Turn a fill in 0-255 units into an OpenCV border value for this image.
+
+    One number fills every channel (0 leaves a transparent border on BGRA images);
+    [b, g, r] fills colour and keeps alpha opaque; a grayscale image takes the luma of a colour.
+    """
+    if isinstance(fill, int | float):
+        values = [float(fill)] * 4
+    else:
+        values = [*fill, 255.0][:4]
+        if image.shape[2] == 1:
+            values = [0.114 * fill[0] + 0.587 * fill[1] + 0.299 * fill[2]] * 4
+    factor = max_value(image.dtype) / 255.0
+    return tuple(v * factor for v in values)
+
+
+def keep_alpha(kernel: Callable[..., Image]) -> Callable[..., Image]:
+    """Apply a colour kernel to the colour channels only; alpha is passed through unchanged."""
+
+    @functools.wraps(kernel)
+    def wrapper(image: Image, *args: Any, **kwargs: Any) -> Image:
+        if image.shape[2] != 4:
+            return kernel(image, *args, **kwargs)
+        colour = kernel(np.ascontiguousarray(image[:, :, :3]), *args, **kwargs)
+        return np.dstack([colour, image[:, :, 3:]])
+
+    return wrapper
+
+
+def lut_apply(image: Image, table: npt.NDArray[Any]) -> Image:
+    """Map every pixel through a lookup table of 256 (uint8) or 65536 (uint16) entries.
+
+    ``table`` is either 1-D (same for every channel) or (entries, C).
+    """
+    if image.dtype == np.uint8:
+        if table.ndim == 1:
+            return hwc(cv2.LUT(cv_view(image), table), image.shape[2])
+        lut = table.reshape(256, 1, image.shape[2])
+        return hwc(cv2.LUT(cv_view(image), lut), image.shape[2])
+    if table.ndim == 1:
+        return table[image]
+    return np.take_along_axis(table, image.reshape(-1, image.shape[2]).astype(np.intp), axis=0).reshape(image.shape)
+
+
+def lut_from(fn: Callable[[npt.NDArray[np.float64]], npt.NDArray[np.float64]], dtype: Any) -> npt.NDArray[Any]:
+    """Build a lookup table from ``fn`` acting on values normalised to [0, 1]."""
+    top = max_value(dtype)
+    x = np.arange(top + 1, dtype=np.float64) / top
+    y = fn(x)
+    return np.clip(np.rint(y * top), 0, top).astype(dtype)
+
+
+def to_float(image: Image) -> npt.NDArray[np.float32]:
+    """Convert to float32 in [0, 1]."""
+    return image.astype(np.float32) * np.float32(1.0 / max_value(image.dtype))
+
+
+def from_float(values: npt.NDArray[Any], dtype: Any) -> Image:
+    """Convert float values in [0, 1] back to the integer dtype, rounding and clipping."""
+    top = max_value(dtype)
+    return np.clip(np.rint(values * top), 0, top).astype(dtype)

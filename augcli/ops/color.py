@@ -1,0 +1,76 @@
+"""Colour and tone kernels. They act on colour channels and leave alpha alone."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from augcli.ops._image import Image, cv_view, hwc, keep_alpha, lut_apply, lut_from, max_value
+
+
+def luma_mean(image: Image) -> float:
+    """Mean brightness of the colour channels, normalised to [0, 1]."""
+    means = cv2.mean(cv_view(image))
+    if image.shape[2] >= 3:
+        value = 0.114 * means[0] + 0.587 * means[1] + 0.299 * means[2]
+    else:
+        value = means[0]
+    return float(value) / max_value(image.dtype)
+
+
+@keep_alpha
+def adjust_brightness(image: Image, delta: float) -> Image:
+    """Add ``delta`` (a fraction of full scale) to every colour value."""
+    return lut_apply(image, lut_from(lambda x: x + delta, image.dtype))
+
+
+@keep_alpha
+def adjust_contrast(image: Image, factor: float) -> Image:
+    """Scale distances from the mean brightness by ``factor``."""
+    mean = luma_mean(image)
+    return lut_apply(image, lut_from(lambda x: (x - mean) * factor + mean, image.dtype))
+
+
+@keep_alpha
+def shift_hsv(image: Image, hue: float, saturation: float, value: float) -> Image:
+    """Shift hue (degrees), saturation and value (fractions of full scale).
+
+    A single-channel image has no hue or saturation: only ``value`` applies.
+    """
+    if image.shape[2] == 1:
+        return adjust_brightness(image, value)
+    if image.dtype == np.uint8:
+        hsv = cv2.cvtColor(image, cv2.COLOR_BGR2HSV)
+        x = np.arange(256, dtype=np.float64)
+        table = np.stack([
+            np.mod(x + round(hue / 2.0), 180),
+            np.clip(x + saturation * 255.0, 0, 255),
+            np.clip(x + value * 255.0, 0, 255),
+        ], axis=1)
+        hsv = cv2.LUT(hsv, np.rint(table).astype(np.uint8).reshape(256, 1, 3))
+        return cv2.cvtColor(hsv, cv2.COLOR_HSV2BGR)
+    top = max_value(image.dtype)
+    hsv = cv2.cvtColor(image.astype(np.float32) / top, cv2.COLOR_BGR2HSV)
+    h, s, v = cv2.split(hsv)
+    h = np.mod(h + hue, 360.0)
+    s = np.clip(s + saturation, 0.0, 1.0)
+    v = np.clip(v + value, 0.0, 1.0)
+    out = cv2.cvtColor(cv2.merge([h, s, v]), cv2.COLOR_HSV2BGR)
+    return np.clip(np.rint(out * top), 0, top).astype(image.dtype)
+
+
+@keep_alpha
+def to_grayscale(image: Image, alpha: float = 1.0) -> Image:
+    """Blend the image towards its grey version by ``alpha``; channel count is kept."""
+    if image.shape[2] == 1:
+        return image.copy()
+    gray = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
+    gray3 = cv2.merge([gray, gray, gray])
+    if alpha >= 1.0:
+        return gray3
+    return cv2.addWeighted(image, 1.0 - alpha, gray3, alpha, 0.0)
+
+
+def blend(image: Image, other: Image, alpha: float) -> Image:
+    """Return ``(1 - alpha) * image + alpha * other``, rounded, in the image's dtype."""
+    return hwc(cv2.addWeighted(cv_view(image), 1.0 - alpha, cv_view(other), alpha, 0.0), image.shape[2])

@@ -1,0 +1,39 @@
+"""Noise kernels. Per-pixel randomness comes from a recorded seed, never from global state."""
+
+from __future__ import annotations
+
+from statistics import NormalDist
+
+import cv2
+import numpy as np
+
+from augcli.ops._image import Image, cv_view, hwc, keep_alpha, max_value
+
+# Normal quantiles at the 256 mid-points (i + 0.5) / 256: a byte drawn uniformly becomes a
+# standard normal value (tails cut at ±2.66 sigma). Six times faster than drawing floats.
+_NORMAL_QUANTILES = np.array([NormalDist().inv_cdf((i + 0.5) / 256) for i in range(256)], dtype=np.float32)
+
+
+def _uniform_bytes(seed: int, shape: tuple[int, ...]) -> np.ndarray:
+    """Uniform uint8 values of a given shape, from a seed."""
+    size = int(np.prod(shape))
+    return np.frombuffer(np.random.default_rng(seed).bytes(size), dtype=np.uint8).reshape(shape)
+
+
+def normal_field(seed: int, shape: tuple[int, ...], std: float) -> np.ndarray:
+    """A float32 field of normal noise with standard deviation ``std``, reproducible from ``seed``."""
+    return cv2.LUT(_uniform_bytes(seed, shape), _NORMAL_QUANTILES * np.float32(std))
+
+
+@keep_alpha
+def add_gaussian_noise(image: Image, std: float, seed: int, per_channel: bool = True) -> Image:
+    """Add zero-mean normal noise; ``std`` is in 0-255 units (scaled for 16-bit images)."""
+    scaled = std * max_value(image.dtype) / 255.0
+    h, w, c = image.shape
+    if per_channel or c == 1:
+        noise = normal_field(seed, (h, w, c), scaled)
+    else:
+        plane = normal_field(seed, (h, w), scaled)
+        noise = cv2.merge([plane] * c)
+    depth = cv2.CV_8U if image.dtype == np.uint8 else cv2.CV_16U
+    return hwc(cv2.add(cv_view(image), cv_view(noise.reshape(image.shape)), dtype=depth), c)

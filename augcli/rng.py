@@ -1,0 +1,73 @@
+"""The one place random generators are made, and the small helpers that draw from them.
+
+A sample's generator is derived from (recipe seed, source path relative to the
+input folder, copy index, tag) with numpy's SeedSequence, so every output is
+independent of worker count, scheduling order and process.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import unicodedata
+from collections.abc import Sequence
+
+import numpy as np
+
+_SEED_BITS = 63  # fits int64, so pandas reads the manifest's seed column as integers
+
+
+def _path_words(relpath: str) -> list[int]:
+    """Turn a POSIX relative path into eight 32-bit words (sha256 of its NFC form)."""
+    digest = hashlib.sha256(unicodedata.normalize("NFC", relpath).encode("utf-8")).digest()
+    return [int.from_bytes(digest[i : i + 4], "little") for i in range(0, 32, 4)]
+
+
+def sample_seed(recipe_seed: int, relpath: str, copy: int, tag: int = 0) -> int:
+    """Return the 63-bit seed of one output: same inputs, same seed, in any process."""
+    entropy = [recipe_seed & 0xFFFFFFFF, recipe_seed >> 32 & 0xFFFFFFFF, *_path_words(relpath), copy, tag]
+    state = np.random.SeedSequence(entropy).generate_state(1, dtype=np.uint64)[0]
+    return int(state >> np.uint64(64 - _SEED_BITS))
+
+
+def plan_seed(recipe_seed: int, *words: int | str) -> int:
+    """Return a seed for a planning decision (partners, subsets), tagged by ``words``."""
+    entropy = [recipe_seed & 0xFFFFFFFF, recipe_seed >> 32 & 0xFFFFFFFF]
+    for word in words:
+        entropy.extend(_path_words(word) if isinstance(word, str) else [int(word) & 0xFFFFFFFF])
+    state = np.random.SeedSequence(entropy).generate_state(1, dtype=np.uint64)[0]
+    return int(state >> np.uint64(64 - _SEED_BITS))
+
+
+def generator(seed: int) -> np.random.Generator:
+    """Return the generator for a seed made by :func:`sample_seed` or :func:`plan_seed`."""
+    return np.random.default_rng(seed)
+
+
+def uniform(rng: np.random.Generator, bounds: Sequence[float], digits: int = 6) -> float:
+    """Draw a float in ``[lo, hi]``; a degenerate range costs no draw and returns ``lo``."""
+    lo, hi = bounds
+    if lo == hi:
+        return float(lo)
+    return round(float(rng.uniform(lo, hi)), digits)
+
+
+def integer(rng: np.random.Generator, bounds: Sequence[float]) -> int:
+    """Draw an integer in ``[lo, hi]`` inclusive; a degenerate range costs no draw."""
+    lo, hi = int(bounds[0]), int(bounds[1])
+    if lo == hi:
+        return lo
+    return int(rng.integers(lo, hi + 1))
+
+
+def coin(rng: np.random.Generator, p: float) -> bool:
+    """Toss a coin that lands True with probability ``p``; p of 0 or 1 costs no draw."""
+    if p >= 1.0:
+        return True
+    if p <= 0.0:
+        return False
+    return bool(rng.random() < p)
+
+
+def noise_seed(rng: np.random.Generator) -> int:
+    """Draw a seed for per-pixel randomness, recorded in params instead of the array."""
+    return int(rng.integers(0, 2**_SEED_BITS))

@@ -1,0 +1,24 @@
+"""Blur and filter transforms. Filters act on every channel, alpha included."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from augcli import rng as R
+from augcli.ops import blur as B
+from augcli.spec import Range, Transform, transform
+
+Shape = tuple[int, ...]
+
+
+@transform("gaussian_blur", family="blur", doc="Blur with a Gaussian kernel.")
+class GaussianBlur(Transform):
+    sigma = Range(0.5, 1.5, bounds=(0, 50), unit="px", doc="standard deviation of the kernel")
+    examples = [{}, {"sigma": 3}]
+
+    def sample(self, rng: Any, shape: Shape) -> dict[str, Any]:
+        return {"sigma": R.uniform(rng, self.sigma)}
+
+    @staticmethod
+    def apply(image: Any, params: dict[str, Any]) -> Any:
+        return B.gaussian_blur(image, params["sigma"])

@@ -1,0 +1,71 @@
+"""Colour and tone transforms. They leave alpha alone."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from augcli import rng as R
+from augcli.ops import color as C
+from augcli.spec import Range, Transform, transform
+
+Shape = tuple[int, ...]
+
+
+@transform("brightness", family="color", doc="Add a random offset to every colour value.")
+class Brightness(Transform):
+    limit = Range(-0.2, 0.2, bounds=(-1, 1), symmetric=True, doc="offset, fraction of full scale")
+    examples = [{}, {"limit": [0.1, 0.4]}]
+
+    def sample(self, rng: Any, shape: Shape) -> dict[str, Any]:
+        return {"delta": R.uniform(rng, self.limit)}
+
+    @staticmethod
+    def apply(image: Any, params: dict[str, Any]) -> Any:
+        return C.adjust_brightness(image, params["delta"])
+
+
+@transform("contrast", family="color", doc="Stretch or squeeze values about the mean brightness.")
+class Contrast(Transform):
+    limit = Range(-0.2, 0.2, bounds=(-1, 10), symmetric=True, doc="change of contrast: factor is 1 + x")
+    examples = [{}, {"limit": [-0.5, 0.5]}]
+
+    def sample(self, rng: Any, shape: Shape) -> dict[str, Any]:
+        return {"factor": round(1.0 + R.uniform(rng, self.limit), 6)}
+
+    @staticmethod
+    def apply(image: Any, params: dict[str, Any]) -> Any:
+        return C.adjust_contrast(image, params["factor"])
+
+
+@transform("hsv", family="color", doc="Shift hue, saturation and value.",
+           notes="On a single-channel image only the value shift applies.")
+class Hsv(Transform):
+    hue = Range(-10, 10, bounds=(-180, 180), unit="deg", doc="hue shift")
+    saturation = Range(-0.15, 0.15, bounds=(-1, 1), doc="saturation shift, fraction of full scale")
+    value = Range(-0.1, 0.1, bounds=(-1, 1), doc="value shift, fraction of full scale")
+    examples = [{}, {"hue": [-90, 90], "saturation": [-0.5, 0.5], "value": 0.1}]
+
+    def sample(self, rng: Any, shape: Shape) -> dict[str, Any]:
+        return {
+            "hue": R.uniform(rng, self.hue),
+            "saturation": R.uniform(rng, self.saturation),
+            "value": R.uniform(rng, self.value),
+        }
+
+    @staticmethod
+    def apply(image: Any, params: dict[str, Any]) -> Any:
+        return C.shift_hsv(image, params["hue"], params["saturation"], params["value"])
+
+
+@transform("grayscale", family="color", doc="Turn towards grey; the channel count is kept.",
+           notes="A single-channel image is left as it is.")
+class Grayscale(Transform):
+    alpha = Range(1, 1, bounds=(0, 1), doc="blend: 0 keeps the colour, 1 is fully grey")
+    examples = [{}, {"alpha": [0.3, 0.8]}]
+
+    def sample(self, rng: Any, shape: Shape) -> dict[str, Any]:
+        return {"alpha": R.uniform(rng, self.alpha)}
+
+    @staticmethod
+    def apply(image: Any, params: dict[str, Any]) -> Any:
+        return C.to_grayscale(image, params["alpha"])

@@ -1,0 +1,352 @@
+"""Geometric transforms. Each declares a matrix, so ``render`` fuses consecutive ones into one warp."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from augcli import rng as R
+from augcli.ops import geometric as G
+from augcli.spec import BORDER, FILL, INTERPOLATION, Choice, Flag, Number, Numbers, Range, Transform, transform
+
+Shape = tuple[int, ...]
+
+_WARP = ("border", "fill", "interpolation")
+
+
+class _Warp(Transform):
+    """A geometric transform that resamples: it carries border, fill and interpolation."""
+
+    border = BORDER
+    fill = FILL
+    interpolation = INTERPOLATION
+
+    def warp_settings(self) -> dict[str, Any]:
+        """The static settings recorded with every sampled op."""
+        return self.settings(*_WARP)
+
+    @classmethod
+    def apply(cls, image: Any, params: dict[str, Any]) -> Any:  # type: ignore[override]
+        """Warp through this op's matrix."""
+        matrix, size = cls.matrix(params, image.shape)
+        return G.warp(image, matrix, size, **{k: params[k] for k in _WARP})
+
+
+@transform("hflip", family="geometric", doc="Mirror the image left to right.")
+class Hflip(Transform):
+    exact = True
+    deterministic = True
+    examples = [{}]
+
+    def sample(self, rng: Any, shape: Shape) -> dict[str, Any]:
+        return {}
+
+    @staticmethod
+    def matrix(params: dict[str, Any], shape: Shape) -> tuple[G.Matrix, G.Size]:
+        return G.hflip_matrix(shape[1]), (shape[1], shape[0])
+
+    @staticmethod
+    def apply(image: Any, params: dict[str, Any]) -> Any:
+        return G.hflip(image)
+
+
+@transform("vflip", family="geometric", doc="Mirror the image top to bottom.")
+class Vflip(Transform):
+    exact = True
+    deterministic = True
+    examples = [{}]
+
+    def sample(self, rng: Any, shape: Shape) -> dict[str, Any]:
+        return {}
+
+    @staticmethod
+    def matrix(params: dict[str, Any], shape: Shape) -> tuple[G.Matrix, G.Size]:
+        return G.vflip_matrix(shape[0]), (shape[1], shape[0])
+
+    @staticmethod
+    def apply(image: Any, params: dict[str, Any]) -> Any:
+        return G.vflip(image)
+
+
+@transform("rot90", family="geometric", doc="Turn by a whole number of quarter turns, counter-clockwise.")
+class Rot90(Transform):
+    k = Range(1, 3, bounds=(0, 3), integer=True, doc="quarter turns, drawn from [lo, hi]")
+    exact = True
+    examples = [{}, {"k": 2}]
+
+    def sample(self, rng: Any, shape: Shape) -> dict[str, Any]:
+        return {"k": R.integer(rng, self.k)}
+
+    @staticmethod
+    def matrix(params: dict[str, Any], shape: Shape) -> tuple[G.Matrix, G.Size]:
+        return G.rot90_matrix(params["k"], shape[1], shape[0])
+
+    @staticmethod
+    def apply(image: Any, params: dict[str, Any]) -> Any:
+        return G.rot90(image, params["k"])
+
+
+@transform("rotate", family="geometric", doc="Rotate about the centre by an angle (counter-clockwise).")
+class Rotate(_Warp):
+    degrees = Range(-15, 15, bounds=(-360, 360), unit="deg", doc="angle range")
+    examples = [{}, {"degrees": [-45, 45], "border": "constant", "fill": 128}]
+
+    def sample(self, rng: Any, shape: Shape) -> dict[str, Any]:
+        return {"angle": R.uniform(rng, self.degrees), **self.warp_settings()}
+
+    @staticmethod
+    def matrix(params: dict[str, Any], shape: Shape) -> tuple[G.Matrix, G.Size]:
+        return G.affine_matrix(shape[1], shape[0], angle=params["angle"]), (shape[1], shape[0])
+
+
+@transform("translate", family="geometric", doc="Shift by fractions of the width and height.")
+class Translate(_Warp):
+    x = Range(-0.1, 0.1, bounds=(-1, 1), doc="horizontal shift, fraction of the width")
+    y = Range(-0.1, 0.1, bounds=(-1, 1), doc="vertical shift, fraction of the height")
+    examples = [{}, {"x": 0.25, "y": [-0.5, 0.5], "border": "wrap"}]
+
+    def sample(self, rng: Any, shape: Shape) -> dict[str, Any]:
+        dx, dy = R.uniform(rng, self.x), R.uniform(rng, self.y)
+        return {"dx": dx, "dy": dy, **self.warp_settings()}
+
+    @staticmethod
+    def matrix(params: dict[str, Any], shape: Shape) -> tuple[G.Matrix, G.Size]:
+        m = G.translation(params["dx"] * shape[1], params["dy"] * shape[0])
+        return m, (shape[1], shape[0])
+
+
+@transform("scale", family="geometric", doc="Zoom in or out about the centre, keeping the image size.")
+class Scale(_Warp):
+    factor = Range(0.9, 1.1, bounds=(0.05, 20), doc="zoom factor (> 1 enlarges)")
+    y_factor = Range(0.9, 1.1, bounds=(0.05, 20), doc="vertical zoom when per_axis is true")
+    per_axis = Flag(False, doc="draw the vertical factor separately, from y_factor")
+    examples = [{}, {"factor": [0.5, 1.5], "per_axis": True, "border": "constant"}]
+
+    def sample(self, rng: Any, shape: Shape) -> dict[str, Any]:
+        sx = R.uniform(rng, self.factor)
+        sy = R.uniform(rng, self.y_factor) if self.per_axis else sx
+        return {"sx": sx, "sy": sy, **self.warp_settings()}
+
+    @staticmethod
+    def matrix(params: dict[str, Any], shape: Shape) -> tuple[G.Matrix, G.Size]:
+        m = G.affine_matrix(shape[1], shape[0], scale=(params["sx"], params["sy"]))
+        return m, (shape[1], shape[0])
+
+
+@transform("shear", family="geometric", doc="Shear along x and y by angles in degrees.")
+class Shear(_Warp):
+    x = Range(-10, 10, bounds=(-80, 80), unit="deg", doc="horizontal shear angle")
+    y = Range(0, 0, bounds=(-80, 80), unit="deg", doc="vertical shear angle")
+    examples = [{}, {"x": [-20, 20], "y": [-20, 20]}]
+
+    def sample(self, rng: Any, shape: Shape) -> dict[str, Any]:
+        sx, sy = R.uniform(rng, self.x), R.uniform(rng, self.y)
+        return {"shear_x": sx, "shear_y": sy, **self.warp_settings()}
+
+    @staticmethod
+    def matrix(params: dict[str, Any], shape: Shape) -> tuple[G.Matrix, G.Size]:
+        m = G.affine_matrix(shape[1], shape[0], shear=(params["shear_x"], params["shear_y"]))
+        return m, (shape[1], shape[0])
+
+
+@transform("affine", family="geometric", doc="Rotate, zoom, shift and shear in one step, about the centre.")
+class Affine(_Warp):
+    degrees = Range(-15, 15, bounds=(-360, 360), unit="deg", doc="rotation angle")
+    scale = Range(0.9, 1.1, bounds=(0.05, 20), doc="zoom factor, same on both axes")
+    translate = Range(-0.05, 0.05, bounds=(-1, 1), doc="shift, fraction of width and height (drawn per axis)")
+    shear = Range(0, 0, bounds=(-80, 80), unit="deg", doc="shear angle (drawn per axis)")
+    examples = [{}, {"degrees": [-30, 30], "scale": [0.7, 1.3], "translate": [-0.2, 0.2], "shear": [-10, 10]}]
+
+    def sample(self, rng: Any, shape: Shape) -> dict[str, Any]:
+        return {
+            "angle": R.uniform(rng, self.degrees),
+            "scale": R.uniform(rng, self.scale),
+            "dx": R.uniform(rng, self.translate),
+            "dy": R.uniform(rng, self.translate),
+            "shear_x": R.uniform(rng, self.shear),
+            "shear_y": R.uniform(rng, self.shear),
+            **self.warp_settings(),
+        }
+
+    @staticmethod
+    def matrix(params: dict[str, Any], shape: Shape) -> tuple[G.Matrix, G.Size]:
+        m = G.affine_matrix(
+            shape[1], shape[0], angle=params["angle"], scale=(params["scale"], params["scale"]),
+            translate=(params["dx"], params["dy"]), shear=(params["shear_x"], params["shear_y"]),
+        )
+        return m, (shape[1], shape[0])
+
+
+@transform("perspective", family="geometric", doc="Random four-point perspective warp; corners move inwards or out.")
+class Perspective(_Warp):
+    distortion = Range(0.05, 0.1, bounds=(0, 0.5), doc="corner displacement, fraction of width and height")
+    examples = [{}, {"distortion": [0.1, 0.3], "border": "constant"}]
+
+    def sample(self, rng: Any, shape: Shape) -> dict[str, Any]:
+        h, w = shape[0], shape[1]
+        d = R.uniform(rng, self.distortion)
+        moves = rng.uniform(-d, d, size=(4, 2)) * np.array([w, h])
+        corners = np.array([[0, 0], [w - 1, 0], [w - 1, h - 1], [0, h - 1]], dtype=np.float64) + moves
+        return {"corners": [[round(float(x), 3), round(float(y), 3)] for x, y in corners], **self.warp_settings()}
+
+    @staticmethod
+    def matrix(params: dict[str, Any], shape: Shape) -> tuple[G.Matrix, G.Size]:
+        h, w = shape[0], shape[1]
+        src = [[0, 0], [w - 1, 0], [w - 1, h - 1], [0, h - 1]]
+        return G.perspective_matrix(src, params["corners"]), (w, h)
+
+
+@transform("resize", family="geometric", doc="Resize to a fixed size, or scale both sides by one factor.")
+class Resize(_Warp):
+    width = Number(0, bounds=(0, 65535), integer=True, doc="output width in pixels (0: from height, keeping aspect)")
+    height = Number(0, bounds=(0, 65535), integer=True, doc="output height in pixels (0: from width, keeping aspect)")
+    factor = Range(1, 1, bounds=(0.01, 20), doc="scale factor, used when width and height are both 0")
+    interpolation = Choice("area", INTERPOLATION.options, doc="resampling filter (area: best for shrinking)")
+    deterministic = True
+    examples = [{"width": 64, "height": 48}, {"factor": 0.5}, {"width": 40}]
+
+    def sample(self, rng: Any, shape: Shape) -> dict[str, Any]:
+        h, w = shape[0], shape[1]
+        width, height = self.width, self.height
+        if width == 0 and height == 0:
+            f = R.uniform(rng, self.factor)
+            width, height = round(w * f), round(h * f)
+        elif width == 0:
+            width = round(w * height / h)
+        elif height == 0:
+            height = round(h * width / w)
+        return {"width": max(1, width), "height": max(1, height), **self.warp_settings()}
+
+    @staticmethod
+    def matrix(params: dict[str, Any], shape: Shape) -> tuple[G.Matrix, G.Size]:
+        size = (params["width"], params["height"])
+        return G.box_matrix((0, 0, shape[1], shape[0]), size), size
+
+    @staticmethod
+    def apply(image: Any, params: dict[str, Any]) -> Any:
+        return G.resize(image, (params["width"], params["height"]), params["interpolation"])
+
+
+class _Crop(Transform):
+    """A crop to a whole-pixel box: exact, a view of the source."""
+
+    exact = True
+
+    @staticmethod
+    def matrix(params: dict[str, Any], shape: Shape) -> tuple[G.Matrix, G.Size]:
+        x0, y0, x1, y1 = params["box"]
+        return G.translation(-x0, -y0), (x1 - x0, y1 - y0)
+
+    @staticmethod
+    def apply(image: Any, params: dict[str, Any]) -> Any:
+        return G.crop(image, params["box"])
+
+
+@transform("crop", family="geometric", doc="Cut out a fixed box, or a centred box of a given size.",
+           notes="A box or size larger than the image is clipped to the image.")
+class Crop(_Crop):
+    box = Numbers(None, length=4, bounds=(0, 65535), integer=True, names="x0, y0, x1, y1",
+                  doc="box in pixels; null: centred box of width x height")
+    width = Number(0, bounds=(0, 65535), integer=True, doc="centred box width (0: whole width)")
+    height = Number(0, bounds=(0, 65535), integer=True, doc="centred box height (0: whole height)")
+    deterministic = True
+    examples = [{"box": [2, 3, 30, 20]}, {"width": 24, "height": 16}]
+
+    def check(self) -> tuple[str, str] | None:
+        """A box must have x0 < x1 and y0 < y1."""
+        box = self.box
+        if box is not None and (box[0] >= box[2] or box[1] >= box[3]):
+            return "box with x0 < x1 and y0 < y1", str(list(box))
+        return None
+
+    def sample(self, rng: Any, shape: Shape) -> dict[str, Any]:
+        h, w = shape[0], shape[1]
+        if self.box is not None:
+            x0, y0, x1, y1 = self.box
+            x0, y0 = min(x0, w - 1), min(y0, h - 1)
+            return {"box": [x0, y0, max(x0 + 1, min(x1, w)), max(y0 + 1, min(y1, h))]}
+        cw = min(self.width or w, w)
+        ch = min(self.height or h, h)
+        x0, y0 = (w - cw) // 2, (h - ch) // 2
+        return {"box": [x0, y0, x0 + cw, y0 + ch]}
+
+
+@transform("random_crop", family="geometric", doc="Cut out a box of a given size at a random place.",
+           notes="A size larger than the image is clipped to the image.")
+class RandomCrop(_Crop):
+    width = Number(224, bounds=(1, 65535), integer=True, doc="box width in pixels")
+    height = Number(224, bounds=(1, 65535), integer=True, doc="box height in pixels")
+    examples = [{"width": 20, "height": 16}]
+
+    def sample(self, rng: Any, shape: Shape) -> dict[str, Any]:
+        h, w = shape[0], shape[1]
+        cw, ch = min(self.width, w), min(self.height, h)
+        x0, y0 = R.integer(rng, (0, w - cw)), R.integer(rng, (0, h - ch))
+        return {"box": [x0, y0, x0 + cw, y0 + ch]}
+
+
+@transform("random_resized_crop", family="geometric",
+           doc="Crop a random area and aspect ratio, then resize (torchvision's RandomResizedCrop).")
+class RandomResizedCrop(_Warp):
+    area = Range(0.08, 1.0, bounds=(0.0001, 1), doc="fraction of the image area to keep")
+    ratio = Range(0.75, 4 / 3, bounds=(0.01, 100), doc="aspect ratio (width / height) of the box, drawn log-uniformly")
+    width = Number(0, bounds=(0, 65535), integer=True, doc="output width (0: the input's width)")
+    height = Number(0, bounds=(0, 65535), integer=True, doc="output height (0: the input's height)")
+    examples = [{}, {"area": [0.5, 1], "width": 32, "height": 32}]
+
+    def sample(self, rng: Any, shape: Shape) -> dict[str, Any]:
+        h, w = shape[0], shape[1]
+        box = _resized_crop_box(rng, w, h, self.area, self.ratio)
+        out_w, out_h = self.width or w, self.height or h
+        return {"box": box, "width": out_w, "height": out_h, **self.warp_settings()}
+
+    @staticmethod
+    def matrix(params: dict[str, Any], shape: Shape) -> tuple[G.Matrix, G.Size]:
+        size = (params["width"], params["height"])
+        return G.box_matrix(tuple(params["box"]), size), size  # type: ignore[arg-type]
+
+
+def _resized_crop_box(rng: Any, w: int, h: int, area: tuple[float, float],
+                      ratio: tuple[float, float]) -> list[int]:
+    """Draw a box as torchvision does: 10 tries at (area, log-ratio), then a centred fallback."""
+    log_ratio = (math.log(ratio[0]), math.log(ratio[1]))
+    for _ in range(10):
+        target = w * h * float(rng.uniform(area[0], area[1]))
+        aspect = math.exp(float(rng.uniform(*log_ratio)))
+        cw, ch = round(math.sqrt(target * aspect)), round(math.sqrt(target / aspect))
+        if 0 < cw <= w and 0 < ch <= h:
+            x0, y0 = int(rng.integers(0, w - cw + 1)), int(rng.integers(0, h - ch + 1))
+            return [x0, y0, x0 + cw, y0 + ch]
+    in_ratio = w / h
+    if in_ratio < ratio[0]:
+        cw, ch = w, round(w / ratio[0])
+    elif in_ratio > ratio[1]:
+        ch, cw = h, round(h * ratio[1])
+    else:
+        cw, ch = w, h
+    x0, y0 = (w - cw) // 2, (h - ch) // 2
+    return [x0, y0, x0 + cw, y0 + ch]
+
+
+@transform("pad", family="geometric", doc="Add a border of random width on each side.")
+class Pad(_Warp):
+    left = Range(0, 0, bounds=(0, 4096), integer=True, doc="pixels added on the left")
+    top = Range(0, 0, bounds=(0, 4096), integer=True, doc="pixels added on the top")
+    right = Range(0, 0, bounds=(0, 4096), integer=True, doc="pixels added on the right")
+    bottom = Range(0, 0, bounds=(0, 4096), integer=True, doc="pixels added on the bottom")
+    examples = [{"left": 4, "top": [0, 8], "right": 2, "bottom": [1, 3], "border": "constant", "fill": [255, 0, 0]}]
+
+    def sample(self, rng: Any, shape: Shape) -> dict[str, Any]:
+        sides = [R.integer(rng, getattr(self, side)) for side in ("left", "top", "right", "bottom")]
+        return {"sides": sides, **self.warp_settings()}
+
+    @staticmethod
+    def matrix(params: dict[str, Any], shape: Shape) -> tuple[G.Matrix, G.Size]:
+        left, top, right, bottom = params["sides"]
+        return G.translation(left, top), (shape[1] + left + right, shape[0] + top + bottom)
+
+    @staticmethod
+    def apply(image: Any, params: dict[str, Any]) -> Any:
+        return G.pad(image, tuple(params["sides"]), params["border"], params["fill"])  # type: ignore[arg-type]

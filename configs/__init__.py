@@ -1,0 +1,1 @@
+"""Ready-made augcli recipes, shipped inside the wheel as ``augcli.configs``."""

@@ -128,7 +128,7 @@ def _run(data: Dataset, output: Path, rec: Recipe, items: list[SourcePlan], seed
     check_folders(data.root, output)
     tasks = plan_tasks(items, seed, rec.output.format)
     ctx = Context(in_root=data.root, out_root=output, recipe=rec)
-    record = {**record, "augcli_version": __version__, "seed": seed, "recipe": rec.to_data(),
+    record = {**record, "augcli_version": __version__, "input": str(data.root.resolve()), "seed": seed, "recipe": rec.to_data(),
               "recipe_digest": rec.digest(), "planned": count_outputs(tasks)}
     stats: RunStats = run_plan(tasks, ctx, record=record, workers=_workers(workers), overwrite=overwrite,
                                progress=progress)
@@ -214,3 +214,43 @@ def spread(extra: int, n: int, seed: int) -> list[int]:
     for i in generator(seed).permutation(n)[:remainder]:
         counts[int(i)] += 1
     return counts
+
+
+def preview(
+    input: str | Path,
+    output: str | Path,
+    *,
+    recipe: RecipeLike = None,
+    images: int = 8,
+    variants: int = 6,
+    seed: int | None = None,
+    cell: int = 160,
+    transform: str | None = None,
+) -> Any:
+    """Draw a PNG contact sheet of a recipe's variants (or a sweep of one transform) for a look before a run.
+
+    Returns:
+        A ``PreviewResult`` (path and grid size).
+    """
+    from augcli.preview import make_preview
+
+    return make_preview(input, output, recipe=_as_recipe(recipe), images=images, variants=variants, seed=seed,
+                        cell=cell, transform=transform)
+
+
+def replay(
+    manifest: str | Path,
+    output: str | Path,
+    *,
+    input: str | Path | None = None,
+    workers: int | None = None,
+    progress: Progress | None = None,
+) -> Any:
+    """Rebuild every output of a manifest from its sources and recorded ops alone, and compare bytes.
+
+    Returns:
+        A ``ReplayResult`` (rebuilt, identical, mismatched paths).
+    """
+    from augcli.replay import replay_manifest
+
+    return replay_manifest(manifest, output, input=input, workers=_workers(workers), progress=progress)

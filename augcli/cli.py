@@ -170,6 +170,50 @@ def transforms(name: str | None) -> None:
     click.echo(docs.transforms_text(name), nl=False)
 
 
+@cli.command()
+@recipe_option
+@click.option("--images", type=click.IntRange(min=1), default=8, show_default=True, help="Sample images (rows).")
+@click.option("--variants", type=click.IntRange(min=1), default=6, show_default=True, help="Variants per image.")
+@seed_option
+@click.option("--cell", type=click.IntRange(min=32), default=160, show_default=True, help="Cell size in pixels.")
+@click.option("--transform", "transform", default=None, help="Sweep one transform across its parameter range.")
+@input_arg
+@click.argument("output", type=click.Path(dir_okay=False, path_type=Path))
+@handle_errors
+def preview(recipe: Path | None, images: int, variants: int, seed: int | None, cell: int, transform: str | None,
+            input: Path, output: Path) -> None:
+    """Draw a PNG contact sheet of what a recipe makes from INPUT (no dataset is written)."""
+    from augcli import api
+
+    result = api.preview(input, output, recipe=recipe, images=images, variants=variants, seed=seed, cell=cell,
+                         transform=transform)
+    click.echo(f"Wrote {result.path} ({result.rows} rows x {result.columns} columns)")
+
+
+@cli.command()
+@click.argument("manifest", type=click.Path(dir_okay=False, exists=True, path_type=Path))
+@click.argument("output", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--input", "input_root", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Input folder of the run (default: the one recorded beside the manifest).")
+@workers_option
+@quiet_option
+@handle_errors
+def replay(manifest: Path, output: Path, input_root: Path | None, workers: int | None, quiet: bool) -> None:
+    """Rebuild every output of MANIFEST from its sources and recorded ops alone, and compare bytes."""
+    from augcli import api
+
+    bar = _Bar(quiet, "replay")
+    try:
+        result = api.replay(manifest, output, input=input_root, workers=workers, progress=bar)
+    finally:
+        bar.close()
+    click.echo(f"{result.identical} of {result.rebuilt} outputs rebuilt byte for byte in {output}")
+    if result.mismatched:
+        for path in result.mismatched[:10]:
+            click.echo(f"  differs: {path}", err=True)
+        raise CliError(f"{len(result.mismatched)} output(s) differ from the manifest's files", 1)
+
+
 def main() -> None:
     """Console-script entry point."""
     cli(prog_name="augcli")

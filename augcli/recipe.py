@@ -258,6 +258,9 @@ def _step(item: Any, where: str) -> Node:
     if spec is None:
         raise RecipeError(where, "a transform name (see 'augcli transforms') or one_of, some_of, sequence",
                           _show(name), hint=did_you_mean(str(name), [*REGISTRY, *GROUP_PARAMS]))
+    if spec.cls.inputs > 1:
+        raise RecipeError(where, "a single-image transform", _show(name),
+                          hint=f"'{name}' combines two images and is made by 'augcli balance', not by a recipe step")
     body = _mapping(body, here)
     p = GROUP_PARAMS["sequence"]["p"].validate(body.pop("p"), f"{here}.p") if "p" in body else 1.0
     return Step(name, spec.build(body, here), p)

@@ -84,6 +84,19 @@ def render(image: Image, ops: Sequence[Op]) -> Image:
     return out if out is not image else image.copy()
 
 
+def render_sources(images: Sequence[Image], ops: Sequence[Op]) -> Image:
+    """Render from one or more source images: with several, the first op combines them.
+
+    A combining op's transform declares ``inputs`` > 1 and ``combine(images, params)``
+    (SMOTE and mixup blends); the remaining ops then apply to its result.
+    """
+    if len(images) == 1:
+        return render(images[0], ops)
+    first = _cls(ops[0])
+    combined = first.combine(list(images), ops[0]["params"])  # type: ignore[attr-defined]
+    return render(combined, ops[1:])
+
+
 def render_stepwise(image: Image, ops: Sequence[Op]) -> Image:
     """Apply every op on its own, without fusion (a reference for tests and benchmarks)."""
     out = image

@@ -35,6 +35,7 @@ class Context:
     in_root: Path
     out_root: Path
     recipe: Recipe
+    then_recipe: Recipe | None = None  # applied after a combining op (balance --then-recipe)
 
 
 @dataclass

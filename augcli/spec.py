@@ -271,8 +271,9 @@ class Transform:
 
     spec: ClassVar[TransformSpec]
     examples: ClassVar[list[dict[str, Any]]] = []
-    deterministic: ClassVar[bool] = False
+    deterministic: ClassVar[bool] = False  # with default parameters, nothing is drawn
     exact: ClassVar[bool] = False  # geometric op that is a pure index permutation or crop
+    inputs: ClassVar[int] = 1  # > 1: combines several source images (made by balance, not usable in recipes)
 
     def __init__(self, **values: Any) -> None:
         for name, value in values.items():

@@ -1,7 +1,11 @@
-"""Transform declarations. Importing this package fills ``augcli.spec.REGISTRY``."""
+"""Transform declarations. Importing this package fills ``augcli.spec.REGISTRY``.
+
+Each family module is imported explicitly (no star imports, no metaclass).
+"""
 
 from __future__ import annotations
 
-from augcli.transforms import blur, color, geometric, noise
+from augcli.transforms import blur, color, custom, distort, dropout, filters, geometric, masks, noise, policies, tone
 
-__all__ = ["blur", "color", "geometric", "noise"]
+__all__ = ["blur", "color", "custom", "distort", "dropout", "filters", "geometric", "masks", "noise", "policies",
+           "tone"]

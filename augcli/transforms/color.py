@@ -61,6 +61,7 @@ class Hsv(Transform):
            notes="A single-channel image is left as it is.")
 class Grayscale(Transform):
     alpha = Range(1, 1, bounds=(0, 1), doc="blend: 0 keeps the colour, 1 is fully grey")
+    deterministic = True
     examples = [{}, {"alpha": [0.3, 0.8]}]
 
     def sample(self, rng: Any, shape: Shape) -> dict[str, Any]:

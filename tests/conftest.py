@@ -1,0 +1,80 @@
+"""Shared fixtures: image factories, ImageFolder trees, and a CLI runner."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+KINDS = [(dtype, channels) for dtype in (np.uint8, np.uint16) for channels in (1, 3, 4)]
+KIND_IDS = [f"{np.dtype(d).name}x{c}" for d, c in KINDS]
+
+
+def make_image(dtype: Any = np.uint8, channels: int = 3, height: int = 37, width: int = 53, seed: int = 0) -> np.ndarray:
+    """A deterministic test image with structure (gradients and a disc) and some texture."""
+    rng = np.random.default_rng(seed)
+    top = 65535 if np.dtype(dtype) == np.uint16 else 255
+    yy, xx = np.mgrid[0:height, 0:width].astype(np.float64)
+    planes = []
+    for c in range(channels):
+        base = (xx / max(width - 1, 1) * 0.6 + yy / max(height - 1, 1) * 0.3 + 0.05 * c)
+        disc = ((xx - width * 0.4) ** 2 + (yy - height * 0.5) ** 2) < (min(height, width) * 0.3) ** 2
+        plane = base * 0.7 + disc * 0.25 + rng.uniform(0, 0.05, size=(height, width))
+        planes.append(plane)
+    image = np.clip(np.stack(planes, axis=2), 0, 1)
+    if channels == 4:
+        image[:, :, 3] = np.where(xx > width // 3, 1.0, 0.5)
+    return np.rint(image * top).astype(dtype)
+
+
+@pytest.fixture
+def image_factory() -> Callable[..., np.ndarray]:
+    """Return the image maker."""
+    return make_image
+
+
+def write_image(path: Path, image: np.ndarray) -> Path:
+    """Encode by extension and write bytes."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    view = image[:, :, 0] if image.ndim == 3 and image.shape[2] == 1 else image
+    ok, buf = cv2.imencode(path.suffix, view)
+    assert ok
+    path.write_bytes(buf.tobytes())
+    return path
+
+
+def build_tree(root: Path, counts: dict[str, int], ext: str = ".png", size: tuple[int, int] = (24, 32)) -> Path:
+    """An ImageFolder tree with ``counts[label]`` images per class, distinct content each."""
+    for k, (label, n) in enumerate(sorted(counts.items())):
+        for i in range(n):
+            img = make_image(np.uint8, 3, size[0], size[1], seed=1000 * k + i)
+            write_image(root / label / f"{label}_{i:03d}{ext}", img)
+    return root
+
+
+@pytest.fixture
+def make_tree(tmp_path: Path) -> Callable[..., Path]:
+    """Build a tree under tmp_path/in (or a given name)."""
+
+    def make(counts: dict[str, int], name: str = "in", **kwargs: Any) -> Path:
+        return build_tree(tmp_path / name, counts, **kwargs)
+
+    return make
+
+
+@pytest.fixture
+def cli() -> Callable[..., Any]:
+    """Invoke the augcli CLI in-process; returns the click Result (exit_code, stdout, stderr)."""
+    from augcli.cli import cli as group
+
+    runner = CliRunner()
+
+    def invoke(*args: Any) -> Any:
+        return runner.invoke(group, [str(a) for a in args], catch_exceptions=False)
+
+    return invoke

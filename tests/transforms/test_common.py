@@ -1,0 +1,82 @@
+"""Properties every registered transform must have, run over REGISTRY x each spec's examples."""
+
+from __future__ import annotations
+
+import json
+import pickle
+
+import numpy as np
+import pytest
+
+from augcli.compose import Step
+from augcli.errors import RecipeError
+from augcli.render import render
+from augcli.rng import generator
+from augcli.spec import REGISTRY
+from tests.conftest import KIND_IDS, KINDS, make_image
+
+# Single-image transforms; combining ones (inputs > 1, made by balance) have their own tests.
+SINGLE = sorted(name for name, spec in REGISTRY.items() if spec.cls.inputs == 1)
+CASES = [(name, i, example) for name in SINGLE for i, example in enumerate(REGISTRY[name].cls.examples)]
+CASE_IDS = [f"{name}-{i}" for name, i, _ in CASES]
+
+
+def _ops(name: str, example: dict, image: np.ndarray, seed: int) -> list[dict]:
+    """Sample one step of a transform with p=1."""
+    step = Step(name, REGISTRY[name].build(example, name))
+    ops: list[dict] = []
+    step.sample(generator(seed), image.shape, ops)
+    return ops
+
+
+def test_every_transform_has_examples() -> None:
+    missing = sorted(name for name, spec in REGISTRY.items() if not spec.cls.examples)
+    assert missing == []
+
+
+@pytest.mark.parametrize(("name", "index", "example"), CASES, ids=CASE_IDS)
+@pytest.mark.parametrize(("dtype", "channels"), KINDS, ids=KIND_IDS)
+def test_kind_preserved_and_input_untouched(name: str, index: int, example: dict, dtype: type, channels: int) -> None:
+    image = make_image(dtype, channels)
+    before = image.copy()
+    ops = _ops(name, example, image, seed=3)
+    out = render(image, ops)
+    assert out.dtype == image.dtype
+    assert out.ndim == 3 and out.shape[2] == channels
+    assert np.array_equal(image, before)
+    assert out.flags["C_CONTIGUOUS"]
+
+
+@pytest.mark.parametrize(("name", "index", "example"), CASES, ids=CASE_IDS)
+def test_same_seed_same_output_and_replay(name: str, index: int, example: dict) -> None:
+    image = make_image(np.uint8, 3)
+    ops_a = _ops(name, example, image, seed=11)
+    ops_b = _ops(name, example, image, seed=11)
+    assert ops_a == ops_b
+    replayed = json.loads(json.dumps(ops_a))
+    assert replayed == ops_a  # params are plain JSON values
+    assert np.array_equal(render(image, ops_a), render(image, replayed))
+
+
+RANDOM = [name for name in SINGLE if not REGISTRY[name].cls.deterministic]
+
+
+@pytest.mark.parametrize("name", RANDOM)
+def test_other_seed_other_output(name: str) -> None:
+    """A random transform's first example (its defaults, usually) varies with the seed."""
+    example = REGISTRY[name].cls.examples[0]
+    image = make_image(np.uint8, 3, 48, 64)
+    outputs = {render(image, _ops(name, example, image, seed)).tobytes() for seed in range(6)}
+    assert len(outputs) > 1
+
+
+@pytest.mark.parametrize("name", sorted(REGISTRY))
+def test_spec_pickles_and_rejects_bad_params(name: str) -> None:
+    spec = REGISTRY[name]
+    transform = spec.build({}, name) if not spec.cls.examples[0] else spec.build(spec.cls.examples[0], name)
+    assert pickle.loads(pickle.dumps(transform)) == transform
+    with pytest.raises(RecipeError, match=rf"{name}\.no_such_param"):
+        spec.build({"no_such_param": 1}, name)
+    for pname in spec.params:
+        with pytest.raises(RecipeError, match=rf"{name}\.{pname}: expected"):
+            spec.build({pname: {"not": "valid"}}, name)

@@ -1,0 +1,3 @@
+"""Non-linear geometric transforms (displacement fields). They break the fused-warp chain."""
+
+from __future__ import annotations

@@ -1,0 +1,3 @@
+"""Occlusion and compression transforms."""
+
+from __future__ import annotations

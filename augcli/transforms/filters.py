@@ -1,0 +1,3 @@
+"""Convolution filters: sharpen, emboss, edges, median and motion blur."""
+
+from __future__ import annotations

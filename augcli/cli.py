@@ -85,7 +85,7 @@ def _report(result: Any, strict: bool, quiet: bool) -> None:
     if not quiet:
         click.echo(f"{result.made} images written, {result.kept} kept from an earlier run, "
                    f"{result.planned} planned, in {result.output}")
-        width = max((len(c) for c in result.after), default=5)
+        width = max([5, *(len(c) for c in result.after)])
         click.echo(f"  {'class':<{width}}  {'before':>7}  {'after':>7}")
         for label in result.after:
             click.echo(f"  {label:<{width}}  {result.before[label]:>7}  {result.after[label]:>7}")

@@ -98,8 +98,7 @@ class Recipe:
 def load_recipe(path: str | Path | None = None) -> Recipe:
     """Load and validate a recipe file; None loads the packaged default recipe."""
     if path is None:
-        text = resources.files("augcli.configs").joinpath(DEFAULT_RECIPE).read_text(encoding="utf-8")
-        return parse_recipe(text, source=f"<default recipe {DEFAULT_RECIPE}>")
+        return parse_recipe(packaged_recipe(DEFAULT_RECIPE), source=f"<default recipe {DEFAULT_RECIPE}>")
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
@@ -108,6 +107,14 @@ def load_recipe(path: str | Path | None = None) -> Recipe:
     except (OSError, UnicodeDecodeError) as exc:
         raise RecipeError("--recipe", "a readable UTF-8 YAML file", f"{path} ({exc})") from None
     return parse_recipe(text, source=str(path))
+
+
+def packaged_recipe(name: str) -> str:
+    """Text of a recipe shipped in the wheel (``augcli.configs``), or in configs/ of a source checkout."""
+    try:
+        return resources.files("augcli.configs").joinpath(name).read_text(encoding="utf-8")
+    except ModuleNotFoundError:  # running from a source tree that is not installed in editable mode
+        return (Path(__file__).resolve().parent.parent / "configs" / name).read_text(encoding="utf-8")
 
 
 def parse_recipe(text: str, source: str = "<recipe>") -> Recipe:
@@ -176,7 +183,7 @@ def _build(data: Any, source: str) -> Recipe:
     for key in data:
         if key not in TOP_KEYS:
             raise RecipeError(str(key), "a recipe key (" + ", ".join(TOP_KEYS) + ")", _show(key),
-                              hint=did_you_mean(str(key), TOP_KEYS))
+                              hint=_key_hint(key, TOP_KEYS))
     pipeline = data.get("pipeline")
     if pipeline is None:
         raise RecipeError("pipeline", "a list of steps", "nothing", hint="add 'pipeline:' with at least one step")
@@ -204,8 +211,14 @@ def _check_keys(value: Mapping[str, Any], known: Sequence[str], where: str) -> N
     """Refuse unknown keys, with a did-you-mean."""
     for key in value:
         if key not in known:
-            raise RecipeError(f"{where}.{key}", "one of " + ", ".join(known), _show(key),
-                              hint=did_you_mean(str(key), known))
+            raise RecipeError(f"{where}.{key}", "one of " + ", ".join(known), _show(key), hint=_key_hint(key, known))
+
+
+def _key_hint(key: Any, known: Sequence[str]) -> str | None:
+    """Did-you-mean for a misspelt key; YAML 1.1 turns bare on/off/yes/no keys into booleans."""
+    if isinstance(key, bool):
+        return "YAML reads a bare on/off/yes/no/true/false as a boolean: quote the key"
+    return did_you_mean(str(key), known)
 
 
 def _output(value: Any, where: str) -> OutputSpec:

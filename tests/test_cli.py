@@ -1,0 +1,99 @@
+"""The command line: exit statuses, messages, the fast --help, and the installed console script."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def test_help_imports_neither_opencv_numpy_nor_imblearn() -> None:
+    code = ("import sys\nfrom augcli.cli import main\nsys.argv=['augcli','--help']\n"
+            "try:\n    main()\nexcept SystemExit:\n    pass\n"
+            "print(sorted(m for m in ('cv2','numpy','imblearn','sklearn') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip().splitlines()[-1] == "[]"
+
+
+def test_expand_summary_and_exit_zero(cli, make_tree, tmp_path: Path) -> None:
+    tree = make_tree({"a": 3, "b": 1})
+    result = cli("expand", "-q", "--copies", 2, "--workers", 1, tree, tmp_path / "out")
+    assert result.exit_code == 0, result.output
+    result = cli("expand", "--copies", 2, "--workers", 1, tree, tmp_path / "out")
+    assert result.exit_code == 0
+    assert "0 images written, 12 kept from an earlier run, 12 planned" in result.stdout
+    assert "  class   before    after\n  a            3        9\n  b            1        3\n" in result.stdout
+
+
+def test_recipe_error_exit_2_without_traceback(cli, make_tree, tmp_path: Path) -> None:
+    recipe = tmp_path / "bad.yaml"
+    recipe.write_text("pipeline:\n  - rotate: {degres: 5}\n")
+    result = cli("expand", "--recipe", recipe, make_tree({"a": 1}), tmp_path / "out")
+    assert result.exit_code == 2
+    assert result.stderr.strip() == (f"Error: {recipe}:2: pipeline[0].rotate.degres: expected a parameter of 'rotate' "
+                                     "(degrees, border, fill, interpolation), got 'degres'; did you mean 'degrees'?")
+    assert "Traceback" not in result.output
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--workers", "0"], "Invalid value for '--workers'"),
+    (["--copies", "-1"], "Invalid value for '--copies'"),
+    (["--recipe", "missing.yaml"], "--recipe: expected an existing recipe file, got missing.yaml"),
+])
+def test_usage_errors_exit_2(cli, make_tree, tmp_path: Path, args: list[str], message: str) -> None:
+    result = cli("expand", *args, make_tree({"a": 1}), tmp_path / "out")
+    assert result.exit_code == 2
+    assert message in result.stderr
+
+
+def test_output_inside_input_exit_2(cli, make_tree) -> None:
+    tree = make_tree({"a": 1})
+    result = cli("expand", tree, tree / "out")
+    assert result.exit_code == 2
+    assert "is inside the input folder" in result.stderr
+
+
+def test_strict_turns_unreadable_inputs_into_exit_1(cli, make_tree, tmp_path: Path) -> None:
+    tree = make_tree({"a": 2})
+    (tree / "a" / "zz.png").write_bytes(b"nope")
+    lenient = cli("expand", "-q", "--copies", 1, "--workers", 1, tree, tmp_path / "o1")
+    assert lenient.exit_code == 0
+    assert "1 unreadable input(s) skipped (2 outputs not made)" in lenient.stderr
+    strict = cli("expand", "-q", "--strict", "--copies", 1, "--workers", 1, tree, tmp_path / "o2")
+    assert strict.exit_code == 1
+    assert "a/zz.png: not a readable image" in strict.stderr
+
+
+def test_transforms_lists_every_registered_transform(cli) -> None:
+    from augcli.spec import REGISTRY
+
+    result = cli("transforms")
+    assert result.exit_code == 0
+    for name in REGISTRY:
+        assert f"\n{name} (" in "\n" + result.stdout
+
+
+def test_console_script_runs_readme_command_on_sample_data(tmp_path: Path) -> None:
+    exe = shutil.which("augcli", path=str(Path(sys.executable).parent))
+    assert exe is not None, "the augcli console script is not installed next to this Python"
+    out = tmp_path / "out"
+    done = subprocess.run([exe, "balance", "--quiet", str(REPO / "sample_data"), str(out)],
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    counts = {d.name: sum(1 for p in d.rglob("*") if p.is_file()) for d in out.iterdir() if d.is_dir()}
+    assert counts == {"circle": 40, "square": 40, "triangle": 40}
+    assert (out / "manifest.csv").read_text().count("\n") == 121
+
+
+def test_installed_package_ships_the_default_recipe(tmp_path: Path) -> None:
+    """Outside the source tree, the recipe comes from the installed package's data."""
+    code = ("import importlib.resources as r, augcli.recipe as m\n"
+            "print(r.files('augcli.configs').joinpath('default.yaml').is_file(), bool(m.load_recipe().pipeline))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path)
+    assert done.stdout.split() == ["True", "True"], done.stderr

@@ -6,7 +6,7 @@ import csv
 import io
 import json
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -59,8 +59,7 @@ def rows_csv(rows: Iterable[Row]) -> str:
 
 def astuple_row(row: Row) -> list[Any]:
     """A row's values in column order."""
-    values = asdict(row)
-    return [values[name] for name in COLUMNS]
+    return [getattr(row, name) for name in COLUMNS]
 
 
 def read_rows(path: Path) -> list[Row]:

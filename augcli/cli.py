@@ -162,12 +162,13 @@ def balance(recipe: Path | None, seed: int | None, workers: int | None, overwrit
 
 @cli.command()
 @click.argument("name", required=False)
+@click.option("--markdown", is_flag=True, help="Print the Markdown reference (docs/transforms.md).")
 @handle_errors
-def transforms(name: str | None) -> None:
+def transforms(name: str | None, markdown: bool) -> None:
     """List every transform with its parameters, or show one NAME."""
     from augcli import docs
 
-    click.echo(docs.transforms_text(name), nl=False)
+    click.echo(docs.transforms_markdown() if markdown else docs.transforms_text(name), nl=False)
 
 
 @cli.command()

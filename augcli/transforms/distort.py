@@ -1,3 +1,63 @@
 """Non-linear geometric transforms (displacement fields). They break the fused-warp chain."""
 
 from __future__ import annotations
+
+from typing import Any
+
+from augcli import rng as R
+from augcli.ops import distort as D
+from augcli.spec import BORDER, FILL, INTERPOLATION, Range, Transform, transform
+
+Shape = tuple[int, ...]
+
+_WARP = ("border", "fill", "interpolation")
+
+
+class _Field(Transform):
+    """A resampling transform without a matrix: ``render`` applies it on its own, alpha included."""
+
+    border = BORDER
+    fill = FILL
+    interpolation = INTERPOLATION
+
+
+@transform("elastic", family="geometric", doc="Elastic deformation by a smooth random displacement field.",
+           notes="Simard et al. (2003): uniform noise smoothed by a Gaussian of sigma pixels (made on a "
+                 "coarse grid and upscaled, for speed). Unlike albumentations, alpha is the largest "
+                 "displacement in pixels (the field is normalised): Simard's alpha a with sigma s is about "
+                 "alpha = a / (2 s). Keep alpha under about sigma to avoid folds.")
+class Elastic(_Field):
+    alpha = Range(6, 12, bounds=(0, 1000), unit="px", doc="largest displacement")
+    sigma = Range(8, 12, bounds=(1, 500), unit="px", doc="smoothness of the field (Gaussian std)")
+    examples = [{}, {"alpha": 20, "sigma": [4, 6], "border": "constant", "fill": 255,
+                     "interpolation": "nearest"}]
+
+    def sample(self, rng: Any, shape: Shape) -> dict[str, Any]:
+        return {"alpha": R.uniform(rng, self.alpha), "sigma": R.uniform(rng, self.sigma),
+                "seed": R.noise_seed(rng), **self.settings(*_WARP)}
+
+    @staticmethod
+    def apply(image: Any, params: dict[str, Any]) -> Any:
+        return D.elastic(image, params["alpha"], params["sigma"], params["seed"],
+                         **{k: params[k] for k in _WARP})
+
+
+@transform("piecewise_affine", family="geometric",
+           doc="Move a regular grid of control points at random and warp affinely between them.",
+           notes="Control points include the corners and edges, so the border setting fills what moves in. "
+                 "Each grid cell is split into two triangles along its main diagonal.")
+class PiecewiseAffine(_Field):
+    grid = Range(4, 4, bounds=(2, 16), integer=True, doc="control points per side (grid x grid)")
+    scale = Range(0.01, 0.03, bounds=(0, 0.5), doc="std of the moves, fraction of width and height")
+    examples = [{}, {"grid": [3, 6], "scale": 0.05, "border": "constant", "fill": [0, 0, 255]}]
+
+    def sample(self, rng: Any, shape: Shape) -> dict[str, Any]:
+        n = R.integer(rng, self.grid)
+        std = R.uniform(rng, self.scale)
+        moves = rng.normal(0.0, std, size=(n, n, 2)) if std > 0 else [[[0.0, 0.0]] * n] * n
+        offsets = [[[round(float(v), 5) for v in point] for point in row] for row in moves]
+        return {"offsets": offsets, **self.settings(*_WARP)}
+
+    @staticmethod
+    def apply(image: Any, params: dict[str, Any]) -> Any:
+        return D.piecewise_affine(image, params["offsets"], **{k: params[k] for k in _WARP})

@@ -1,3 +1,179 @@
 """Tone and colour-table transforms. They leave alpha alone."""
 
 from __future__ import annotations
+
+from typing import Any
+
+from augcli import rng as R
+from augcli.ops import tone as T
+from augcli.spec import Choice, Number, Range, Transform, transform
+
+Shape = tuple[int, ...]
+
+_SIXTEEN_BIT = "On 16-bit images values in 0-255 units are scaled by 257."
+
+
+def _colour_count(shape: Shape) -> int:
+    """Colour channels of an image shape (alpha excluded): 1 or 3."""
+    return 1 if len(shape) < 3 or shape[2] == 1 else 3
+
+
+@transform("gamma", family="color", doc="Gamma curve: normalised values are raised to a power.",
+           notes="Below 1 brightens, above 1 darkens; applied through a lookup table.")
+class Gamma(Transform):
+    gamma = Range(0.8, 1.25, bounds=(0.1, 10), doc="exponent (1 leaves the image unchanged)")
+    examples = [{}, {"gamma": 2.2}]
+
+    def sample(self, rng: Any, shape: Shape) -> dict[str, Any]:
+        return {"gamma": R.uniform(rng, self.gamma)}
+
+    @staticmethod
+    def apply(image: Any, params: dict[str, Any]) -> Any:
+        return T.adjust_gamma(image, params["gamma"])
+
+
+@transform("rgb_shift", family="color", doc="Add a separate random offset to each of red, green and blue.",
+           notes="A single-channel image gets the mean of the three offsets. " + _SIXTEEN_BIT)
+class RgbShift(Transform):
+    red = Range(-20, 20, bounds=(-255, 255), doc="red offset in 0-255 units")
+    green = Range(-20, 20, bounds=(-255, 255), doc="green offset in 0-255 units")
+    blue = Range(-20, 20, bounds=(-255, 255), doc="blue offset in 0-255 units")
+    examples = [{}, {"red": [0, 60], "green": 0, "blue": -30}]
+
+    def sample(self, rng: Any, shape: Shape) -> dict[str, Any]:
+        return {
+            "red": R.uniform(rng, self.red),
+            "green": R.uniform(rng, self.green),
+            "blue": R.uniform(rng, self.blue),
+        }
+
+    @staticmethod
+    def apply(image: Any, params: dict[str, Any]) -> Any:
+        return T.shift_rgb(image, params["red"], params["green"], params["blue"])
+
+
+@transform("color_jitter", family="color",
+           doc="Brightness, contrast, saturation and sharpness factors, applied in a random order.",
+           notes="Like torchvision's ColorJitter with sharpness (PIL ImageEnhance) in place of hue; "
+                 "a factor of 1 leaves that property unchanged. "
+                 "Saturation is skipped on single-channel images.")
+class ColorJitter(Transform):
+    brightness = Range(0.8, 1.2, bounds=(0, 10), doc="brightness factor (0 is black)")
+    contrast = Range(0.8, 1.2, bounds=(0, 10), doc="contrast factor about the mean brightness (0: flat)")
+    saturation = Range(0.8, 1.2, bounds=(0, 10), doc="saturation factor (0 is grey)")
+    sharpness = Range(0.8, 1.2, bounds=(0, 10), doc="sharpness factor (0 is smoothed, above 1 sharpened)")
+    examples = [{}, {"brightness": [0.5, 1.5], "contrast": 1, "saturation": [0, 2], "sharpness": [1, 3]}]
+
+    def sample(self, rng: Any, shape: Shape) -> dict[str, Any]:
+        order = [T.JITTER_ORDER[int(i)] for i in rng.permutation(len(T.JITTER_ORDER))]
+        return {
+            "order": order,
+            "brightness": R.uniform(rng, self.brightness),
+            "contrast": R.uniform(rng, self.contrast),
+            "saturation": R.uniform(rng, self.saturation),
+            "sharpness": R.uniform(rng, self.sharpness),
+        }
+
+    @staticmethod
+    def apply(image: Any, params: dict[str, Any]) -> Any:
+        return T.jitter_color(image, params["order"], params["brightness"], params["contrast"],
+                              params["saturation"], params["sharpness"])
+
+
+@transform("invert", family="color", doc="Invert colour channels: x becomes full scale minus x.",
+           notes="With p_channel below 1 each colour channel is inverted on its own coin toss; "
+                 "the inverted channel indices (B=0, G=1, R=2) are recorded.")
+class Invert(Transform):
+    p_channel = Number(1.0, bounds=(0, 1), doc="probability that each colour channel is inverted")
+    deterministic = True
+    examples = [{}, {"p_channel": 0.5}]
+
+    def sample(self, rng: Any, shape: Shape) -> dict[str, Any]:
+        channels = [c for c in range(_colour_count(shape)) if R.coin(rng, self.p_channel)]
+        return {"channels": channels}
+
+    @staticmethod
+    def apply(image: Any, params: dict[str, Any]) -> Any:
+        return T.invert(image, params["channels"])
+
+
+@transform("solarize", family="color", doc="Invert the values at or above a threshold.",
+           notes="The threshold is inclusive, as in PIL and torchvision. " + _SIXTEEN_BIT)
+class Solarize(Transform):
+    threshold = Range(128, 128, bounds=(0, 255), doc="threshold in 0-255 units")
+    deterministic = True
+    examples = [{}, {"threshold": [64, 192]}]
+
+    def sample(self, rng: Any, shape: Shape) -> dict[str, Any]:
+        return {"threshold": R.uniform(rng, self.threshold)}
+
+    @staticmethod
+    def apply(image: Any, params: dict[str, Any]) -> Any:
+        return T.solarize(image, params["threshold"])
+
+
+@transform("posterize", family="color", doc="Keep only the most significant bits of each value.",
+           notes="bits is counted on the 8-bit scale: a 16-bit image keeps its top `bits` bits, "
+                 "so it also ends up with 2**bits levels over the full range.")
+class Posterize(Transform):
+    bits = Range(4, 8, bounds=(1, 8), integer=True, doc="bits kept (8 leaves an 8-bit image unchanged)")
+    examples = [{}, {"bits": 2}]
+
+    def sample(self, rng: Any, shape: Shape) -> dict[str, Any]:
+        return {"bits": R.integer(rng, self.bits)}
+
+    @staticmethod
+    def apply(image: Any, params: dict[str, Any]) -> Any:
+        return T.posterize(image, params["bits"])
+
+
+@transform("equalize", family="color", doc="Histogram equalisation, on the luma or on each channel.",
+           notes="luma equalises Y of YCrCb and keeps the chroma; a single-channel image is equalised "
+                 "directly. 16-bit images use a 65536-bin histogram.")
+class Equalize(Transform):
+    mode = Choice("luma", ("luma", "per_channel"), doc="equalise the luma only, or every channel on its own")
+    deterministic = True
+    examples = [{}, {"mode": "per_channel"}]
+
+    def sample(self, rng: Any, shape: Shape) -> dict[str, Any]:
+        return self.settings("mode")
+
+    @staticmethod
+    def apply(image: Any, params: dict[str, Any]) -> Any:
+        return T.equalize(image, params["mode"])
+
+
+@transform("clahe", family="color", doc="Contrast-limited adaptive histogram equalisation (OpenCV CLAHE).",
+           notes="Colour 8-bit images are equalised on L of Lab, colour 16-bit ones on Y of YCrCb, "
+                 "single-channel images directly. 16-bit planes use the mapping of their 8-bit quantisation "
+                 "plus the sub-8-bit residual, so clip_limit means the same at both depths (OpenCV's own "
+                 "16-bit CLAHE clamps the per-bin limit to 1 on all but very large tiles). OpenCV rounds the "
+                 "per-bin limit down, so on small images low clip limits all act alike.")
+class Clahe(Transform):
+    clip_limit = Range(1, 4, bounds=(1, 40), doc="contrast limit (higher equalises more strongly)")
+    tile = Number(8, bounds=(1, 64), integer=True, doc="tiles per side of the grid")
+    # First example uses 4 tiles: on the common tests' small image, 8 tiles leave every clip limit alike.
+    examples = [{"tile": 4}, {}, {"clip_limit": 2, "tile": 2}]
+
+    def sample(self, rng: Any, shape: Shape) -> dict[str, Any]:
+        return {"clip_limit": R.uniform(rng, self.clip_limit), **self.settings("tile")}
+
+    @staticmethod
+    def apply(image: Any, params: dict[str, Any]) -> Any:
+        return T.clahe(image, params["clip_limit"], params["tile"])
+
+
+@transform("channel_shuffle", family="color", doc="Put the colour channels in a random order.",
+           notes="The order is recorded (output channel i is input channel order[i]); "
+                 "a single-channel image is left as it is.")
+class ChannelShuffle(Transform):
+    examples = [{}]
+
+    def sample(self, rng: Any, shape: Shape) -> dict[str, Any]:
+        count = _colour_count(shape)
+        order = [int(i) for i in rng.permutation(count)] if count > 1 else [0]
+        return {"order": order}
+
+    @staticmethod
+    def apply(image: Any, params: dict[str, Any]) -> Any:
+        return T.shuffle_channels(image, params["order"])

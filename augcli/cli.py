@@ -211,7 +211,7 @@ def replay(manifest: Path, output: Path, input_root: Path | None, workers: int |
     click.echo(f"{result.identical} of {result.rebuilt} outputs rebuilt byte for byte in {output}")
     if result.mismatched:
         for path in result.mismatched[:10]:
-            click.echo(f"  differs: {path}", err=True)
+            click.echo(f"  {path}: {result.reasons.get(path, 'differs')}", err=True)
         raise CliError(f"{len(result.mismatched)} output(s) differ from the manifest's files", 1)
 
 

@@ -1,0 +1,267 @@
+"""Replay: rebuild every output of a manifest from its sources and recorded ops alone, and compare bytes.
+
+No recipe and no random generator is involved: originals are copied, everything else is
+``render_sources(sources, ops)`` encoded with the run's recorded output settings. A byte
+match for every row proves the manifest says completely how each file was made.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import sys
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+import numpy as np
+
+from augcli import manifest as M
+from augcli.errors import InputError, RunError
+from augcli.io import ReadError, decode_image, encode_image, write_atomic
+from augcli.recipe import FORMATS
+from augcli.render import render_sources
+from augcli.spec import REGISTRY, did_you_mean
+
+Progress = Callable[[int, int], None]
+DIFFERS = "its bytes differ from the rebuilt file"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ReplayResult:
+    """What a replay rebuilt and how it compares with the manifest's files."""
+
+    output: Path
+    rebuilt: int
+    identical: int
+    mismatched: tuple[str, ...]  # output paths (relative, as in the manifest), in manifest order
+    reasons: Mapping[str, str]  # why each mismatched path differs
+
+
+@dataclass(frozen=True, slots=True)
+class _Setup:
+    """What every worker needs: the three folders and the run's encoder quality."""
+
+    in_root: Path
+    run_root: Path  # the manifest's folder, holding the files to compare with
+    out_root: Path
+    quality: int
+
+
+@dataclass(frozen=True, slots=True)
+class _Task:
+    """Manifest rows that share their sources, so the sources are read once."""
+
+    sources: tuple[str, ...]
+    rows: tuple[M.Row, ...]
+
+
+_SETUP: _Setup | None = None
+
+
+def _init_worker(setup: _Setup) -> None:
+    """Pool initializer: one OpenCV thread per worker, and the shared setup."""
+    import cv2
+
+    cv2.setNumThreads(1)
+    global _SETUP
+    _SETUP = setup
+
+
+def _read_sources(setup: _Setup, sources: Sequence[str]) -> tuple[list[bytes], list[Any], str | None]:
+    """Raw bytes and decoded images of the sources, or the reason one cannot be read."""
+    raw, images = [], []
+    for rel in sources:
+        try:
+            data = np.fromfile(setup.in_root / rel, dtype=np.uint8)
+            images.append(decode_image(data, rel))
+            raw.append(data.tobytes())
+        except (ReadError, OSError) as exc:
+            return [], [], f"source {rel} unreadable ({exc})"
+    return raw, images, None
+
+
+def _rebuild(setup: _Setup, row: M.Row, raw: list[bytes], images: list[Any]) -> bytes:
+    """The bytes of one output, made again from its sources and ops.
+
+    Generated images are encoded as ``run.encode`` does: for the file's extension (the run
+    named it with ``plan.output_suffix`` of the recorded format) at the recorded quality.
+    """
+    if row.kind == "original":
+        return raw[0]
+    image = render_sources(images, row.op_list())
+    return encode_image(image, PurePosixPath(row.path).suffix, setup.quality)
+
+
+def _compare(setup: _Setup, rel: str, data: bytes) -> str | None:
+    """None when the manifest's file has exactly these bytes, else why not."""
+    try:
+        old = (setup.run_root / rel).read_bytes()
+    except FileNotFoundError:
+        return f"missing from {setup.run_root} (nothing to compare with)"
+    except OSError as exc:
+        return f"cannot read {setup.run_root / rel} ({exc.strerror or exc})"
+    return None if old == data else DIFFERS
+
+
+Outcome = tuple[str, bool, str | None]  # output path, rebuilt, None or why it differs
+
+
+def replay_task(task: _Task, setup: _Setup | None = None) -> list[Outcome]:
+    """Rebuild, write and compare the rows of one task."""
+    setup = setup or _SETUP
+    assert setup is not None
+    raw, images, problem = _read_sources(setup, task.sources)
+    if problem is not None:
+        return [(row.path, False, problem) for row in task.rows]
+    results: list[Outcome] = []
+    for row in task.rows:
+        data = _rebuild(setup, row, raw, images)
+        target = setup.out_root / row.path
+        try:
+            write_atomic(target, data)
+        except OSError as exc:
+            raise RunError(f"cannot write {target}: {exc.strerror or exc}") from None
+        results.append((row.path, True, _compare(setup, row.path, data)))
+    return results
+
+
+def _execute(tasks: Sequence[_Task], setup: _Setup, workers: int) -> Iterator[list[Outcome]]:
+    """Run tasks on ``workers`` processes (in this process for 1), yielding results as they finish."""
+    if workers <= 1 or len(tasks) <= 1:
+        _init_worker(setup)
+        yield from (replay_task(task, setup) for task in tasks)
+        return
+    method = "fork" if sys.platform.startswith("linux") else "spawn"
+    chunk = max(1, min(16, len(tasks) // (workers * 8)))
+    pool = multiprocessing.get_context(method).Pool(workers, initializer=_init_worker, initargs=(setup,))
+    with pool:
+        yield from pool.imap_unordered(replay_task, tasks, chunksize=chunk)
+
+
+# ---------------------------------------------------------------- reading the run
+
+
+def _safe(rel: str) -> bool:
+    """A relative POSIX path that stays inside its folder."""
+    path = PurePosixPath(rel)
+    return bool(rel) and not path.is_absolute() and ".." not in path.parts and "\\" not in rel
+
+
+def _check_row(manifest: Path, line: int, row: M.Row) -> None:
+    """Refuse a row that could not have been written by a run, before anything is written."""
+    where = f"{manifest}:{line}"
+    if not _safe(row.path) or not row.sources or not all(_safe(s) for s in row.source_list()):
+        raise InputError(f"{where}: expected relative paths inside the folders, got path {row.path!r} "
+                         f"and sources {row.sources!r}")
+    try:
+        ops = row.op_list()
+    except ValueError as exc:
+        raise InputError(f"{where}: the ops column is not JSON ({exc})") from None
+    ok = isinstance(ops, list)
+    ok = ok and all(isinstance(op, dict) and isinstance(op.get("params"), dict) for op in ops)
+    if not ok:
+        raise InputError(f"{where}: expected ops as a list of {{\"name\", \"params\"}}, got {row.ops[:60]!r}")
+    for op in ops:
+        if op.get("name") not in REGISTRY:
+            hint = did_you_mean(str(op.get("name")), list(REGISTRY))
+            raise InputError(f"{where}: unknown transform {op.get('name')!r} in the ops column"
+                             + (f"; {hint}" if hint else "; was it made by a newer augcli?"))
+
+
+def _read_manifest(manifest: Path) -> list[M.Row]:
+    """The manifest's rows, checked; a missing or malformed manifest is an InputError."""
+    if not manifest.is_file():
+        raise InputError(f"manifest {manifest} does not exist or is not a file")
+    try:
+        rows = M.read_rows(manifest)
+    except (ValueError, TypeError, KeyError, UnicodeDecodeError, OSError) as exc:
+        raise InputError(f"manifest {manifest} cannot be read as an augcli manifest: {exc}") from None
+    seen: set[str] = set()
+    for line, row in enumerate(rows, start=2):
+        _check_row(manifest, line, row)
+        if row.path in seen:
+            raise InputError(f"{manifest}:{line}: output path {row.path!r} appears twice")
+        seen.add(row.path)
+    return rows
+
+
+def _read_record(manifest: Path) -> dict[str, Any]:
+    """The run record beside the manifest: where the inputs were and how outputs were encoded."""
+    path = manifest.parent / M.RUN_RECORD
+    if not path.is_file():
+        raise InputError(f"no run record {M.RUN_RECORD} beside {manifest}; replay needs it for the input "
+                         "folder and the output format (it is written by every augcli run)")
+    record = M.read_record(path)
+    recipe = record.get("recipe") if isinstance(record, dict) else None
+    output = recipe.get("output") if isinstance(recipe, dict) else None
+    if not isinstance(output, dict):
+        raise InputError(f"run record {path} is not valid: expected JSON with recipe.output "
+                         "{format, quality}")
+    fmt, quality = output.get("format"), output.get("quality")
+    if fmt not in FORMATS or not isinstance(quality, int) or not 1 <= quality <= 100:
+        raise InputError(f"run record {path}: expected recipe.output format in {', '.join(FORMATS)} and "
+                         f"quality in [1, 100], got {fmt!r} and {quality!r}")
+    return record  # type: ignore[return-value]
+
+
+def _input_root(record: dict[str, Any], given: str | Path | None, manifest: Path) -> Path:
+    """The input folder: ``--input`` when given, else the one recorded by the run."""
+    recorded = record.get("input")
+    if given is None and not isinstance(recorded, str):
+        raise InputError(f"the run record beside {manifest} names no input folder; pass --input")
+    root = Path(given if given is not None else recorded)  # type: ignore[arg-type]
+    if not root.is_dir():
+        how = "" if given is not None else " (recorded by the run; pass --input if it moved)"
+        raise InputError(f"input folder {root} does not exist or is not a folder{how}")
+    return root
+
+
+def _check_output(output: Path, run_root: Path, in_root: Path) -> None:
+    """Replay writes beside the run, never over it or into the input folder."""
+    dst = output.resolve()
+    if dst == run_root.resolve():
+        raise InputError(f"output folder {output} is the manifest's folder; replay must write elsewhere, "
+                         "so that it can compare with the files there")
+    src = in_root.resolve()
+    if dst == src or src in dst.parents or dst in src.parents:
+        raise InputError(f"output folder {output} overlaps the input folder {in_root}; choose another folder")
+
+
+def _tasks(rows: Sequence[M.Row]) -> list[_Task]:
+    """Group rows by their sources, first appearance first."""
+    groups: dict[tuple[str, ...], list[M.Row]] = {}
+    for row in rows:
+        groups.setdefault(tuple(row.source_list()), []).append(row)
+    return [_Task(sources, tuple(group)) for sources, group in groups.items()]
+
+
+def replay_manifest(
+    manifest: str | Path,
+    output: str | Path,
+    *,
+    input: str | Path | None = None,
+    workers: int = 1,
+    progress: Progress | None = None,
+) -> ReplayResult:
+    """Rebuild every output of ``manifest`` into ``output`` and compare it with the manifest's files."""
+    manifest, output = Path(manifest), Path(output)
+    rows = _read_manifest(manifest)
+    record = _read_record(manifest)
+    in_root = _input_root(record, input, manifest)
+    _check_output(output, manifest.parent, in_root)
+    recorded = record["recipe"]["output"]
+    setup = _Setup(in_root, manifest.parent, output, recorded["quality"])
+    output.mkdir(parents=True, exist_ok=True)
+    reasons: dict[str, str] = {}
+    rebuilt = 0
+    if progress:
+        progress(0, len(rows))
+    for results in _execute(_tasks(rows), setup, workers):
+        reasons.update((path, why) for path, _, why in results if why is not None)
+        rebuilt += sum(made for _, made, _ in results)
+        if progress:
+            progress(len(results), len(rows))
+    mismatched = tuple(row.path for row in rows if row.path in reasons)
+    return ReplayResult(output=output, rebuilt=rebuilt, identical=len(rows) - len(mismatched),
+                        mismatched=mismatched, reasons={path: reasons[path] for path in mismatched})

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 from pathlib import PurePosixPath
 
 from augcli.dataset import Source
@@ -24,7 +25,7 @@ class Job:
     kind: str  # original | augmented | smote | mixup
     copy: int  # 0 for originals; 1.. for generated images of a source
     seed: int  # 0 for originals
-    params: tuple[tuple[str, float], ...] = ()  # planner-drawn values (smote step, mix weight)
+    params: tuple[tuple[str, Any], ...] = ()  # planner-drawn values (smote step, variant, partner class)
 
 
 @dataclass(frozen=True)
@@ -76,7 +77,7 @@ def plan_tasks(items: Sequence[SourcePlan], recipe_seed: int, fmt: str) -> list[
         for copy in range(1, item.copies + 1):
             name = _aug_name(item.source.rel, copy, fmt, False)
             if plain[name.casefold()] > 1 or name.casefold() in taken:
-                name = _unique(_aug_name(item.source.rel, copy, fmt, True), taken)
+                name = unique_name(_aug_name(item.source.rel, copy, fmt, True), taken)
             taken.add(name.casefold())
             jobs.append(Job(name, "augmented", copy, sample_seed(recipe_seed, item.source.rel, copy)))
         if jobs:
@@ -84,7 +85,7 @@ def plan_tasks(items: Sequence[SourcePlan], recipe_seed: int, fmt: str) -> list[
     return tasks
 
 
-def _unique(name: str, taken: set[str]) -> str:
+def unique_name(name: str, taken: set[str]) -> str:
     """Add ``-2``, ``-3`` … before the extension until the name is free."""
     if name.casefold() not in taken:
         return name

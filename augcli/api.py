@@ -24,7 +24,7 @@ from augcli.ops._image import Image
 from augcli.plan import SourcePlan, count_outputs, expand_items, plan_tasks
 from augcli.recipe import Recipe
 from augcli.render import render
-from augcli.rng import generator, plan_seed
+from augcli.rng import generator
 from augcli.run import Context, Progress, RunStats, check_folders, run_plan
 from augcli.spec import did_you_mean
 
@@ -178,42 +178,131 @@ def expand(
                 workers, overwrite, progress)
 
 
+@dataclass(frozen=True)
+class BalanceResult(RunResult):
+    """What a balance run made, per class: the targets, images added and originals left out."""
+
+    target: Mapping[str, int]
+    added: Mapping[str, int]
+    removed: Mapping[str, int]
+    chart: Path
+    notes: tuple[str, ...] = ()
+
+
 def balance(
     input: str | Path,
     output: str | Path,
     *,
     recipe: RecipeLike = None,
+    target: str | int | float | None = None,
+    method: str | None = None,
+    undersample: bool = False,
     seed: int | None = None,
     workers: int | None = None,
+    features: str | Path | None = None,
+    smote: str | None = None,
+    k_neighbors: int | None = None,
+    then_recipe: RecipeLike = None,
     overwrite: bool = False,
     progress: Progress | None = None,
-) -> RunResult:
-    """Top every class up to the largest class with recipe-augmented images; originals are kept.
+) -> BalanceResult:
+    """Write the balanced dataset: the originals kept plus synthetic images, with a manifest and balance.png.
 
-    The extra images of a class are spread evenly over its sources: each source is used
-    floor or ceil of extra / n times, the ceil ones chosen by a seeded shuffle.
+    Args:
+        input: ImageFolder tree (one sub-folder per class).
+        output: folder to write; an earlier run of the same plan there is resumed.
+        recipe: Recipe, recipe path, or None for the default recipe (its ``balance:`` section gives defaults).
+        target: "max" (every class reaches the largest), an integer N, or a ratio in (0, 1] of the
+            largest class (``int(n_max * ratio)``, as imbalanced-learn); default: the recipe's, else max.
+        method: "transforms" (recipe-augmented copies, spread evenly over a class's sources) or "smote".
+        undersample: cut classes above the target to a seeded random subset of their originals.
+        seed: overrides the recipe's seed.
+        workers: processes (default: the available cores).
+        features, smote, k_neighbors, then_recipe: SMOTE options (``method="smote"`` only): the feature
+            space (pixels, hog, color_hist or an embeddings .npz), the variant, the neighbours, and a
+            recipe applied after each blend.
+        overwrite: replace an earlier run with other settings in ``output``.
+        progress: called with (outputs just finished, outputs planned).
+
+    Returns:
+        Counts before and after, images added and originals removed per class, and the chart path.
     """
+    from augcli import balance as B
+
     rec = _as_recipe(recipe)
     data = scan(input)
     _check_class_rules(rec, data)
+    opts = B.settings(rec, data.classes, target=target, method=method, undersample=undersample)
+    smote_given = {"--features": features, "--smote": smote, "--k-neighbors": k_neighbors,
+                   "--then-recipe": then_recipe}
+    given = [name for name, value in smote_given.items() if value is not None]
+    if opts.method != "smote" and given:
+        raise InputError(f"{', '.join(given)}: expected --method smote for SMOTE options, "
+                         f"got --method {opts.method} instead; add --method smote or leave them out")
+    smote_opts = B.SmoteOptions(features=str(features or "pixels"), variant=smote or "smote",
+                                k_neighbors=5 if k_neighbors is None else k_neighbors)
+    then = _as_recipe(then_recipe) if then_recipe is not None else None
     run_seed = rec.seed if seed is None else seed
-    groups = data.by_label()
-    target = max(len(g) for g in groups.values())
-    items: list[SourcePlan] = []
-    for label, sources in groups.items():
-        copies = spread(target - len(sources), len(sources), plan_seed(run_seed, "balance", label))
-        items.extend(SourcePlan(src, True, k) for src, k in zip(sources, copies))
-    record = {"command": "balance", "target": target}
-    return _run(data, Path(output), rec, items, run_seed, record, workers, overwrite, progress)
+    targets = B.resolve(Counter(s.label for s in data.sources), opts)
+    plan = B.plan_balance(data, targets, seed=run_seed, fmt=rec.output.format, method=opts.method,
+                          smote=smote_opts, workers=_workers(workers))
+    record = {"command": "balance", "target": opts.target, "per_class": dict(opts.per_class),
+              "targets": targets.total, "method": opts.method, "undersample": opts.undersample,
+              "smote": {**smote_opts.record(), "then_recipe": then.to_data() if then else None}
+              if opts.method == "smote" else None}
+    return _balance_run(data, Path(output), rec, then, plan, run_seed, record, workers, overwrite, progress)
 
 
-def spread(extra: int, n: int, seed: int) -> list[int]:
-    """Split ``extra`` over ``n`` sources: each gets floor or ceil of extra / n; a seeded subset gets ceil."""
-    base, remainder = divmod(max(extra, 0), n)
-    counts = [base] * n
-    for i in generator(seed).permutation(n)[:remainder]:
-        counts[int(i)] += 1
-    return counts
+def _balance_run(data: Dataset, output: Path, rec: Recipe, then: Recipe | None, plan: Any, seed: int,
+                 record: dict[str, Any], workers: int | None, overwrite: bool,
+                 progress: Progress | None) -> BalanceResult:
+    """Run a balance plan, then write features.npz (SMOTE) and balance.png."""
+    from augcli.balance import CHART
+    from augcli.chart import write_chart
+
+    check_folders(data.root, output)
+    ctx = Context(in_root=data.root, out_root=output, recipe=rec, then_recipe=then)
+    record = {**record, "augcli_version": __version__, "input": str(data.root.resolve()), "seed": seed,
+              "recipe": rec.to_data(), "recipe_digest": rec.digest(), "planned": count_outputs(plan.tasks)}
+    stats = run_plan(plan.tasks, ctx, record=record, workers=_workers(workers), overwrite=overwrite,
+                     progress=progress)
+    if plan.smote is not None:
+        from augcli.smote import write_features
+
+        write_features(output, plan.smote, stats.rows)
+    before = {c: plan.targets.before[c] for c in data.classes}
+    after = Counter(row.label for row in stats.rows)
+    added = Counter(row.label for row in stats.rows if row.kind != "original")
+    chart = write_chart(output / CHART, list(data.classes),
+                        {"before": list(before.values()), "after": [after[c] for c in data.classes]},
+                        title="Images per class, before and after balancing")
+    return BalanceResult(output, stats.planned, stats.made, stats.kept, stats.skipped, stats.errors, before,
+                         {c: after[c] for c in data.classes}, dict(plan.targets.total),
+                         {c: added[c] for c in data.classes},
+                         {c: plan.targets.remove.get(c, 0) for c in data.classes}, chart, plan.notes)
+
+
+def inspect(
+    input: str | Path,
+    *,
+    workers: int | None = None,
+    chart: str | Path | None = None,
+    progress: Progress | None = None,
+) -> Any:
+    """Read every image of an input tree and summarise it per class (count, share, formats, sizes, errors).
+
+    Args:
+        input: ImageFolder tree (one sub-folder per class).
+        workers: threads reading images (default: the available cores).
+        chart: write the class counts as a PNG bar chart here.
+        progress: called with (images just read, images in the tree).
+
+    Returns:
+        An ``InspectResult`` (``as_dict()`` is the ``--json`` form; ``imbalance_ratio`` largest / smallest).
+    """
+    from augcli.inspect import inspect_tree
+
+    return inspect_tree(input, workers=_workers(workers), chart=chart, progress=progress)
 
 
 def preview(

@@ -138,26 +138,72 @@ def expand(recipe: Path | None, copies: int | None, seed: int | None, workers: i
 
 @cli.command()
 @recipe_option
+@click.option("--target", "-t", default=None, metavar="max|N|RATIO",
+              help="Class size to reach: max (the largest class), a number N, or a ratio in (0, 1] of the "
+                   "largest class. Default: the recipe's balance target, else max.")
+@click.option("--method", "-m", type=click.Choice(["transforms", "smote"]), default=None,
+              help="How extra images are made (default: the recipe's, else transforms).")
+@click.option("--undersample", is_flag=True, help="Cut classes above the target to a random subset of it.")
 @seed_option
 @workers_option
+@click.option("--features", default=None, metavar="pixels|hog|color_hist|PATH.npz",
+              help="SMOTE feature space (default pixels).")
+@click.option("--smote", "smote", default=None, metavar="VARIANT",
+              help="SMOTE variant: smote, borderline, borderline2, svm, kmeans (default smote). ADASYN is not "
+                   "supported: imbalanced-learn builds its rows without the hook augcli uses to trace each row "
+                   "to its two source images and step, so they cannot become images.")
+@click.option("--k-neighbors", type=click.IntRange(min=1), default=None, help="SMOTE neighbours (default 5).")
+@click.option("--then-recipe", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Recipe applied after each SMOTE blend.")
 @overwrite_option
 @strict_option
 @quiet_option
 @input_arg
 @output_arg
 @handle_errors
-def balance(recipe: Path | None, seed: int | None, workers: int | None, overwrite: bool, strict: bool,
-            quiet: bool, input: Path, output: Path) -> None:
-    """Top every class of INPUT up to the largest class, writing the balanced set to OUTPUT."""
+def balance(recipe: Path | None, target: str | None, method: str | None, undersample: bool, seed: int | None,
+            workers: int | None, features: str | None, smote: str | None, k_neighbors: int | None,
+            then_recipe: Path | None, overwrite: bool, strict: bool, quiet: bool, input: Path,
+            output: Path) -> None:
+    """Balance the classes of INPUT, writing originals plus synthetic images to OUTPUT."""
     from augcli import api
+    from augcli.balance import table
 
     bar = _Bar(quiet, "balance")
     try:
-        result = api.balance(input, output, recipe=recipe, seed=seed, workers=workers, overwrite=overwrite,
-                             progress=bar)
+        result = api.balance(input, output, recipe=recipe, target=target, method=method,
+                             undersample=undersample, seed=seed, workers=workers, features=features,
+                             smote=smote, k_neighbors=k_neighbors, then_recipe=then_recipe,
+                             overwrite=overwrite, progress=bar)
     finally:
         bar.close()
-    _report(result, strict, quiet)
+    if not quiet:
+        for note in result.notes:
+            click.echo(f"note: {note}", err=True)
+        click.echo(f"{result.made} images written, {result.kept} kept from an earlier run, "
+                   f"{result.planned} planned, in {result.output}")
+        click.echo(table(result.before, result.after, result.added, result.removed))
+        click.echo(f"Chart: {result.chart}")
+        click.echo(f"Manifest: {result.manifest}")
+    _report(result, strict, quiet=True)
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@click.option("--chart", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Draw the class counts as a bar chart (PNG).")
+@workers_option
+@input_arg
+@handle_errors
+def inspect(as_json: bool, chart: Path | None, workers: int | None, input: Path) -> None:
+    """Summarise INPUT: images, share, formats, sizes and unreadable files per class, and the imbalance."""
+    import json
+
+    from augcli import api
+    from augcli.inspect import report
+
+    result = api.inspect(input, workers=workers, chart=chart)
+    click.echo(json.dumps(result.as_dict(), indent=2) if as_json else report(result), nl=as_json)
 
 
 @cli.command()

@@ -42,7 +42,7 @@ _POOL_MIN = 64  # fewer images than this are read in this process
 ADASYN_REFUSAL = (
     "ADASYN is not supported: imbalanced-learn's ADASYN builds its samples inside fit_resample "
     "without the hook augcli uses to learn which two images and which step made each row, so "
-    "its rows cannot be turned into images; use --variant smote or borderline"
+    "its rows cannot be turned into images; use --smote smote or borderline"
 )
 
 Vector = npt.NDArray[np.float32]
@@ -315,11 +315,11 @@ def _projected_step(a: npt.NDArray[Any], b: npt.NDArray[Any], new: npt.NDArray[A
 def _check_variant(variant: str) -> str:
     """A supported variant name, or an InputError (ADASYN is refused with the reason)."""
     if variant == "adasyn":
-        raise InputError(f"--variant adasyn: {ADASYN_REFUSAL}")
+        raise InputError(f"--smote adasyn: {ADASYN_REFUSAL}")
     if variant not in VARIANTS:
         hint = did_you_mean(variant, VARIANTS)
         raise InputError(
-            f"--variant: expected one of {', '.join(VARIANTS[:-1])}, got {variant!r}"
+            f"--smote: expected one of {', '.join(VARIANTS[:-1])}, got {variant!r}"
             + (f"; {hint}" if hint else "")
         )
     return variant

@@ -1,0 +1,273 @@
+"""Class balancing: imblearn-style target resolution and the balance plan.
+
+Targets are resolved once into sorted dicts, as imbalanced-learn's ``check_sampling_strategy``
+does (``{label: n_new}``), plus the originals cut by ``--undersample``:
+
+- ``max`` (default): every class reaches the largest class.
+- an integer N >= 1: every class reaches N.
+- a ratio in (0, 1]: every class reaches ``int(n_max * ratio)``, imblearn's float rounding
+  (``int`` truncates, so 0.29 x 100 gives 28 because 0.29 * 100 is 28.999…).
+- the recipe's ``balance: {target: {cat: 500}}`` sets totals per class. Named classes use their
+  number; the classes not named follow ``--target`` when it is given (on the command line or as
+  the recipe's scalar ``target``), and otherwise keep their count (imblearn's dict semantics).
+
+A class above its target is kept whole, or with ``undersample`` cut to a seeded random subset of
+its originals (as ``RandomUnderSampler``), so the result is exactly the target.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from augcli.dataset import Dataset, Source
+from augcli.errors import InputError
+from augcli.plan import SourcePlan, Task, plan_tasks
+from augcli.recipe import Recipe
+from augcli.rng import generator, plan_seed
+from augcli.spec import _show, did_you_mean
+
+Target = str | int | float  # "max", a count N, or a ratio of the largest class
+METHODS = ("transforms", "smote")
+CHART = "balance.png"  # before/after bars, written into the output folder
+RECIPE_KEYS = ("target", "method", "undersample")
+TARGET_EXPECTED = "max, a whole number of images N >= 1, or a ratio in (0, 1] of the largest class"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Settings:
+    """The balance options after merging the recipe's ``balance:`` section and the caller's."""
+
+    target: Target | None  # None: not given (named classes only, others keep their count)
+    per_class: Mapping[str, int]
+    method: str
+    undersample: bool
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Targets:
+    """Resolved targets, every dict sorted by class label."""
+
+    before: dict[str, int]
+    total: dict[str, int]  # wanted count per class
+    add: dict[str, int]  # images to make, imblearn's sampling_strategy_ ({label: n_new}, n_new > 0)
+    remove: dict[str, int]  # originals left out (undersample), n > 0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SmoteOptions:
+    """Options passed through to ``augcli.smote.plan_smote``."""
+
+    features: str = "pixels"
+    variant: str = "smote"
+    k_neighbors: int = 5
+
+    def record(self) -> dict[str, Any]:
+        """The run-record form."""
+        return {"features": self.features, "variant": self.variant, "k_neighbors": self.k_neighbors}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BalancePlan:
+    """What a balance run makes."""
+
+    tasks: list[Task]
+    targets: Targets
+    notes: tuple[str, ...] = ()
+    smote: Any = None  # the SmotePlan, for features.npz after the run
+    kept: dict[str, list[Source]] = field(default_factory=dict)
+
+
+# ---------------------------------------------------------------- options
+
+
+def parse_target(value: Any, where: str = "--target") -> Target:
+    """Read ``max``, an integer N >= 1 or a ratio in (0, 1] from text or a number."""
+    got = f"{_show(value)} instead"
+    if isinstance(value, str):
+        text = value.strip().lower()
+        if text == "max":
+            return "max"
+        try:
+            value = int(text)
+        except ValueError:
+            try:
+                value = float(text)
+            except ValueError:
+                raise InputError(f"{where}: expected {TARGET_EXPECTED}; got {got}") from None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise InputError(f"{where}: expected {TARGET_EXPECTED}; got {got}")
+    if isinstance(value, int):
+        if value < 1:
+            raise InputError(f"{where}: expected a number of images N >= 1 (or max, or a ratio in (0, 1]); "
+                             f"got {value} instead")
+        return value
+    if not 0.0 < value <= 1.0:
+        raise InputError(f"{where}: expected a ratio in (0, 1] of the largest class (or max, or a whole "
+                         f"number N >= 1); got {value} instead")
+    return float(value)
+
+
+def settings(rec: Recipe, classes: Sequence[str], *, target: Any = None, method: str | None = None,
+             undersample: bool | None = None) -> Settings:
+    """Merge the recipe's ``balance:`` section with the caller's options (the caller wins)."""
+    section = dict(rec.balance)
+    for key in section:
+        if key not in RECIPE_KEYS:
+            raise rec.error(f"balance.{key}", "one of " + ", ".join(RECIPE_KEYS), _show(key),
+                            hint=did_you_mean(str(key), RECIPE_KEYS))
+    per_class: dict[str, int] = {}
+    recipe_target: Target | None = None
+    raw = section.get("target")
+    if isinstance(raw, Mapping):
+        per_class = _per_class(rec, raw, classes)
+    elif raw is not None:
+        try:
+            recipe_target = parse_target(raw, "balance.target")
+        except InputError:
+            raise rec.error("balance.target", TARGET_EXPECTED + ", or {class: N}",
+                            f"{_show(raw)} instead") from None
+    chosen = parse_target(target) if target is not None else recipe_target
+    if chosen is None and not per_class:
+        chosen = "max"
+    return Settings(target=chosen, per_class=per_class, method=_method(rec, section, method),
+                    undersample=_undersample(rec, section, undersample))
+
+
+def _per_class(rec: Recipe, raw: Mapping[Any, Any], classes: Sequence[str]) -> dict[str, int]:
+    """Validate ``{class: N}``: known classes, whole numbers >= 1."""
+    out = {}
+    for label, n in raw.items():
+        where = f"balance.target.{label}"
+        if str(label) not in classes:
+            raise rec.error(where, "a class folder of the input (" + ", ".join(classes) + ")",
+                            f"{_show(label)} instead", hint=did_you_mean(str(label), classes))
+        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+            raise rec.error(where, "a whole number of images N >= 1", f"{_show(n)} instead")
+        out[str(label)] = n
+    return dict(sorted(out.items()))
+
+
+def _method(rec: Recipe, section: Mapping[str, Any], method: str | None) -> str:
+    """The method: the caller's, the recipe's, or transforms."""
+    if method is not None:
+        if method not in METHODS:
+            raise InputError(f"--method: expected one of {', '.join(METHODS)}; got {method!r} instead")
+        return method
+    value = section.get("method", "transforms")
+    if value not in METHODS:
+        raise rec.error("balance.method", "one of " + ", ".join(METHODS), f"{_show(value)} instead",
+                        hint=did_you_mean(str(value), METHODS))
+    return str(value)
+
+
+def _undersample(rec: Recipe, section: Mapping[str, Any], undersample: bool | None) -> bool:
+    """Undersample: the caller's flag, the recipe's, or no."""
+    if undersample:
+        return True
+    value = section.get("undersample", False)
+    if not isinstance(value, bool):
+        raise rec.error("balance.undersample", "true or false", f"{_show(value)} instead")
+    return value
+
+
+# ---------------------------------------------------------------- targets
+
+
+def resolve(counts: Mapping[str, int], opts: Settings) -> Targets:
+    """Resolve the settings against class counts into sorted ``total``, ``add`` and ``remove`` dicts."""
+    before = dict(sorted(counts.items()))
+    n_max = max(before.values())
+    total = {}
+    for label, n in before.items():
+        if label in opts.per_class:
+            want = opts.per_class[label]
+        elif opts.target is None:
+            want = n
+        else:
+            want = _TARGET_KIND[_kind(opts.target)](opts.target, n_max)
+        total[label] = want if opts.undersample else max(want, n)
+    add = {label: total[label] - n for label, n in before.items() if total[label] > n}
+    remove = {label: n - total[label] for label, n in before.items() if total[label] < n}
+    return Targets(before=before, total=total, add=add, remove=remove)
+
+
+def _kind(target: Target) -> str:
+    """Which dispatch entry resolves a target."""
+    return "max" if isinstance(target, str) else "count" if isinstance(target, int) else "ratio"
+
+
+_TARGET_KIND = {
+    "max": lambda target, n_max: n_max,
+    "count": lambda target, n_max: int(target),
+    "ratio": lambda target, n_max: int(n_max * target),  # imblearn: int(n_sample_majority * ratio - n)
+}
+
+
+def undersample(sources: Sequence[Source], keep: int, seed: int) -> list[Source]:
+    """A seeded random subset of ``keep`` sources, in sorted order (as RandomUnderSampler)."""
+    if keep >= len(sources):
+        return list(sources)
+    chosen = generator(seed).choice(len(sources), size=keep, replace=False)
+    return [sources[int(i)] for i in sorted(chosen)]
+
+
+def spread(extra: int, n: int, seed: int) -> list[int]:
+    """Split ``extra`` over ``n`` sources: each gets floor or ceil of extra / n; a seeded subset gets ceil."""
+    base, remainder = divmod(max(extra, 0), n)
+    counts = [base] * n
+    for i in generator(seed).permutation(n)[:remainder]:
+        counts[int(i)] += 1
+    return counts
+
+
+# ---------------------------------------------------------------- plans
+
+
+def plan_balance(data: Dataset, targets: Targets, *, seed: int, fmt: str, method: str = "transforms",
+                 smote: SmoteOptions | None = None, workers: int | None = None) -> BalancePlan:
+    """Plan a balance run: kept originals, transform top-ups, and SMOTE images when asked."""
+    groups = data.by_label()
+    kept = {label: undersample(sources, targets.total[label], plan_seed(seed, "undersample", label))
+            if label in targets.remove else sources for label, sources in groups.items()}
+    by_transforms = dict(targets.add)
+    smote_plan, notes, extra_tasks = None, (), []
+    if method == "smote" and targets.add:
+        from augcli.smote import plan_smote
+
+        opts = smote or SmoteOptions()
+        smote_plan = plan_smote(data, dict(targets.add), recipe_seed=seed, fmt=fmt, features=opts.features,
+                                variant=opts.variant, k_neighbors=opts.k_neighbors, workers=workers)
+        by_transforms = {label: n for label, n in sorted(smote_plan.fallback.items()) if n > 0}
+        notes, extra_tasks = tuple(smote_plan.notes), list(smote_plan.tasks)
+    items: list[SourcePlan] = []
+    for label, sources in kept.items():
+        copies = spread(by_transforms.get(label, 0), len(sources), plan_seed(seed, "balance", label))
+        items.extend(SourcePlan(src, True, k) for src, k in zip(sources, copies, strict=True))
+    tasks = plan_tasks(items, seed, fmt) + extra_tasks
+    _check_unique(tasks)
+    return BalancePlan(tasks=tasks, targets=targets, notes=notes, smote=smote_plan, kept=kept)
+
+
+def _check_unique(tasks: Sequence[Task]) -> None:
+    """Two jobs writing one file would be a planning bug: refuse before writing anything."""
+    seen: set[str] = set()
+    for task in tasks:
+        for job in task.jobs:
+            key = job.rel.casefold()
+            if key in seen:
+                raise RuntimeError(f"balance plan writes {job.rel} twice")  # a bug, not a user error
+            seen.add(key)
+
+
+def table(before: Mapping[str, int], after: Mapping[str, int], added: Mapping[str, int],
+          removed: Mapping[str, int]) -> str:
+    """The per-class table printed after a run: class, before, after, added, removed."""
+    labels = list(before)
+    width = max([len("class"), *(len(label) for label in labels)])
+    lines = [f"  {'class':<{width}}  {'before':>7}  {'after':>7}  {'added':>7}  {'removed':>7}"]
+    for label in labels:
+        lines.append(f"  {label:<{width}}  {before[label]:>7}  {after.get(label, 0):>7}  "
+                     f"{added.get(label, 0):>7}  {removed.get(label, 0):>7}")
+    return "\n".join(lines)

@@ -1,3 +1,123 @@
-"""Occlusion and compression transforms."""
+"""Occlusion and compression transforms. They leave alpha alone."""
 
 from __future__ import annotations
+
+import math
+from typing import Any
+
+from augcli import rng as R
+from augcli.ops import dropout as D
+from augcli.spec import Fill, Flag, Range, Transform, transform
+
+Shape = tuple[int, ...]
+
+_HOLE_FILL = "value or colour in 0-255 units, or 'random' for uniform noise in each hole"
+_ERASE_ATTEMPTS = 10  # as torchvision's RandomErasing
+
+
+def _colour_count(shape: Shape) -> int:
+    """Number of colour channels (alpha excluded) of an image shape."""
+    return 1 if shape[2] == 1 else 3
+
+
+def _fill_settings(transform: Transform, rng: Any) -> dict[str, Any]:
+    """The recorded fill, plus a noise seed when it is 'random' (None otherwise)."""
+    fill = transform.settings("fill")["fill"]
+    return {"fill": fill, "seed": R.noise_seed(rng) if fill == "random" else None}
+
+
+@transform("salt_pepper", family="noise", doc="Set random pixels to black (pepper) or full scale (salt).",
+           notes="A corrupted pixel changes in all colour channels together; alpha is left alone.")
+class SaltPepper(Transform):
+    amount = Range(0.01, 0.05, bounds=(0, 1), doc="fraction of pixels corrupted")
+    salt_ratio = Range(0.5, 0.5, bounds=(0, 1), doc="share of salt (full scale) among corrupted pixels")
+    examples = [{}, {"amount": 0.2, "salt_ratio": [0.2, 0.8]}]
+
+    def sample(self, rng: Any, shape: Shape) -> dict[str, Any]:
+        return {
+            "amount": R.uniform(rng, self.amount),
+            "salt_ratio": R.uniform(rng, self.salt_ratio),
+            "seed": R.noise_seed(rng),
+        }
+
+    @staticmethod
+    def apply(image: Any, params: dict[str, Any]) -> Any:
+        return D.add_salt_pepper(image, params["amount"], params["salt_ratio"], params["seed"])
+
+
+@transform("coarse_dropout", family="dropout", doc="Cut rectangular holes at random places.",
+           notes="Hole height and width are drawn separately from size. Boxes are recorded as "
+                 "[x0, y0, x1, y1], end-exclusive. With per_channel a hole drops "
+                 "one random colour channel (coloured holes); alpha is left alone.")
+class CoarseDropout(Transform):
+    count = Range(1, 8, bounds=(0, 1000), integer=True, doc="number of holes")
+    size = Range(0.05, 0.2, bounds=(0, 1), doc="hole height and width, each a fraction of the shorter side")
+    fill = Fill(0, allow_random=True, doc=_HOLE_FILL)
+    per_channel = Flag(False, doc="each hole drops one random colour channel instead of all of them")
+    examples = [{}, {"count": [2, 4], "size": [0.1, 0.3], "fill": "random"},
+                {"per_channel": True, "fill": [255, 0, 128]}]
+
+    def sample(self, rng: Any, shape: Shape) -> dict[str, Any]:
+        height, width = shape[0], shape[1]
+        short = min(height, width)
+        boxes = []
+        for _ in range(R.integer(rng, self.count)):
+            h = min(height, round(R.uniform(rng, self.size) * short))
+            w = min(width, round(R.uniform(rng, self.size) * short))
+            y0, x0 = R.integer(rng, (0, height - h)), R.integer(rng, (0, width - w))
+            boxes.append([x0, y0, x0 + w, y0 + h])
+        channels = None
+        if self.per_channel:
+            channels = [R.integer(rng, (0, _colour_count(shape) - 1)) for _ in boxes]
+        return {"boxes": boxes, "channels": channels, **_fill_settings(self, rng)}
+
+    @staticmethod
+    def apply(image: Any, params: dict[str, Any]) -> Any:
+        return D.coarse_dropout(image, params["boxes"], params["fill"], params["channels"], params["seed"])
+
+
+@transform("random_erasing", family="dropout", doc="Erase one random rectangle (Zhong et al. 2017).",
+           notes="As torchvision's RandomErasing: up to 10 tries to fit a box of the drawn area and "
+                 "aspect ratio (height / width, drawn log-uniformly); if none fits, box is null and "
+                 "the image is unchanged. Alpha is left alone.")
+class RandomErasing(Transform):
+    area = Range(0.02, 0.33, bounds=(0, 1), doc="erased area, fraction of the image")
+    ratio = Range(0.3, 3.3, bounds=(0.01, 100), doc="aspect ratio height / width, drawn log-uniformly")
+    fill = Fill("random", allow_random=True, doc=_HOLE_FILL)
+    examples = [{}, {"area": [0.1, 0.2], "ratio": 1, "fill": 128}]
+
+    def sample(self, rng: Any, shape: Shape) -> dict[str, Any]:
+        return {"box": self._box(rng, shape[0], shape[1]), **_fill_settings(self, rng)}
+
+    def _box(self, rng: Any, height: int, width: int) -> list[int] | None:
+        """Draw a box [x0, y0, x1, y1] that fits inside the image, or None after 10 misses."""
+        log_ratio = (math.log(self.ratio[0]), math.log(self.ratio[1]))
+        for _ in range(_ERASE_ATTEMPTS):
+            area = height * width * R.uniform(rng, self.area)
+            aspect = math.exp(R.uniform(rng, log_ratio))
+            h, w = round(math.sqrt(area * aspect)), round(math.sqrt(area / aspect))
+            if 0 < h < height and 0 < w < width:
+                y0, x0 = R.integer(rng, (0, height - h)), R.integer(rng, (0, width - w))
+                return [x0, y0, x0 + w, y0 + h]
+        return None
+
+    @staticmethod
+    def apply(image: Any, params: dict[str, Any]) -> Any:
+        box = params["box"]
+        return D.coarse_dropout(image, [box] if box else [], params["fill"], None, params["seed"])
+
+
+@transform("jpeg_compression", family="dropout", doc="Compress to JPEG and decode again.",
+           notes="OpenCV's encoder with 4:2:0 chroma subsampling. JPEG is 8-bit here: a 16-bit image is "
+                 "reduced to 8 bits, compressed and scaled back, so it also loses its low byte. "
+                 "Alpha is kept as it is.")
+class JpegCompression(Transform):
+    quality = Range(50, 95, bounds=(1, 100), integer=True, doc="JPEG quality (100 is best)")
+    examples = [{}, {"quality": 10}]
+
+    def sample(self, rng: Any, shape: Shape) -> dict[str, Any]:
+        return {"quality": R.integer(rng, self.quality)}
+
+    @staticmethod
+    def apply(image: Any, params: dict[str, Any]) -> Any:
+        return D.compress_jpeg(image, params["quality"])

@@ -1,0 +1,81 @@
+"""Occlusion and compression kernels: salt and pepper, rectangular holes, JPEG round trips.
+
+Per-pixel randomness (which pixels are corrupted, the noise in a hole) comes from a recorded
+seed. Every kernel keeps dtype and channel count, never mutates its input and leaves alpha alone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import cv2
+import numpy as np
+
+from augcli.ops._image import Image, cv_view, hwc, keep_alpha, max_value, scale_fill
+
+Box = Sequence[int]
+FillValue = float | str | Sequence[float]
+
+
+@keep_alpha
+def add_salt_pepper(image: Image, amount: float, salt_ratio: float, seed: int) -> Image:
+    """Set a fraction ``amount`` of pixels (all colour channels together) to black or full scale.
+
+    A share ``salt_ratio`` of the corrupted pixels becomes salt (full scale), the rest pepper (0).
+    """
+    draws = np.random.default_rng(seed).random(image.shape[:2], dtype=np.float32)
+    pepper_cut = np.float32(amount * (1.0 - salt_ratio))
+    out = image.copy()
+    out[draws < pepper_cut] = 0
+    out[(draws >= pepper_cut) & (draws < np.float32(amount))] = max_value(image.dtype)
+    return out
+
+
+def _fill_values(image: Image, fill: float | Sequence[float]) -> np.ndarray:
+    """The fill in this image's units, one value per (colour) channel."""
+    scaled = scale_fill(fill if isinstance(fill, int | float) else tuple(fill), image)
+    top = max_value(image.dtype)
+    return np.clip(np.rint(scaled[: image.shape[2]]), 0, top).astype(image.dtype)
+
+
+@keep_alpha
+def coarse_dropout(
+    image: Image, boxes: Sequence[Box], fill: FillValue, channels: Sequence[int] | None = None,
+    seed: int | None = None,
+) -> Image:
+    """Fill rectangular holes ``[x0, y0, x1, y1]`` (end-exclusive).
+
+    ``fill`` is a value or colour in 0-255 units, or "random" for uniform noise drawn from ``seed``
+    (hole by hole, in order). With ``channels`` (one index per box) a hole only drops that channel.
+    """
+    out = image.copy()
+    top = max_value(image.dtype)
+    noise = np.random.default_rng(seed) if fill == "random" else None
+    values = _fill_values(image, 0 if noise is not None else fill)  # type: ignore[arg-type]
+    for index, (x0, y0, x1, y1) in enumerate(boxes):
+        channel = slice(None) if channels is None else channels[index]
+        region = out[y0:y1, x0:x1, channel]
+        if noise is not None:
+            region[...] = noise.integers(0, top + 1, size=region.shape, dtype=image.dtype)
+        else:
+            region[...] = values[channel]
+    return out
+
+
+@keep_alpha
+def compress_jpeg(image: Image, quality: int) -> Image:
+    """Encode to JPEG at ``quality`` (1-100) and decode again, with OpenCV's encoder (4:2:0 chroma).
+
+    JPEG here is 8-bit: a 16-bit image is reduced to 8 bits (x / 257), compressed and scaled back
+    (x * 257), so it also loses its low byte.
+    """
+    wide = image.dtype == np.uint16
+    eight = np.rint(image / np.float32(257.0)).astype(np.uint8) if wide else image
+    ok, buffer = cv2.imencode(".jpg", cv_view(eight), [cv2.IMWRITE_JPEG_QUALITY, int(quality)])
+    if not ok:  # pragma: no cover - OpenCV encodes any 8-bit 1/3-channel image
+        raise RuntimeError("JPEG encoding failed")
+    flag = cv2.IMREAD_GRAYSCALE if image.shape[2] == 1 else cv2.IMREAD_COLOR
+    decoded = hwc(cv2.imdecode(buffer, flag), image.shape[2])
+    if wide:
+        return np.ascontiguousarray(decoded.astype(np.uint16) * np.uint16(257))
+    return np.ascontiguousarray(decoded)

@@ -14,7 +14,8 @@ from typing import Any
 
 __version__ = "0.1.0"
 
-_API = ("load_recipe", "augment", "replay_ops", "expand", "balance", "Augmented", "RunResult")
+_API = ("load_recipe", "augment", "replay_ops", "expand", "balance", "preview", "replay", "inspect", "Augmented",
+        "RunResult")
 __all__ = ["__version__", *_API]
 
 

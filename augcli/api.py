@@ -227,7 +227,7 @@ def balance(
     Returns:
         Counts before and after, images added and originals removed per class, and the chart path.
     """
-    from augcli import balance as B
+    from augcli import balancing as B
 
     rec = _as_recipe(recipe)
     data = scan(input)
@@ -257,7 +257,7 @@ def _balance_run(data: Dataset, output: Path, rec: Recipe, then: Recipe | None, 
                  record: dict[str, Any], workers: int | None, overwrite: bool,
                  progress: Progress | None) -> BalanceResult:
     """Run a balance plan, then write features.npz (SMOTE) and balance.png."""
-    from augcli.balance import CHART
+    from augcli.balancing import CHART
     from augcli.chart import write_chart
 
     check_folders(data.root, output)
@@ -300,7 +300,7 @@ def inspect(
     Returns:
         An ``InspectResult`` (``as_dict()`` is the ``--json`` form; ``imbalance_ratio`` largest / smallest).
     """
-    from augcli.inspect import inspect_tree
+    from augcli.inspecting import inspect_tree
 
     return inspect_tree(input, workers=_workers(workers), chart=chart, progress=progress)
 
@@ -321,7 +321,7 @@ def preview(
     Returns:
         A ``PreviewResult`` (path and grid size).
     """
-    from augcli.preview import make_preview
+    from augcli.previewing import make_preview
 
     return make_preview(input, output, recipe=_as_recipe(recipe), images=images, variants=variants, seed=seed,
                         cell=cell, transform=transform)
@@ -340,6 +340,6 @@ def replay(
     Returns:
         A ``ReplayResult`` (rebuilt, identical, mismatched paths).
     """
-    from augcli.replay import replay_manifest
+    from augcli.replaying import replay_manifest
 
     return replay_manifest(manifest, output, input=input, workers=_workers(workers), progress=progress)

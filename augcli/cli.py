@@ -72,6 +72,7 @@ class _Bar:
         if self.bar is None:
             from tqdm import tqdm
 
+            tqdm.monitor_interval = 0  # no monitor thread: worker processes are forked from this one
             self.bar = tqdm(total=total, unit="img", desc=self.what, file=sys.stderr, dynamic_ncols=True)
         self.bar.update(advance)
 
@@ -167,7 +168,7 @@ def balance(recipe: Path | None, target: str | None, method: str | None, undersa
             output: Path) -> None:
     """Balance the classes of INPUT, writing originals plus synthetic images to OUTPUT."""
     from augcli import api
-    from augcli.balance import table
+    from augcli.balancing import table
 
     bar = _Bar(quiet, "balance")
     try:
@@ -200,7 +201,7 @@ def inspect(as_json: bool, chart: Path | None, workers: int | None, input: Path)
     import json
 
     from augcli import api
-    from augcli.inspect import report
+    from augcli.inspecting import report
 
     result = api.inspect(input, workers=workers, chart=chart)
     click.echo(json.dumps(result.as_dict(), indent=2) if as_json else report(result), nl=as_json)

@@ -142,10 +142,16 @@ def run_task(task: Task, ctx: Context | None = None) -> TaskResult:
     return result
 
 
-def _pool_context() -> Any:
-    """fork where it is safe and fast (Linux), spawn elsewhere."""
+def worker_pool(workers: int, initializer: Callable[..., None], initargs: tuple[Any, ...] = ()) -> Any:
+    """A process pool: fork on Linux (fast start, workers inherit registered makers), spawn elsewhere.
+
+    The parent is kept free of OpenCV threads first, so forking it is safe.
+    """
+    import cv2
+
+    cv2.setNumThreads(1)
     method = "fork" if sys.platform.startswith("linux") else "spawn"
-    return multiprocessing.get_context(method)
+    return multiprocessing.get_context(method).Pool(workers, initializer=initializer, initargs=initargs)
 
 
 def execute(tasks: Sequence[Task], ctx: Context, workers: int) -> Iterator[TaskResult]:
@@ -155,7 +161,7 @@ def execute(tasks: Sequence[Task], ctx: Context, workers: int) -> Iterator[TaskR
         yield from (run_task(task, ctx) for task in tasks)
         return
     chunk = max(1, min(16, len(tasks) // (workers * 8)))
-    with _pool_context().Pool(workers, initializer=_init_worker, initargs=(ctx,)) as pool:
+    with worker_pool(workers, _init_worker, (ctx,)) as pool:
         yield from pool.imap_unordered(run_task, tasks, chunksize=chunk)
 
 

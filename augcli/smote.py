@@ -11,9 +11,7 @@ sampling strategy), so a small class gets its own k and its own seeded ``RandomS
 from __future__ import annotations
 
 import io
-import multiprocessing
 import os
-import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -31,7 +29,7 @@ from augcli.ops._image import Image
 from augcli.plan import Job, Task, unique_name, output_suffix
 from augcli.render import render_sources
 from augcli.rng import generator, plan_seed, sample_seed
-from augcli.run import Context, encode, maker
+from augcli.run import Context, encode, maker, worker_pool
 from augcli.spec import did_you_mean
 
 FEATURES = ("pixels", "hog", "color_hist")
@@ -140,8 +138,7 @@ def extract_features(
         len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
     )
     if workers > 1 and len(jobs) >= _POOL_MIN:
-        method = "fork" if sys.platform.startswith("linux") else "spawn"
-        with multiprocessing.get_context(method).Pool(workers, initializer=_init_reader) as pool:
+        with worker_pool(workers, _init_reader) as pool:
             results = pool.map(_features_of, jobs, chunksize=max(1, len(jobs) // (workers * 8)))
     else:
         results = [_features_of(job) for job in jobs]

@@ -11,6 +11,8 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
+cv2.setNumThreads(1)  # as in augcli's workers; also keeps this process fork-safe for pool tests
+
 KINDS = [(dtype, channels) for dtype in (np.uint8, np.uint16) for channels in (1, 3, 4)]
 KIND_IDS = [f"{np.dtype(d).name}x{c}" for d, c in KINDS]
 

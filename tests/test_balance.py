@@ -13,7 +13,7 @@ import cv2
 import numpy as np
 import pytest
 
-from augcli.balance import Settings, parse_target, resolve, spread, undersample
+from augcli.balancing import Settings, parse_target, resolve, spread, undersample
 from augcli.chart import chart_size
 from augcli.dataset import Source
 from augcli.errors import InputError

@@ -97,3 +97,15 @@ def test_installed_package_ships_the_default_recipe(tmp_path: Path) -> None:
             "print(r.files('augcli.configs').joinpath('default.yaml').is_file(), bool(m.load_recipe().pipeline))")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path)
     assert done.stdout.split() == ["True", "True"], done.stderr
+
+
+def test_package_api_names_stay_functions_after_every_module_is_imported() -> None:
+    """Command modules must not shadow the package's API functions (augcli.balance and friends)."""
+    code = ("import importlib, pkgutil, augcli\n"
+            "for m in pkgutil.walk_packages(augcli.__path__, 'augcli.'):\n"
+            "    m.name.endswith('__main__') or importlib.import_module(m.name)\n"
+            "from augcli import balance, preview, replay, inspect, expand\n"
+            "print(all(callable(f) and f.__module__ == 'augcli.api' for f in "
+            "(augcli.balance, augcli.preview, augcli.replay, augcli.inspect, balance, preview, replay, inspect, expand)))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO)
+    assert done.stdout.strip() == "True", done.stderr

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from augcli import api
-from augcli import preview as PV
+from augcli import previewing as PV
 from augcli.dataset import scan
 from augcli.errors import RecipeError
 from augcli.io import read_image

@@ -7,8 +7,6 @@ match for every row proves the manifest says completely how each file was made.
 
 from __future__ import annotations
 
-import multiprocessing
-import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -21,6 +19,7 @@ from augcli.errors import InputError, RunError
 from augcli.io import ReadError, decode_image, encode_image, write_atomic
 from augcli.recipe import FORMATS
 from augcli.render import render_sources
+from augcli.run import worker_pool
 from augcli.spec import REGISTRY, did_you_mean
 
 Progress = Callable[[int, int], None]
@@ -132,10 +131,8 @@ def _execute(tasks: Sequence[_Task], setup: _Setup, workers: int) -> Iterator[li
         _init_worker(setup)
         yield from (replay_task(task, setup) for task in tasks)
         return
-    method = "fork" if sys.platform.startswith("linux") else "spawn"
     chunk = max(1, min(16, len(tasks) // (workers * 8)))
-    pool = multiprocessing.get_context(method).Pool(workers, initializer=_init_worker, initargs=(setup,))
-    with pool:
+    with worker_pool(workers, _init_worker, (setup,)) as pool:
         yield from pool.imap_unordered(replay_task, tasks, chunksize=chunk)
 
 

@@ -131,6 +131,9 @@ def short_op(op: Op, digits: int = 2, names: bool = True) -> str:
     """``rotate(+7.31)``: the op's name (shortened unless ``names``) and its most telling sampled number."""
     name = str(op["name"])
     shown = name if names else "_".join([*(w[:5] for w in name.split("_")[:-1]), name.split("_")[-1]])
+    nested = (op.get("params") or {}).get("ops")
+    if isinstance(nested, list):  # a policy: show the ops it chose
+        return f"{shown}[{' '.join(short_op(o, digits, names) for o in nested)}]"
     pick = _telling(op.get("params") or {})
     if pick is None or digits == 0:
         return shown

@@ -13,7 +13,6 @@ features computed from the images. Reported: macro-F1 and balanced accuracy, mea
 from __future__ import annotations
 
 import argparse
-import inspect
 import shutil
 import tempfile
 from pathlib import Path
@@ -75,38 +74,10 @@ def tree_images(root: Path) -> tuple[list[np.ndarray], np.ndarray]:
 
 
 def augcli_balance(train: Path, out: Path, method: str, seed: int, recipe: Any) -> None:
-    """Run augcli's balance through the Python API (its ``method`` keyword when present)."""
+    """Run ``augcli balance --method METHOD`` through the Python API."""
     from augcli import api
 
-    kwargs: dict[str, Any] = {"recipe": recipe, "seed": seed, "workers": 2}
-    if "method" in inspect.signature(api.balance).parameters:
-        api.balance(train, out, method=method, **kwargs)
-        return
-    if method == "transforms":
-        api.balance(train, out, **kwargs)
-        return
-    _smote_without_cli(train, out, seed)
-
-
-def _smote_without_cli(train: Path, out: Path, seed: int) -> None:
-    """augcli's SMOTE planner and runner, called directly (before ``balance --method smote`` is wired)."""
-    from augcli.dataset import scan
-    from augcli.plan import SourcePlan, plan_tasks
-    from augcli.recipe import load_recipe
-    from augcli.run import Context, run_plan
-    from augcli.smote import plan_smote
-
-    data = scan(train)
-    groups = data.by_label()
-    target = max(len(g) for g in groups.values())
-    plan = plan_smote(data, {c: target - len(g) for c, g in groups.items()}, recipe_seed=seed, fmt="same")
-    tasks = plan_tasks([SourcePlan(s, True, 0) for s in data.sources], seed, "same") + plan.tasks
-    run_plan(
-        tasks,
-        Context(in_root=train, out_root=out, recipe=load_recipe(None)),
-        record={"seed": seed},
-        workers=2,
-    )
+    api.balance(train, out, method=method, recipe=recipe, seed=seed, workers=2)
 
 
 def score(

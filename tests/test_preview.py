@@ -193,3 +193,9 @@ def test_no_readable_image_exits_2(cli, tmp_path: Path) -> None:
     result = cli("preview", tmp_path / "in", tmp_path / "g.png")
     assert result.exit_code == 2
     assert "no readable images" in result.stderr
+
+
+def test_policy_caption_names_the_chosen_ops() -> None:
+    op = {"name": "rand_augment", "params": {"ops": [{"name": "rotate", "params": {"angle": 7.5}},
+                                                     {"name": "equalize", "params": {"mode": "per_channel"}}]}}
+    assert PV.short_op(op, digits=1) == "rand_augment[rotate(+7.5) equalize]"

@@ -19,7 +19,7 @@ from augcli.errors import InputError, RunError
 from augcli.io import ReadError, decode_image, encode_image, write_atomic
 from augcli.recipe import FORMATS
 from augcli.render import render_sources
-from augcli.run import worker_pool
+from augcli.run import map_tasks
 from augcli.spec import REGISTRY, did_you_mean
 
 Progress = Callable[[int, int], None]
@@ -126,14 +126,8 @@ def replay_task(task: _Task, setup: _Setup | None = None) -> list[Outcome]:
 
 
 def _execute(tasks: Sequence[_Task], setup: _Setup, workers: int) -> Iterator[list[Outcome]]:
-    """Run tasks on ``workers`` processes (in this process for 1), yielding results as they finish."""
-    if workers <= 1 or len(tasks) <= 1:
-        _init_worker(setup)
-        yield from (replay_task(task, setup) for task in tasks)
-        return
-    chunk = max(1, min(16, len(tasks) // (workers * 8)))
-    with worker_pool(workers, _init_worker, (setup,)) as pool:
-        yield from pool.imap_unordered(replay_task, tasks, chunksize=chunk)
+    """Replay tasks on ``workers`` processes, yielding results as they finish."""
+    return map_tasks(replay_task, tasks, _init_worker, setup, workers)
 
 
 # ---------------------------------------------------------------- reading the run

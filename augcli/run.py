@@ -154,15 +154,22 @@ def worker_pool(workers: int, initializer: Callable[..., None], initargs: tuple[
     return multiprocessing.get_context(method).Pool(workers, initializer=initializer, initargs=initargs)
 
 
-def execute(tasks: Sequence[Task], ctx: Context, workers: int) -> Iterator[TaskResult]:
-    """Run tasks on ``workers`` processes (in this process for 1), yielding results as they finish."""
+def map_tasks(fn: Callable[..., Any], tasks: Sequence[Any], init: Callable[[Any], None], shared: Any,
+              workers: int) -> Iterator[Any]:
+    """Call ``fn(task)`` on ``workers`` processes set up by ``init(shared)`` (in this process for 1),
+    yielding results as they finish; in-process calls get ``fn(task, shared)``."""
     if workers <= 1 or len(tasks) <= 1:
-        _init_worker(ctx)
-        yield from (run_task(task, ctx) for task in tasks)
+        init(shared)
+        yield from (fn(task, shared) for task in tasks)
         return
     chunk = max(1, min(16, len(tasks) // (workers * 8)))
-    with worker_pool(workers, _init_worker, (ctx,)) as pool:
-        yield from pool.imap_unordered(run_task, tasks, chunksize=chunk)
+    with worker_pool(workers, init, (shared,)) as pool:
+        yield from pool.imap_unordered(fn, tasks, chunksize=chunk)
+
+
+def execute(tasks: Sequence[Task], ctx: Context, workers: int) -> Iterator[TaskResult]:
+    """Run a plan's tasks, yielding results as they finish."""
+    return map_tasks(run_task, tasks, _init_worker, ctx, workers)
 
 
 # ---------------------------------------------------------------- the output folder

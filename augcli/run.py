@@ -246,7 +246,8 @@ def _prepare(out_root: Path, record: dict[str, Any], overwrite: bool) -> dict[st
     old_rows = _read_manifest(manifest) if old is not None else []
     if old is not None and _identity(old) != _identity(record):
         if not overwrite:
-            changed = sorted(k for k in _identity(record) if _identity(old).get(k) != _identity(record).get(k))
+            changed = sorted({_WORDS.get(k, k) for k in _identity(record)
+                             if _identity(old).get(k) != _identity(record).get(k)})
             raise InputError(f"output folder {out_root} holds a run with a different {', '.join(changed)}; "
                              "resume needs the same recipe and options: pass --overwrite to replace that run, "
                              "or choose another folder")
@@ -256,6 +257,9 @@ def _prepare(out_root: Path, record: dict[str, Any], overwrite: bool) -> dict[st
         old_rows = []
     _remove_temporaries(out_root)
     return {row.path: row for row in old_rows if (out_root / row.path).is_file()}
+
+
+_WORDS = {"planned": "input (number of planned outputs)", "recipe_digest": "recipe", "recipe": "recipe"}
 
 
 def _read_manifest(path: Path) -> list[M.Row]:

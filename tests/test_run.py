@@ -170,3 +170,12 @@ def test_run_task_in_process_matches_api(tmp_path: Path, tree: Path) -> None:
     result = run_task(task, Context(tree, tmp_path / "o", load_recipe()))
     assert [r.path for r in result.rows] == ["cat/cat_000__aug001.png"]
     assert (tmp_path / "o" / "cat" / "cat_000__aug001.png").is_file()
+
+
+def test_changed_recipe_is_named_once_in_the_refusal(tmp_path: Path, tree: Path, recipe_file: Path) -> None:
+    out = tmp_path / "out"
+    api.expand(tree, out, recipe=recipe_file, workers=1)
+    other = tmp_path / "other.yaml"
+    other.write_text(RECIPE.replace("hflip: {p: 0.5}", "vflip: {p: 0.5}"))
+    with pytest.raises(InputError, match=r"holds a run with a different recipe; resume needs"):
+        api.expand(tree, out, recipe=other, workers=1)

@@ -128,7 +128,8 @@ def _run(data: Dataset, output: Path, rec: Recipe, items: list[SourcePlan], seed
     check_folders(data.root, output)
     tasks = plan_tasks(items, seed, rec.output.format)
     ctx = Context(in_root=data.root, out_root=output, recipe=rec)
-    record = {**record, "augcli_version": __version__, "input": str(data.root.resolve()), "seed": seed, "recipe": rec.to_data(),
+    record = {**record, "augcli_version": __version__, "input": str(data.root.resolve()), "seed": seed,
+              "recipe": rec.to_data(),
               "recipe_digest": rec.digest(), "planned": count_outputs(tasks)}
     stats: RunStats = run_plan(tasks, ctx, record=record, workers=_workers(workers), overwrite=overwrite,
                                progress=progress)

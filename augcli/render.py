@@ -65,7 +65,7 @@ def _render_geometric(image: Image, ops: list[Op]) -> Image:
     """Apply one fusable run: views for exact runs, the op's own kernel alone, else one warp."""
     classes = [_cls(op) for op in ops]
     if all(cls.exact for cls in classes) or len(ops) == 1:
-        for cls, op in zip(classes, ops):
+        for cls, op in zip(classes, ops, strict=True):
             image = cls.apply(image, op["params"])
         return np.ascontiguousarray(image)
     matrix, size = fused_matrix(ops, image.shape)

@@ -26,7 +26,7 @@ from augcli.errors import InputError, RunError
 from augcli.io import ReadError, flatten_alpha, read_image, write_atomic
 from augcli.manifest import Row
 from augcli.ops._image import Image
-from augcli.plan import Job, Task, unique_name, output_suffix
+from augcli.plan import Job, Task, output_suffix, unique_name
 from augcli.render import render_sources
 from augcli.rng import generator, plan_seed, sample_seed
 from augcli.run import Context, encode, maker, worker_pool

@@ -9,7 +9,18 @@ import numpy as np
 
 from augcli import rng as R
 from augcli.ops import geometric as G
-from augcli.spec import BORDER, FILL, INTERPOLATION, Choice, Flag, Number, Numbers, Range, Transform, transform
+from augcli.spec import (
+    BORDER,
+    FILL,
+    INTERPOLATION,
+    Choice,
+    Flag,
+    Number,
+    Numbers,
+    Range,
+    Transform,
+    transform,
+)
 
 Shape = tuple[int, ...]
 

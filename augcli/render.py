@@ -16,9 +16,7 @@ import augcli.transforms  # noqa: F401  (fills the registry)
 from augcli.compose import Op
 from augcli.ops import geometric as G
 from augcli.ops._image import Image
-from augcli.spec import REGISTRY, Transform
-
-_WARP_KEYS = ("border", "fill", "interpolation")
+from augcli.spec import REGISTRY, WARP_KEYS, Transform
 
 
 def _cls(op: Op) -> type[Transform]:
@@ -31,7 +29,7 @@ def _warp_settings(op: Op) -> tuple[Any, ...] | None:
     if _cls(op).exact:
         return None
     params = op["params"]
-    return tuple(str(params.get(k)) for k in _WARP_KEYS)
+    return tuple(str(params.get(k)) for k in WARP_KEYS)
 
 
 def geometric_runs(ops: Sequence[Op]) -> list[tuple[bool, list[Op]]]:
@@ -70,7 +68,7 @@ def _render_geometric(image: Image, ops: list[Op]) -> Image:
         return np.ascontiguousarray(image)
     matrix, size = fused_matrix(ops, image.shape)
     settings = next(op["params"] for op in ops if not _cls(op).exact)
-    return G.warp(image, matrix, size, **{k: settings[k] for k in _WARP_KEYS})
+    return G.warp(image, matrix, size, **{k: settings[k] for k in WARP_KEYS})
 
 
 def render(image: Image, ops: Sequence[Op]) -> Image:

@@ -255,6 +255,7 @@ class Text(Param):
 
 
 # Shared parameters, declared once and reused by every transform that takes them.
+WARP_KEYS = ("border", "fill", "interpolation")
 P = Number(1.0, bounds=(0, 1), doc="probability that the step runs")
 BORDER = Choice("reflect", ("constant", "reflect", "replicate", "wrap"), doc="how pixels outside the image are filled")
 FILL = Fill(0)
@@ -304,9 +305,23 @@ class Transform:
             out[name] = list(value) if isinstance(value, tuple) else value
         return out
 
-    def sample(self, rng: Any, shape: tuple[int, ...]) -> dict[str, Any]:  # pragma: no cover - abstract
-        """Draw this step's parameters; the only place a transform uses randomness."""
-        raise NotImplementedError
+    def sample(self, rng: Any, shape: tuple[int, ...]) -> dict[str, Any]:
+        """Draw this step's parameters; the only place a transform uses randomness.
+
+        The default draws every declared ``Range`` (uniformly, or as an integer) and passes every
+        other parameter through, in declaration order, under the parameter's own name. A
+        transform whose kernel wants other names or extra draws overrides it.
+        """
+        from augcli import rng as R
+
+        out: dict[str, Any] = {}
+        for name, param in self.spec.params.items():
+            value = getattr(self, name)
+            if isinstance(param, Range):
+                out[name] = R.integer(rng, value) if param.integer else R.uniform(rng, value)
+            else:
+                out[name] = list(value) if isinstance(value, tuple) else value
+        return out
 
     @staticmethod
     def apply(image: Any, params: dict[str, Any]) -> Any:  # pragma: no cover - abstract
@@ -390,3 +405,15 @@ def transform(name: str, *, family: str, doc: str, notes: str = "") -> Callable[
         return cls
 
     return register
+
+
+class Resampling(Transform):
+    """Base of transforms that resample pixels: they carry border, fill and interpolation."""
+
+    border = BORDER
+    fill = FILL
+    interpolation = INTERPOLATION
+
+    def warp_settings(self) -> dict[str, Any]:
+        """The static resampling settings, recorded with every sampled op."""
+        return self.settings(*WARP_KEYS)

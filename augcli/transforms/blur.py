@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from augcli import rng as R
 from augcli.ops import blur as B
 from augcli.spec import Range, Transform, transform
 
@@ -15,9 +14,6 @@ Shape = tuple[int, ...]
 class GaussianBlur(Transform):
     sigma = Range(0.5, 1.5, bounds=(0, 50), unit="px", doc="standard deviation of the kernel")
     examples = [{}, {"sigma": 3}]
-
-    def sample(self, rng: Any, shape: Shape) -> dict[str, Any]:
-        return {"sigma": R.uniform(rng, self.sigma)}
 
     @staticmethod
     def apply(image: Any, params: dict[str, Any]) -> Any:

@@ -45,13 +45,6 @@ class Hsv(Transform):
     value = Range(-0.1, 0.1, bounds=(-1, 1), doc="value shift, fraction of full scale")
     examples = [{}, {"hue": [-90, 90], "saturation": [-0.5, 0.5], "value": 0.1}]
 
-    def sample(self, rng: Any, shape: Shape) -> dict[str, Any]:
-        return {
-            "hue": R.uniform(rng, self.hue),
-            "saturation": R.uniform(rng, self.saturation),
-            "value": R.uniform(rng, self.value),
-        }
-
     @staticmethod
     def apply(image: Any, params: dict[str, Any]) -> Any:
         return C.shift_hsv(image, params["hue"], params["saturation"], params["value"])
@@ -63,9 +56,6 @@ class Grayscale(Transform):
     alpha = Range(1, 1, bounds=(0, 1), doc="blend: 0 keeps the colour, 1 is fully grey")
     deterministic = True
     examples = [{}, {"alpha": [0.3, 0.8]}]
-
-    def sample(self, rng: Any, shape: Shape) -> dict[str, Any]:
-        return {"alpha": R.uniform(rng, self.alpha)}
 
     @staticmethod
     def apply(image: Any, params: dict[str, Any]) -> Any:

@@ -6,19 +6,12 @@ from typing import Any
 
 from augcli import rng as R
 from augcli.ops import distort as D
-from augcli.spec import BORDER, FILL, INTERPOLATION, Range, Transform, transform
+from augcli.spec import WARP_KEYS, Range, Resampling, transform
 
 Shape = tuple[int, ...]
 
-_WARP = ("border", "fill", "interpolation")
-
-
-class _Field(Transform):
+class _Field(Resampling):
     """A resampling transform without a matrix: ``render`` applies it on its own, alpha included."""
-
-    border = BORDER
-    fill = FILL
-    interpolation = INTERPOLATION
 
 
 @transform("elastic", family="geometric", doc="Elastic deformation by a smooth random displacement field.",
@@ -34,12 +27,12 @@ class Elastic(_Field):
 
     def sample(self, rng: Any, shape: Shape) -> dict[str, Any]:
         return {"alpha": R.uniform(rng, self.alpha), "sigma": R.uniform(rng, self.sigma),
-                "seed": R.noise_seed(rng), **self.settings(*_WARP)}
+                "seed": R.noise_seed(rng), **self.warp_settings()}
 
     @staticmethod
     def apply(image: Any, params: dict[str, Any]) -> Any:
         return D.elastic(image, params["alpha"], params["sigma"], params["seed"],
-                         **{k: params[k] for k in _WARP})
+                         **{k: params[k] for k in WARP_KEYS})
 
 
 @transform("piecewise_affine", family="geometric",
@@ -56,8 +49,8 @@ class PiecewiseAffine(_Field):
         std = R.uniform(rng, self.scale)
         moves = rng.normal(0.0, std, size=(n, n, 2)) if std > 0 else [[[0.0, 0.0]] * n] * n
         offsets = [[[round(float(v), 5) for v in point] for point in row] for row in moves]
-        return {"offsets": offsets, **self.settings(*_WARP)}
+        return {"offsets": offsets, **self.warp_settings()}
 
     @staticmethod
     def apply(image: Any, params: dict[str, Any]) -> Any:
-        return D.piecewise_affine(image, params["offsets"], **{k: params[k] for k in _WARP})
+        return D.piecewise_affine(image, params["offsets"], **{k: params[k] for k in WARP_KEYS})

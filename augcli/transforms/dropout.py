@@ -115,9 +115,6 @@ class JpegCompression(Transform):
     quality = Range(50, 95, bounds=(1, 100), integer=True, doc="JPEG quality (100 is best)")
     examples = [{}, {"quality": 10}]
 
-    def sample(self, rng: Any, shape: Shape) -> dict[str, Any]:
-        return {"quality": R.integer(rng, self.quality)}
-
     @staticmethod
     def apply(image: Any, params: dict[str, Any]) -> Any:
         return D.compress_jpeg(image, params["quality"])

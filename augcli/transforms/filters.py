@@ -62,9 +62,6 @@ class Sharpen(Transform):
     lightness = Range(0.5, 1.0, bounds=(0, 10), doc="added to the centre weight 8: below 1 darkens")
     examples = [{}, {"alpha": 1, "lightness": [0.8, 1.5]}]
 
-    def sample(self, rng: Any, shape: Shape) -> dict[str, Any]:
-        return {"alpha": R.uniform(rng, self.alpha), "lightness": R.uniform(rng, self.lightness)}
-
     @staticmethod
     def apply(image: Any, params: dict[str, Any]) -> Any:
         return F.sharpen(image, params["alpha"], params["lightness"])
@@ -77,9 +74,6 @@ class Emboss(Transform):
     strength = Range(0.2, 0.7, bounds=(0, 10), doc="relief strength")
     examples = [{}, {"alpha": 1, "strength": 1.5}]
 
-    def sample(self, rng: Any, shape: Shape) -> dict[str, Any]:
-        return {"alpha": R.uniform(rng, self.alpha), "strength": R.uniform(rng, self.strength)}
-
     @staticmethod
     def apply(image: Any, params: dict[str, Any]) -> Any:
         return F.emboss(image, params["alpha"], params["strength"])
@@ -91,9 +85,6 @@ class Emboss(Transform):
 class EdgeDetect(Transform):
     alpha = Range(0, 0.5, bounds=(0, 1), doc="blend: 0 keeps the image, 1 is edges only")
     examples = [{}, {"alpha": 1}]
-
-    def sample(self, rng: Any, shape: Shape) -> dict[str, Any]:
-        return {"alpha": R.uniform(rng, self.alpha)}
 
     @staticmethod
     def apply(image: Any, params: dict[str, Any]) -> Any:

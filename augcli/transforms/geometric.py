@@ -9,40 +9,19 @@ import numpy as np
 
 from augcli import rng as R
 from augcli.ops import geometric as G
-from augcli.spec import (
-    BORDER,
-    FILL,
-    INTERPOLATION,
-    Choice,
-    Flag,
-    Number,
-    Numbers,
-    Range,
-    Transform,
-    transform,
-)
+from augcli.spec import (INTERPOLATION, WARP_KEYS, Choice, Flag, Number, Numbers, Range, Resampling, Transform,
+                         transform)
 
 Shape = tuple[int, ...]
 
-_WARP = ("border", "fill", "interpolation")
-
-
-class _Warp(Transform):
-    """A geometric transform that resamples: it carries border, fill and interpolation."""
-
-    border = BORDER
-    fill = FILL
-    interpolation = INTERPOLATION
-
-    def warp_settings(self) -> dict[str, Any]:
-        """The static settings recorded with every sampled op."""
-        return self.settings(*_WARP)
+class _Warp(Resampling):
+    """A resampling geometric transform with a matrix: warped on its own, or fused by ``render``."""
 
     @classmethod
     def apply(cls, image: Any, params: dict[str, Any]) -> Any:  # type: ignore[override]
         """Warp through this op's matrix."""
         matrix, size = cls.matrix(params, image.shape)
-        return G.warp(image, matrix, size, **{k: params[k] for k in _WARP})
+        return G.warp(image, matrix, size, **{k: params[k] for k in WARP_KEYS})
 
 
 @transform("hflip", family="geometric", doc="Mirror the image left to right.")
@@ -50,9 +29,6 @@ class Hflip(Transform):
     exact = True
     deterministic = True
     examples = [{}]
-
-    def sample(self, rng: Any, shape: Shape) -> dict[str, Any]:
-        return {}
 
     @staticmethod
     def matrix(params: dict[str, Any], shape: Shape) -> tuple[G.Matrix, G.Size]:
@@ -69,9 +45,6 @@ class Vflip(Transform):
     deterministic = True
     examples = [{}]
 
-    def sample(self, rng: Any, shape: Shape) -> dict[str, Any]:
-        return {}
-
     @staticmethod
     def matrix(params: dict[str, Any], shape: Shape) -> tuple[G.Matrix, G.Size]:
         return G.vflip_matrix(shape[0]), (shape[1], shape[0])
@@ -86,9 +59,6 @@ class Rot90(Transform):
     k = Range(1, 3, bounds=(0, 3), integer=True, doc="quarter turns, drawn from [lo, hi]")
     exact = True
     examples = [{}, {"k": 2}]
-
-    def sample(self, rng: Any, shape: Shape) -> dict[str, Any]:
-        return {"k": R.integer(rng, self.k)}
 
     @staticmethod
     def matrix(params: dict[str, Any], shape: Shape) -> tuple[G.Matrix, G.Size]:

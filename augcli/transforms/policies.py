@@ -224,9 +224,6 @@ class _Enhancer(Transform):
     factor = Range(0.1, 1.9, bounds=(0, 10), doc="blend factor (1 leaves the image unchanged)")
     examples = [{}, {"factor": 0.5}]
 
-    def sample(self, rng: Any, shape: Shape) -> dict[str, Any]:
-        return {"factor": R.uniform(rng, self.factor)}
-
 
 @transform("pil_brightness", family="policy",
            doc="Multiply values by a factor (PIL ImageEnhance.Brightness).",
@@ -261,9 +258,6 @@ class Autocontrast(Transform):
     deterministic = True
     examples = [{}]
 
-    def sample(self, rng: Any, shape: Shape) -> dict[str, Any]:
-        return {}
-
     @staticmethod
     def apply(image: Any, params: dict[str, Any]) -> Any:
         return T.autocontrast(image)
@@ -274,9 +268,6 @@ class Autocontrast(Transform):
 class Identity(Transform):
     deterministic = True
     examples = [{}]
-
-    def sample(self, rng: Any, shape: Shape) -> dict[str, Any]:
-        return {}
 
     @staticmethod
     def apply(image: Any, params: dict[str, Any]) -> Any:

@@ -24,9 +24,6 @@ class Gamma(Transform):
     gamma = Range(0.8, 1.25, bounds=(0.1, 10), doc="exponent (1 leaves the image unchanged)")
     examples = [{}, {"gamma": 2.2}]
 
-    def sample(self, rng: Any, shape: Shape) -> dict[str, Any]:
-        return {"gamma": R.uniform(rng, self.gamma)}
-
     @staticmethod
     def apply(image: Any, params: dict[str, Any]) -> Any:
         return T.adjust_gamma(image, params["gamma"])
@@ -39,13 +36,6 @@ class RgbShift(Transform):
     green = Range(-20, 20, bounds=(-255, 255), doc="green offset in 0-255 units")
     blue = Range(-20, 20, bounds=(-255, 255), doc="blue offset in 0-255 units")
     examples = [{}, {"red": [0, 60], "green": 0, "blue": -30}]
-
-    def sample(self, rng: Any, shape: Shape) -> dict[str, Any]:
-        return {
-            "red": R.uniform(rng, self.red),
-            "green": R.uniform(rng, self.green),
-            "blue": R.uniform(rng, self.blue),
-        }
 
     @staticmethod
     def apply(image: Any, params: dict[str, Any]) -> Any:
@@ -104,9 +94,6 @@ class Solarize(Transform):
     deterministic = True
     examples = [{}, {"threshold": [64, 192]}]
 
-    def sample(self, rng: Any, shape: Shape) -> dict[str, Any]:
-        return {"threshold": R.uniform(rng, self.threshold)}
-
     @staticmethod
     def apply(image: Any, params: dict[str, Any]) -> Any:
         return T.solarize(image, params["threshold"])
@@ -118,9 +105,6 @@ class Solarize(Transform):
 class Posterize(Transform):
     bits = Range(4, 8, bounds=(1, 8), integer=True, doc="bits kept (8 leaves an 8-bit image unchanged)")
     examples = [{}, {"bits": 2}]
-
-    def sample(self, rng: Any, shape: Shape) -> dict[str, Any]:
-        return {"bits": R.integer(rng, self.bits)}
 
     @staticmethod
     def apply(image: Any, params: dict[str, Any]) -> Any:
@@ -134,9 +118,6 @@ class Equalize(Transform):
     mode = Choice("luma", ("luma", "per_channel"), doc="equalise the luma only, or every channel on its own")
     deterministic = True
     examples = [{}, {"mode": "per_channel"}]
-
-    def sample(self, rng: Any, shape: Shape) -> dict[str, Any]:
-        return self.settings("mode")
 
     @staticmethod
     def apply(image: Any, params: dict[str, Any]) -> Any:
@@ -154,9 +135,6 @@ class Clahe(Transform):
     tile = Number(8, bounds=(1, 64), integer=True, doc="tiles per side of the grid")
     # First example uses 4 tiles: on the common tests' small image, 8 tiles leave every clip limit alike.
     examples = [{"tile": 4}, {}, {"clip_limit": 2, "tile": 2}]
-
-    def sample(self, rng: Any, shape: Shape) -> dict[str, Any]:
-        return {"clip_limit": R.uniform(rng, self.clip_limit), **self.settings("tile")}
 
     @staticmethod
     def apply(image: Any, params: dict[str, Any]) -> Any:

@@ -113,7 +113,8 @@ class Group:
 
     def without(self, excluded: frozenset[str]) -> Node | None:
         """This group with excluded transforms removed; weights follow their children."""
-        kept = [(c.without(excluded), w) for c, w in zip(self.children, self.weights or [1.0] * len(self.children), strict=True)]
+        weights = self.weights or [1.0] * len(self.children)
+        kept = [(c.without(excluded), w) for c, w in zip(self.children, weights, strict=True)]
         kept = [(c, w) for c, w in kept if c is not None]
         if not kept:
             return None

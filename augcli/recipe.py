@@ -57,6 +57,12 @@ class Recipe:
     balance: Mapping[str, Any] = field(default_factory=dict)
     source: str = "<recipe>"
     lines: Mapping[str, int] = field(default_factory=dict, compare=False, repr=False)
+    _by_label: Mapping[str, tuple[Node, ...]] = field(default_factory=dict, init=False, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        """Apply each class's rules once per recipe, not once per image."""
+        object.__setattr__(self, "_by_label", {label: _apply_rule(self.pipeline, rule)
+                                               for label, rule in self.classes.items()})
 
     def error(self, where: str, expected: str, got: str | None = None, hint: str | None = None) -> RecipeError:
         """A RecipeError located in this recipe's file, for checks made after loading."""
@@ -64,11 +70,7 @@ class Recipe:
 
     def pipeline_for(self, label: str | None) -> tuple[Node, ...]:
         """The pipeline with the class's rules applied."""
-        rule = self.classes.get(label) if label is not None else None
-        if rule is None:
-            return self.pipeline
-        nodes = [n.without(rule.exclude) for n in self.pipeline] if rule.exclude else list(self.pipeline)
-        return tuple(n for n in nodes if n is not None) + rule.extra
+        return self._by_label.get(label, self.pipeline) if label is not None else self.pipeline
 
     def sample(self, rng: np.random.Generator, shape: Shape, label: str | None = None) -> list[Op]:
         """Draw the ops for one output image."""
@@ -90,6 +92,12 @@ class Recipe:
         """Short hash of :meth:`to_data`: a changed recipe changes the draws."""
         text = json.dumps(self.to_data(), sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _apply_rule(pipeline: tuple[Node, ...], rule: ClassRule) -> tuple[Node, ...]:
+    """A pipeline with a class's transforms left out and its extra steps appended."""
+    nodes = [n.without(rule.exclude) for n in pipeline] if rule.exclude else list(pipeline)
+    return tuple(n for n in nodes if n is not None) + rule.extra
 
 
 # ---------------------------------------------------------------- loading

@@ -109,3 +109,11 @@ def test_package_api_names_stay_functions_after_every_module_is_imported() -> No
             "(augcli.balance, augcli.preview, augcli.replay, augcli.inspect, balance, preview, replay, inspect, expand)))")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO)
     assert done.stdout.strip() == "True", done.stderr
+
+
+def test_progress_bar_on_stderr_and_quiet_silences_everything(cli, make_tree, tmp_path: Path) -> None:
+    tree = make_tree({"a": 2})
+    loud = cli("expand", "--copies", 1, "--workers", 1, tree, tmp_path / "o1")
+    assert "expand: 100%" in loud.stderr and "4/4" in loud.stderr
+    quiet = cli("expand", "-q", "--copies", 1, "--workers", 1, tree, tmp_path / "o2")
+    assert quiet.exit_code == 0 and quiet.stdout == "" and quiet.stderr == ""

@@ -6,9 +6,10 @@ import math
 
 import cv2
 
-from augcli.ops._image import Image, cv_view, hwc
+from augcli.ops._image import Image, cv_view, hwc, keep_alpha
 
 
+@keep_alpha
 def gaussian_blur(image: Image, sigma: float) -> Image:
     """Blur with a Gaussian of ``sigma`` pixels (kernel 2*ceil(3*sigma)+1)."""
     if sigma <= 0:

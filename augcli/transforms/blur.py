@@ -1,4 +1,4 @@
-"""Blur and filter transforms. Filters act on every channel, alpha included."""
+"""Blur transforms. Like every non-geometric transform, they leave alpha alone."""
 
 from __future__ import annotations
 

@@ -80,3 +80,16 @@ def test_spec_pickles_and_rejects_bad_params(name: str) -> None:
     for pname in spec.params:
         with pytest.raises(RecipeError, match=rf"{name}\.{pname}: expected"):
             spec.build({pname: {"not": "valid"}}, name)
+
+
+# Geometric transforms move alpha with the image; policies and custom may contain geometric steps.
+ALPHA_KEPT = [name for name in SINGLE if REGISTRY[name].family not in ("geometric", "policy", "custom")]
+
+
+@pytest.mark.parametrize("name", ALPHA_KEPT)
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
+def test_non_geometric_transforms_leave_alpha_alone(name: str, dtype: type) -> None:
+    image = make_image(dtype, 4)
+    for seed, example in enumerate(REGISTRY[name].cls.examples):
+        out = render(image, _ops(name, example, image, seed))
+        assert np.array_equal(out[:, :, 3], image[:, :, 3])

@@ -28,15 +28,6 @@ def test_families() -> None:
     assert [REGISTRY[name].family for name in NAMES] == ["noise", "dropout", "dropout", "dropout"]
 
 
-@pytest.mark.parametrize("name", NAMES)
-@pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
-def test_alpha_unchanged_through_render(name: str, dtype: type) -> None:
-    image = make_image(dtype, 4)
-    for index, example in enumerate(REGISTRY[name].cls.examples):
-        out = _run(image, name, _sample(name, example, image.shape, seed=index))
-        assert np.array_equal(out[:, :, 3], image[:, :, 3])
-
-
 def test_salt_pepper_records_amount_ratio_and_seed() -> None:
     params = _sample("salt_pepper", {"amount": [0.1, 0.2], "salt_ratio": 1})
     assert set(params) == {"amount", "salt_ratio", "seed"}

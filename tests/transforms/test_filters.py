@@ -28,15 +28,6 @@ def test_all_in_blur_family() -> None:
     assert {REGISTRY[name].family for name in NAMES} == {"blur"}
 
 
-@pytest.mark.parametrize("name", NAMES)
-@pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
-def test_alpha_unchanged_through_render(name: str, dtype: type) -> None:
-    image = make_image(dtype, 4)
-    for index, example in enumerate(REGISTRY[name].cls.examples):
-        out = _run(image, name, _sample(name, example, image.shape, seed=index))
-        assert np.array_equal(out[:, :, 3], image[:, :, 3])
-
-
 @pytest.mark.parametrize(("name", "bounds"), [("median_blur", (3, 9)), ("motion_blur", (5, 11))])
 def test_ksize_sampled_odd_over_the_whole_range(name: str, bounds: tuple[int, int]) -> None:
     sizes = {_sample(name, {"ksize": list(bounds)}, seed=s)["ksize"] for s in range(60)}

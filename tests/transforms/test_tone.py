@@ -27,16 +27,6 @@ def test_all_declared_in_color_family() -> None:
     assert {REGISTRY[name].family for name in TONE} == {"color"}
 
 
-@pytest.mark.parametrize("name", TONE)
-@pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
-def test_alpha_unchanged_through_render(name: str, dtype: type) -> None:
-    image = make_image(dtype, 4)
-    for index, example in enumerate(REGISTRY[name].cls.examples):
-        params = _sample(name, example, image.shape, seed=index)
-        out = render(image, [{"name": name, "params": params}])
-        assert np.array_equal(out[:, :, 3], image[:, :, 3])
-
-
 @pytest.mark.parametrize(
     ("shape", "expected"), [((8, 8, 1), [0]), ((8, 8, 3), [0, 1, 2]), ((8, 8, 4), [0, 1, 2])],
 )

@@ -331,22 +331,12 @@ class Transform:
     @classmethod
     def is_geometric(cls) -> bool:
         """True when the transform declares a matrix that ``render`` can fuse."""
-        return "matrix" in _own_or_inherited(cls)
+        return hasattr(cls, "matrix")
 
     @staticmethod
     def out_shape(params: dict[str, Any], shape: tuple[int, ...]) -> tuple[int, ...]:
         """Return the image shape after this op (pixel ops keep it)."""
         return shape
-
-
-def _own_or_inherited(cls: type) -> set[str]:
-    """Names defined by ``cls`` or its bases below ``Transform``."""
-    names: set[str] = set()
-    for klass in cls.__mro__:
-        if klass is Transform:
-            break
-        names.update(vars(klass))
-    return names
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,50 @@
+"""Path rules every write, delete and manifest read goes through.
+
+Two promises live here, once:
+- a path read from a manifest or run record is relative and stays inside its folder
+  (:func:`inside`), before anything is opened, compared or removed;
+- no file augcli writes lands inside the input tree (:func:`check_not_input`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path, PurePosixPath
+
+from augcli.errors import InputError
+
+
+def safe_rel(rel: str) -> bool:
+    """True for a non-empty relative POSIX path with no ``..``, no backslash and no NUL."""
+    if not rel or "\\" in rel or "\x00" in rel:
+        return False
+    path = PurePosixPath(rel)
+    return not path.is_absolute() and ".." not in path.parts and path.parts[:1] != ("",)
+
+
+def inside(root: Path, rel: str) -> Path:
+    """``root / rel`` when ``rel`` is a safe relative path whose resolved form stays below ``root``.
+
+    Raises:
+        ValueError: naming ``rel`` when it is absolute, climbs out, or leads out through a link.
+    """
+    if not safe_rel(rel):
+        raise ValueError(f"path {rel!r} is not a relative path inside {root}")
+    target = root / rel
+    base = root.resolve()
+    resolved = target.parent.resolve() / target.name
+    if base != resolved and base not in resolved.parents:
+        raise ValueError(f"path {rel!r} leads outside {root} (through a link)")
+    return target
+
+
+def is_within(path: Path, folder: Path) -> bool:
+    """True when ``path`` (resolved) is ``folder`` or below it."""
+    dst, base = path.resolve(), folder.resolve()
+    return dst == base or base in dst.parents
+
+
+def check_not_input(path: Path, input_root: Path, what: str) -> None:
+    """Refuse to write ``path`` (a file or folder augcli is about to write) inside ``input_root``."""
+    if is_within(path, input_root):
+        raise InputError(f"{what} {path} is inside the input folder {input_root}; write it elsewhere "
+                         "(augcli never writes into the input tree)")

@@ -20,6 +20,7 @@ from augcli import recipe as _recipe
 from augcli.compose import Op
 from augcli.dataset import Dataset, scan
 from augcli.errors import InputError
+from augcli.io import DEFAULT_MAX_PIXELS
 from augcli.ops._image import Image
 from augcli.plan import SourcePlan, count_outputs, expand_items, plan_tasks
 from augcli.recipe import Recipe
@@ -48,7 +49,8 @@ class RunResult:
     made: int
     kept: int
     skipped: int
-    errors: tuple[tuple[str, str], ...]
+    stale: int  # outputs of an earlier run removed because their source moved, changed or left the plan
+    errors: tuple[tuple[str, str], ...]  # (input path, reason): unreadable images and files the scan left out
     before: Mapping[str, int]
     after: Mapping[str, int]
 
@@ -58,18 +60,55 @@ class RunResult:
         return self.output / "manifest.csv"
 
 
-def load_recipe(path: str | Path | None = None) -> Recipe:
+DEFAULT_MAX_OUTPUTS = 1_000_000
+MAX_COPIES = 100_000  # as a recipe's ``copies``
+MAX_SEED = 2**63 - 1  # as a recipe's ``seed``
+
+
+def load_recipe(path: str | Path | None = None, *, allow_custom: bool = True) -> Recipe:
     """Load and validate a recipe; None gives the packaged default recipe.
+
+    Args:
+        path: a recipe file, or None for the packaged default.
+        allow_custom: False refuses ``custom`` steps (they import and run the Python module a recipe
+            names) before anything is imported: use it for recipes from others.
 
     Raises:
         RecipeError: naming the file, line and step path of the problem.
     """
-    return _recipe.load_recipe(path)
+    return _recipe.load_recipe(path, allow_custom=allow_custom)
 
 
-def _as_recipe(recipe: RecipeLike) -> Recipe:
+def _as_recipe(recipe: RecipeLike, allow_custom: bool = True) -> Recipe:
     """Accept a Recipe, a path or None (the default recipe)."""
-    return recipe if isinstance(recipe, Recipe) else _recipe.load_recipe(recipe)
+    if isinstance(recipe, Recipe):
+        if not allow_custom and _names_custom(recipe.to_data()):
+            raise InputError(f"recipe {recipe.source} has a custom step, which runs Python code; "
+                             "refused because custom steps are not allowed (--no-custom)")
+        return recipe
+    return _recipe.load_recipe(recipe, allow_custom=allow_custom)
+
+
+def _names_custom(data: Any) -> bool:
+    """True when canonical recipe data holds a ``custom`` step anywhere."""
+    if isinstance(data, dict):
+        return "custom" in data or any(_names_custom(v) for v in data.values())
+    if isinstance(data, list):
+        return any(_names_custom(v) for v in data)
+    return False
+
+
+def _check_number(option: str, value: int | None, least: int, most: int, hint: str = "") -> None:
+    """An option stays within the same bounds a recipe has, before anything is planned."""
+    if value is not None and not least <= value <= most:
+        raise InputError(f"{option}: expected an integer in [{least}, {most}], got {value}{hint}")
+
+
+def _check_total(total: int, max_outputs: int | None, what: str) -> None:
+    """A plan above ``max_outputs`` files needs the limit raised explicitly."""
+    if max_outputs is not None and total > max_outputs:
+        raise InputError(f"{what} would write {total:,} files, more than --max-outputs {max_outputs:,}; "
+                         f"pass --max-outputs {total} if that is really meant")
 
 
 def augment(image: Image, recipe: RecipeLike = None, *, seed: int = 0, label: str | None = None) -> Augmented:
@@ -109,8 +148,7 @@ def _workers(workers: int | None) -> int:
             return len(os.sched_getaffinity(0))
         except AttributeError:  # pragma: no cover - not Linux
             return os.cpu_count() or 1
-    if workers < 1:
-        raise InputError(f"--workers: expected 1 or more, got {workers}")
+    _check_number("--workers", workers, 1, 1024)
     return workers
 
 
@@ -123,20 +161,26 @@ def _check_class_rules(rec: Recipe, data: Dataset) -> None:
 
 
 def _run(data: Dataset, output: Path, rec: Recipe, items: list[SourcePlan], seed: int, record: dict[str, Any],
-         workers: int | None, overwrite: bool, progress: Progress | None) -> RunResult:
+         workers: int | None, overwrite: bool, progress: Progress | None, max_pixels: int | None) -> RunResult:
     """Plan, run and summarise."""
     check_folders(data.root, output)
     tasks = plan_tasks(items, seed, rec.output.format)
-    ctx = Context(in_root=data.root, out_root=output, recipe=rec)
-    record = {**record, "augcli_version": __version__, "input": str(data.root.resolve()), "seed": seed,
-              "recipe": rec.to_data(),
-              "recipe_digest": rec.digest(), "planned": count_outputs(tasks)}
-    stats: RunStats = run_plan(tasks, ctx, record=record, workers=_workers(workers), overwrite=overwrite,
+    ctx = Context(in_root=data.root, out_root=output, recipe=rec, max_pixels=max_pixels)
+    stats: RunStats = run_plan(tasks, ctx, record=_record(record, data, rec, seed, tasks, max_pixels),
+                               workers=_workers(workers), overwrite=overwrite, errors=data.problems,
                                progress=progress)
     before = Counter(s.label for s in data.sources)
     after = Counter(row.label for row in stats.rows)
-    return RunResult(output, stats.planned, stats.made, stats.kept, stats.skipped, stats.errors,
+    return RunResult(output, stats.planned, stats.made, stats.kept, stats.skipped, stats.stale, stats.errors,
                      {c: before[c] for c in data.classes}, {c: after[c] for c in data.classes})
+
+
+def _record(record: dict[str, Any], data: Dataset, rec: Recipe, seed: int, tasks: list[Any],
+            max_pixels: int | None) -> dict[str, Any]:
+    """The run record: what decides the outputs, plus the version and input folder."""
+    return {**record, "augcli_version": __version__, "input": str(data.root.resolve()), "seed": seed,
+            "recipe": rec.to_data(), "recipe_digest": rec.digest(), "planned": count_outputs(tasks),
+            "max_pixels": max_pixels}
 
 
 def expand(
@@ -149,6 +193,9 @@ def expand(
     workers: int | None = None,
     originals: bool = True,
     overwrite: bool = False,
+    max_pixels: int | None = DEFAULT_MAX_PIXELS,
+    max_outputs: int | None = DEFAULT_MAX_OUTPUTS,
+    allow_custom: bool = True,
     progress: Progress | None = None,
 ) -> RunResult:
     """Write ``copies`` augmented images per input image, plus the originals, and a manifest.
@@ -161,22 +208,38 @@ def expand(
         seed: overrides the recipe's seed.
         workers: processes (default: the available cores).
         originals: copy the input images beside the augmented ones.
-        overwrite: replace an earlier run with other settings in ``output``.
+        overwrite: replace an earlier run with other settings in ``output`` (only files it recorded and
+            that are unchanged are removed; a folder holding no augcli run is always refused).
+        max_pixels: refuse input images whose header claims more pixels (None: no limit).
+        max_outputs: refuse a plan writing more files than this (None: no limit).
+        allow_custom: False refuses recipes with ``custom`` steps (they run Python code).
         progress: called with (outputs just finished, outputs planned).
 
     Returns:
-        Counts of what was planned, made, kept from an earlier run and skipped.
+        Counts of what was planned, made, kept from an earlier run, skipped, and stale outputs removed.
     """
-    rec = _as_recipe(recipe)
+    _check_options(copies=copies, seed=seed, workers=workers, max_pixels=max_pixels, max_outputs=max_outputs)
+    rec = _as_recipe(recipe, allow_custom)
     data = scan(input)
     _check_class_rules(rec, data)
     n = rec.copies if copies is None else copies
-    if n < 0:
-        raise InputError(f"--copies: expected 0 or more, got {n}")
+    _check_total(len(data.sources) * (n + int(originals)), max_outputs, f"expand with {n} copies")
     run_seed = rec.seed if seed is None else seed
     record = {"command": "expand", "copies": n, "originals": originals}
     return _run(data, Path(output), rec, expand_items(data.sources, n, originals), run_seed, record,
-                workers, overwrite, progress)
+                workers, overwrite, progress, max_pixels)
+
+
+def _check_options(*, copies: int | None = None, seed: int | None = None, workers: int | None = None,
+                   max_pixels: int | None = None, max_outputs: int | None = None,
+                   k_neighbors: int | None = None) -> None:
+    """Every numeric option within its documented bounds, before the input is read."""
+    _check_number("--copies", copies, 0, MAX_COPIES)
+    _check_number("--seed", seed, 0, MAX_SEED)
+    _check_number("--workers", workers, 1, 1024)
+    _check_number("--max-pixels", max_pixels, 1, 2**40)
+    _check_number("--max-outputs", max_outputs, 1, 2**40)
+    _check_number("--k-neighbors", k_neighbors, 1, 1000)
 
 
 @dataclass(frozen=True)
@@ -205,6 +268,9 @@ def balance(
     k_neighbors: int | None = None,
     then_recipe: RecipeLike = None,
     overwrite: bool = False,
+    max_pixels: int | None = DEFAULT_MAX_PIXELS,
+    max_outputs: int | None = DEFAULT_MAX_OUTPUTS,
+    allow_custom: bool = True,
     progress: Progress | None = None,
 ) -> BalanceResult:
     """Write the balanced dataset: the originals kept plus synthetic images, with a manifest and balance.png.
@@ -222,7 +288,8 @@ def balance(
         features, smote, k_neighbors, then_recipe: SMOTE options (``method="smote"`` only): the feature
             space (pixels, hog, color_hist or an embeddings .npz), the variant, the neighbours, and a
             recipe applied after each blend.
-        overwrite: replace an earlier run with other settings in ``output``.
+        overwrite: replace an earlier run with other settings in ``output`` (as :func:`expand`).
+        max_pixels, max_outputs, allow_custom: as :func:`expand`.
         progress: called with (outputs just finished, outputs planned).
 
     Returns:
@@ -230,8 +297,11 @@ def balance(
     """
     from augcli import balancing as B
 
-    rec = _as_recipe(recipe)
+    _check_options(seed=seed, workers=workers, max_pixels=max_pixels, max_outputs=max_outputs,
+                   k_neighbors=k_neighbors)
+    rec = _as_recipe(recipe, allow_custom)
     data = scan(input)
+    check_folders(data.root, Path(output))
     _check_class_rules(rec, data)
     opts = B.settings(rec, data.classes, target=target, method=method, undersample=undersample)
     smote_given = {"--features": features, "--smote": smote, "--k-neighbors": k_neighbors,
@@ -242,31 +312,30 @@ def balance(
                          f"got --method {opts.method} instead; add --method smote or leave them out")
     smote_opts = B.SmoteOptions(features=str(features or "pixels"), variant=smote or "smote",
                                 k_neighbors=5 if k_neighbors is None else k_neighbors)
-    then = _as_recipe(then_recipe) if then_recipe is not None else None
+    then = _as_recipe(then_recipe, allow_custom) if then_recipe is not None else None
     run_seed = rec.seed if seed is None else seed
     targets = B.resolve(Counter(s.label for s in data.sources), opts)
+    _check_total(sum(targets.total.values()), max_outputs, f"balance to {opts.target}")
     plan = B.plan_balance(data, targets, seed=run_seed, fmt=rec.output.format, method=opts.method,
                           smote=smote_opts, workers=_workers(workers))
     record = {"command": "balance", "target": opts.target, "per_class": dict(opts.per_class),
               "targets": targets.total, "method": opts.method, "undersample": opts.undersample,
               "smote": {**smote_opts.record(), "then_recipe": then.to_data() if then else None}
               if opts.method == "smote" else None}
-    return _balance_run(data, Path(output), rec, then, plan, run_seed, record, workers, overwrite, progress)
+    return _balance_run(data, Path(output), rec, then, plan, run_seed, record, workers, overwrite, progress,
+                        max_pixels)
 
 
 def _balance_run(data: Dataset, output: Path, rec: Recipe, then: Recipe | None, plan: Any, seed: int,
                  record: dict[str, Any], workers: int | None, overwrite: bool,
-                 progress: Progress | None) -> BalanceResult:
+                 progress: Progress | None, max_pixels: int | None) -> BalanceResult:
     """Run a balance plan, then write features.npz (SMOTE) and balance.png."""
     from augcli.balancing import CHART
     from augcli.chart import write_chart
 
-    check_folders(data.root, output)
-    ctx = Context(in_root=data.root, out_root=output, recipe=rec, then_recipe=then)
-    record = {**record, "augcli_version": __version__, "input": str(data.root.resolve()), "seed": seed,
-              "recipe": rec.to_data(), "recipe_digest": rec.digest(), "planned": count_outputs(plan.tasks)}
-    stats = run_plan(plan.tasks, ctx, record=record, workers=_workers(workers), overwrite=overwrite,
-                     progress=progress)
+    ctx = Context(in_root=data.root, out_root=output, recipe=rec, then_recipe=then, max_pixels=max_pixels)
+    stats = run_plan(plan.tasks, ctx, record=_record(record, data, rec, seed, plan.tasks, max_pixels),
+                     workers=_workers(workers), overwrite=overwrite, errors=data.problems, progress=progress)
     if plan.smote is not None:
         from augcli.smote import write_features
 
@@ -277,7 +346,8 @@ def _balance_run(data: Dataset, output: Path, rec: Recipe, then: Recipe | None, 
     chart = write_chart(output / CHART, list(data.classes),
                         {"before": list(before.values()), "after": [after[c] for c in data.classes]},
                         title="Images per class, before and after balancing")
-    return BalanceResult(output, stats.planned, stats.made, stats.kept, stats.skipped, stats.errors, before,
+    return BalanceResult(output, stats.planned, stats.made, stats.kept, stats.skipped, stats.stale,
+                         stats.errors, before,
                          {c: after[c] for c in data.classes}, dict(plan.targets.total),
                          {c: added[c] for c in data.classes},
                          {c: plan.targets.remove.get(c, 0) for c in data.classes}, chart, plan.notes)
@@ -316,6 +386,7 @@ def preview(
     seed: int | None = None,
     cell: int = 160,
     transform: str | None = None,
+    allow_custom: bool = True,
 ) -> Any:
     """Draw a PNG contact sheet of a recipe's variants (or a sweep of one transform) for a look before a run.
 
@@ -324,8 +395,12 @@ def preview(
     """
     from augcli.previewing import make_preview
 
-    return make_preview(input, output, recipe=_as_recipe(recipe), images=images, variants=variants, seed=seed,
-                        cell=cell, transform=transform)
+    _check_options(seed=seed)
+    for option, value, least, most in (("--images", images, 1, 64), ("--variants", variants, 1, 32),
+                                       ("--cell", cell, 32, 1024)):
+        _check_number(option, value, least, most)
+    return make_preview(input, output, recipe=_as_recipe(recipe, allow_custom), images=images, variants=variants,
+                        seed=seed, cell=cell, transform=transform)
 
 
 def replay(
@@ -333,14 +408,20 @@ def replay(
     output: str | Path,
     *,
     input: str | Path | None = None,
+    quality: int | None = None,
     workers: int | None = None,
     progress: Progress | None = None,
 ) -> Any:
     """Rebuild every output of a manifest from its sources and recorded ops alone, and compare bytes.
+
+    Without a run record beside the manifest, ``input`` is needed and ``quality`` (default 95) is the
+    JPEG/WebP quality the run used.
 
     Returns:
         A ``ReplayResult`` (rebuilt, identical, mismatched paths).
     """
     from augcli.replaying import replay_manifest
 
-    return replay_manifest(manifest, output, input=input, workers=_workers(workers), progress=progress)
+    _check_number("--quality", quality, 1, 100)
+    return replay_manifest(manifest, output, input=input, quality=quality, workers=_workers(workers),
+                           progress=progress)

@@ -41,6 +41,13 @@ def handle_errors(fn: F) -> F:
             raise CliError(str(exc), exc.exit_code) from None
         except KeyboardInterrupt:
             raise CliError("interrupted; run the same command again to resume", 130) from None
+        except click.ClickException:
+            raise
+        except OSError as exc:  # a system failure outside a run (a chart, a preview, a folder)
+            from augcli.paths import shown
+
+            where = shown(exc.filename) if exc.filename else "a file"
+            raise CliError(f"cannot use {where}: {exc.strerror or exc}", 1) from None
 
     return wrapper
 
@@ -49,9 +56,21 @@ def handle_errors(fn: F) -> F:
 recipe_option = click.option(
     "--recipe", "-r", type=click.Path(dir_okay=False, path_type=Path), default=None,
     help="Recipe YAML file (default: the built-in default recipe).")
-seed_option = click.option("--seed", type=click.IntRange(min=0), default=None, help="Override the recipe's seed.")
-workers_option = click.option("--workers", "-w", type=click.IntRange(min=1), default=None,
+seed_option = click.option("--seed", type=click.IntRange(0, 2**63 - 1), default=None,
+                           help="Override the recipe's seed (0 to 2**63-1).")
+workers_option = click.option("--workers", "-w", type=click.IntRange(1, 1024), default=None,
                               help="Worker processes (default: all available cores).")
+max_pixels_option = click.option(
+    "--max-pixels", type=click.IntRange(1, 2**40), default=100_000_000, show_default=True,
+    help="Refuse input images whose header claims more pixels (decompression bombs); refused files go to "
+         "errors.csv. Raise it for images you trust.")
+max_outputs_option = click.option(
+    "--max-outputs", type=click.IntRange(1, 2**40), default=1_000_000, show_default=True,
+    help="Refuse a plan that would write more files than this; raise it to allow a larger run.")
+no_custom_option = click.option(
+    "--no-custom", is_flag=True,
+    help="Refuse recipes with custom steps (they import and run Python code the recipe names): "
+         "use it for recipes from others and in CI.")
 quiet_option = click.option("--quiet", "-q", is_flag=True, help="No progress bar or summary.")
 overwrite_option = click.option("--overwrite", is_flag=True,
                                 help="Replace an earlier run with other settings in OUTPUT.")
@@ -84,20 +103,30 @@ class _Bar:
 def _report(result: Any, strict: bool, quiet: bool) -> None:
     """Print the run summary; exit 1 when --strict and inputs were unreadable."""
     if not quiet:
-        click.echo(f"{result.made} images written, {result.kept} kept from an earlier run, "
-                   f"{result.planned} planned, in {result.output}")
+        _written(result)
         width = max([5, *(len(c) for c in result.after)])
         click.echo(f"  {'class':<{width}}  {'before':>7}  {'after':>7}")
         for label in result.after:
             click.echo(f"  {label:<{width}}  {result.before[label]:>7}  {result.after[label]:>7}")
         click.echo(f"Manifest: {result.manifest}")
     if result.errors:
-        click.echo(f"{len(result.errors)} unreadable input(s) skipped ({result.skipped} outputs not made); "
-                   f"see {result.output / 'errors.csv'}", err=True)
+        from augcli.paths import shown
+
+        click.echo(f"{len(result.errors)} input problem(s): files skipped or unreadable ({result.skipped} outputs "
+                   f"not made); see {shown(result.output / 'errors.csv')}", err=True)
         for path, reason in result.errors[:5]:
-            click.echo(f"  {path}: {reason}", err=True)
+            click.echo(f"  {shown(path)}: {reason}", err=True)
         if strict:
-            raise CliError("unreadable inputs and --strict given", 1)
+            raise CliError("input problems and --strict given", 1)
+
+
+def _written(result: Any) -> None:
+    """The first summary line: written, kept, removed, planned."""
+    from augcli.paths import shown
+
+    removed = f", {result.stale} stale removed (their source moved or changed)" if result.stale else ""
+    click.echo(f"{result.made} images written, {result.kept} kept from an earlier run{removed}, "
+               f"{result.planned} planned, in {shown(result.output)}")
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -112,26 +141,31 @@ def cli() -> None:
 
 @cli.command()
 @recipe_option
-@click.option("--copies", "-n", type=click.IntRange(min=0), default=None,
-              help="Augmented images per input (default: the recipe's copies).")
+@click.option("--copies", "-n", type=click.IntRange(0, 100_000), default=None,
+              help="Augmented images per input, 0 to 100000 (default: the recipe's copies).")
 @seed_option
 @workers_option
 @click.option("--no-originals", is_flag=True, help="Do not copy the input images into OUTPUT.")
 @overwrite_option
+@max_pixels_option
+@max_outputs_option
+@no_custom_option
 @strict_option
 @quiet_option
 @input_arg
 @output_arg
 @handle_errors
 def expand(recipe: Path | None, copies: int | None, seed: int | None, workers: int | None, no_originals: bool,
-           overwrite: bool, strict: bool, quiet: bool, input: Path, output: Path) -> None:
+           overwrite: bool, max_pixels: int, max_outputs: int, no_custom: bool, strict: bool, quiet: bool,
+           input: Path, output: Path) -> None:
     """Write N augmented copies of every image in INPUT to OUTPUT."""
     from augcli import api
 
     bar = _Bar(quiet, "expand")
     try:
         result = api.expand(input, output, recipe=recipe, copies=copies, seed=seed, workers=workers,
-                            originals=not no_originals, overwrite=overwrite, progress=bar)
+                            originals=not no_originals, overwrite=overwrite, max_pixels=max_pixels,
+                            max_outputs=max_outputs, allow_custom=not no_custom, progress=bar)
     finally:
         bar.close()
     _report(result, strict, quiet)
@@ -153,10 +187,13 @@ def expand(recipe: Path | None, copies: int | None, seed: int | None, workers: i
               help="SMOTE variant: smote, borderline, borderline2, svm, kmeans (default smote). ADASYN is not "
                    "supported: imbalanced-learn builds its rows without the hook augcli uses to trace each row "
                    "to its two source images and step, so they cannot become images.")
-@click.option("--k-neighbors", type=click.IntRange(min=1), default=None, help="SMOTE neighbours (default 5).")
+@click.option("--k-neighbors", type=click.IntRange(1, 1000), default=None, help="SMOTE neighbours (default 5).")
 @click.option("--then-recipe", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Recipe applied after each SMOTE blend.")
 @overwrite_option
+@max_pixels_option
+@max_outputs_option
+@no_custom_option
 @strict_option
 @quiet_option
 @input_arg
@@ -164,8 +201,8 @@ def expand(recipe: Path | None, copies: int | None, seed: int | None, workers: i
 @handle_errors
 def balance(recipe: Path | None, target: str | None, method: str | None, undersample: bool, seed: int | None,
             workers: int | None, features: str | None, smote: str | None, k_neighbors: int | None,
-            then_recipe: Path | None, overwrite: bool, strict: bool, quiet: bool, input: Path,
-            output: Path) -> None:
+            then_recipe: Path | None, overwrite: bool, max_pixels: int, max_outputs: int, no_custom: bool,
+            strict: bool, quiet: bool, input: Path, output: Path) -> None:
     """Balance the classes of INPUT, writing originals plus synthetic images to OUTPUT."""
     from augcli import api
     from augcli.balancing import table
@@ -175,14 +212,14 @@ def balance(recipe: Path | None, target: str | None, method: str | None, undersa
         result = api.balance(input, output, recipe=recipe, target=target, method=method,
                              undersample=undersample, seed=seed, workers=workers, features=features,
                              smote=smote, k_neighbors=k_neighbors, then_recipe=then_recipe,
-                             overwrite=overwrite, progress=bar)
+                             overwrite=overwrite, max_pixels=max_pixels, max_outputs=max_outputs,
+                             allow_custom=not no_custom, progress=bar)
     finally:
         bar.close()
     if not quiet:
         for note in result.notes:
             click.echo(f"note: {note}", err=True)
-        click.echo(f"{result.made} images written, {result.kept} kept from an earlier run, "
-                   f"{result.planned} planned, in {result.output}")
+        _written(result)
         click.echo(table(result.before, result.after, result.added, result.removed))
         click.echo(f"Chart: {result.chart}")
         click.echo(f"Manifest: {result.manifest}")
@@ -220,21 +257,25 @@ def transforms(name: str | None, markdown: bool) -> None:
 
 @cli.command()
 @recipe_option
-@click.option("--images", type=click.IntRange(min=1), default=8, show_default=True, help="Sample images (rows).")
-@click.option("--variants", type=click.IntRange(min=1), default=6, show_default=True, help="Variants per image.")
+@click.option("--images", type=click.IntRange(1, 64), default=8, show_default=True,
+              help="Sample images (rows), 1 to 64.")
+@click.option("--variants", type=click.IntRange(1, 32), default=6, show_default=True,
+              help="Variants per image, 1 to 32.")
 @seed_option
-@click.option("--cell", type=click.IntRange(min=32), default=160, show_default=True, help="Cell size in pixels.")
+@click.option("--cell", type=click.IntRange(32, 1024), default=160, show_default=True,
+              help="Cell size in pixels, 32 to 1024.")
 @click.option("--transform", "transform", default=None, help="Sweep one transform across its parameter range.")
+@no_custom_option
 @input_arg
 @click.argument("output", type=click.Path(dir_okay=False, path_type=Path))
 @handle_errors
 def preview(recipe: Path | None, images: int, variants: int, seed: int | None, cell: int, transform: str | None,
-            input: Path, output: Path) -> None:
+            no_custom: bool, input: Path, output: Path) -> None:
     """Draw a PNG contact sheet of what a recipe makes from INPUT (no dataset is written)."""
     from augcli import api
 
     result = api.preview(input, output, recipe=recipe, images=images, variants=variants, seed=seed, cell=cell,
-                         transform=transform)
+                         transform=transform, allow_custom=not no_custom)
     click.echo(f"Wrote {result.path} ({result.rows} rows x {result.columns} columns)")
 
 
@@ -243,16 +284,19 @@ def preview(recipe: Path | None, images: int, variants: int, seed: int | None, c
 @click.argument("output", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--input", "input_root", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Input folder of the run (default: the one recorded beside the manifest).")
+@click.option("--quality", type=click.IntRange(1, 100), default=None,
+              help="JPEG/WebP quality of the run, when no run record lies beside the manifest (default 95).")
 @workers_option
 @quiet_option
 @handle_errors
-def replay(manifest: Path, output: Path, input_root: Path | None, workers: int | None, quiet: bool) -> None:
+def replay(manifest: Path, output: Path, input_root: Path | None, quality: int | None, workers: int | None,
+           quiet: bool) -> None:
     """Rebuild every output of MANIFEST from its sources and recorded ops alone, and compare bytes."""
     from augcli import api
 
     bar = _Bar(quiet, "replay")
     try:
-        result = api.replay(manifest, output, input=input_root, workers=workers, progress=bar)
+        result = api.replay(manifest, output, input=input_root, quality=quality, workers=workers, progress=bar)
     finally:
         bar.close()
     click.echo(f"{result.identical} of {result.rebuilt} outputs rebuilt byte for byte in {output}")

@@ -29,6 +29,7 @@ class Row:
     copy: int
     seed: int
     ops: str  # JSON list of {"name", "params"} as applied
+    sha256: str = ""  # of the output file's bytes: proves a file is the one augcli wrote
 
     def op_list(self) -> list[dict[str, Any]]:
         """The ops column parsed back from JSON."""
@@ -40,6 +41,10 @@ class Row:
 
 
 COLUMNS = [f.name for f in fields(Row)]
+LEGACY_COLUMNS = COLUMNS[:-1]  # manifests written before the sha256 column
+# Names that are not valid UTF-8 reach Python as lone surrogates; they are written back as their
+# original bytes, so a manifest names every file exactly as the file system does.
+ENCODING = {"encoding": "utf-8", "errors": "surrogateescape"}
 
 
 def ops_json(ops: Sequence[dict[str, Any]]) -> str:
@@ -63,32 +68,63 @@ def astuple_row(row: Row) -> list[Any]:
 
 
 def read_rows(path: Path) -> list[Row]:
-    """Read a manifest; a missing file reads as no rows."""
-    if not path.exists():
-        return []
-    with open(path, newline="", encoding="utf-8") as handle:
-        reader = csv.DictReader(handle)
-        if reader.fieldnames is None or list(reader.fieldnames) != COLUMNS:
-            raise ValueError(f"{path} is not an augcli manifest (columns {reader.fieldnames})")
-        return [Row(**{**rec, "copy": int(rec["copy"]), "seed": int(rec["seed"])}) for rec in reader
-                if rec.get("path")]
+    """Read a manifest; a missing file reads as no rows. Malformed rows raise ValueError."""
+    rows, bad = read_rows_tolerant(path)
+    if bad:
+        raise ValueError(f"{path}:{bad[0]}: not a manifest row (columns {', '.join(COLUMNS)})")
+    return rows
 
 
-class ManifestWriter:
-    """Appends rows as outputs are finished, so an interrupted run keeps what it made."""
+def read_rows_tolerant(path: Path) -> tuple[list[Row], list[int]]:
+    """Read a manifest, keeping the rows that parse and returning the line numbers of those that do not.
+
+    A run killed while appending can leave an empty file or a cut last line: those are not rows.
+    A file whose header is not a manifest's raises ValueError.
+    """
+    if not path.exists() or path.stat().st_size == 0:
+        return [], []
+    with open(path, newline="", **ENCODING) as handle:  # type: ignore[call-overload]
+        reader = csv.reader(handle)
+        header = next(reader, None)
+        if header not in (COLUMNS, LEGACY_COLUMNS):
+            raise ValueError(f"{path} is not an augcli manifest (columns {header})")
+        rows, bad = [], []
+        for record in reader:
+            row = _parse_row(record, len(header))
+            if row is None:
+                bad.append(reader.line_num)
+            elif row.path:
+                rows.append(row)
+        return rows, bad
+
+
+def _parse_row(record: list[str], width: int) -> Row | None:
+    """A Row from CSV fields, or None when the fields are not a whole row."""
+    if len(record) != width:
+        return None
+    values = dict(zip(COLUMNS[:width], record, strict=True))
+    try:
+        copy, seed = int(values["copy"]), int(values["seed"])
+    except ValueError:
+        return None
+    digest = values.get("sha256", "")
+    if digest and (len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest)):
+        return None
+    return Row(**{**values, "copy": copy, "seed": seed, "sha256": digest})
+
+
+class Appender:
+    """Appends CSV records to a file that already holds its header, flushed per batch, so an
+    interrupted run keeps what it made (a cut last line is dropped by the tolerant readers)."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        new = not path.exists() or path.stat().st_size == 0
-        self._handle = open(path, "a", newline="", encoding="utf-8")  # noqa: SIM115
+        self._handle = open(path, "a", newline="", **ENCODING)  # type: ignore[call-overload]  # noqa: SIM115
         self._writer = csv.writer(self._handle, lineterminator="\n")
-        if new:
-            self._writer.writerow(COLUMNS)
 
-    def write(self, rows: Iterable[Row]) -> None:
-        """Append rows and flush them to the file."""
-        for row in rows:
-            self._writer.writerow(astuple_row(row))
+    def write(self, records: Iterable[Sequence[Any]]) -> None:
+        """Append records and flush them to the file."""
+        self._writer.writerows(records)
         self._handle.flush()
 
     def close(self) -> None:
@@ -98,7 +134,7 @@ class ManifestWriter:
 
 def write_rows(path: Path, rows: Iterable[Row]) -> None:
     """Replace the manifest atomically with ``rows`` in the order given."""
-    write_atomic(path, rows_csv(rows).encode("utf-8"))
+    write_atomic(path, rows_csv(rows).encode(**ENCODING))
 
 
 def write_errors(path: Path, errors: Sequence[tuple[str, str]]) -> None:
@@ -110,7 +146,7 @@ def write_errors(path: Path, errors: Sequence[tuple[str, str]]) -> None:
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(["path", "reason"])
     writer.writerows(sorted(errors))
-    write_atomic(path, buffer.getvalue().encode("utf-8"))
+    write_atomic(path, buffer.getvalue().encode(**ENCODING))
 
 
 def read_record(path: Path) -> dict[str, Any] | None:
@@ -118,11 +154,56 @@ def read_record(path: Path) -> dict[str, Any] | None:
     if not path.exists():
         return None
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        record = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
+    return record if isinstance(record, dict) else None
 
 
 def write_record(path: Path, record: dict[str, Any]) -> None:
     """Write the run record (what decides the outputs), pretty-printed."""
-    write_atomic(path, (json.dumps(record, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode("utf-8"))
+    write_atomic(path, (json.dumps(record, indent=2, sort_keys=True) + "\n").encode("utf-8"))
+
+
+# ---------------------------------------------------------------- source stamps (what each output was made from)
+
+SOURCES = "augcli-sources.csv"
+STAMP_COLUMNS = ["path", "size", "mtime_ns", "sha256"]
+
+
+@dataclass(frozen=True)
+class Stamp:
+    """An input file as a run read it: size and modification time (the quick check) and content hash."""
+
+    path: str
+    size: int
+    mtime_ns: int
+    sha256: str
+
+    def record(self) -> list[Any]:
+        """The stamp's values in column order."""
+        return [self.path, self.size, self.mtime_ns, self.sha256]
+
+
+def write_stamps(path: Path, stamps: Iterable[Stamp]) -> None:
+    """Replace the stamps file atomically, sorted by path."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(STAMP_COLUMNS)
+    writer.writerows(stamp.record() for stamp in sorted(stamps, key=lambda s: s.path))
+    write_atomic(path, buffer.getvalue().encode(**ENCODING))
+
+
+def read_stamps(path: Path) -> dict[str, Stamp]:
+    """The stamps of an earlier run; missing, foreign or cut lines read as no stamp (the source is remade)."""
+    if not path.is_file():
+        return {}
+    found: dict[str, Stamp] = {}
+    with open(path, newline="", **ENCODING) as handle:  # type: ignore[call-overload]
+        reader = csv.reader(handle)
+        if next(reader, None) != STAMP_COLUMNS:
+            return {}
+        for record in reader:
+            if len(record) == 4 and len(record[3]) == 64 and record[1].isdigit() and record[2].isdigit():
+                found[record[0]] = Stamp(record[0], int(record[1]), int(record[2]), record[3])
+    return found

@@ -48,3 +48,8 @@ def check_not_input(path: Path, input_root: Path, what: str) -> None:
     if is_within(path, input_root):
         raise InputError(f"{what} {path} is inside the input folder {input_root}; write it elsewhere "
                          "(augcli never writes into the input tree)")
+
+
+def shown(path: str | Path) -> str:
+    """A path as text that any terminal and UTF-8 file can hold: bytes that are not UTF-8 as ``\\xNN``."""
+    return str(path).encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")

@@ -25,7 +25,13 @@ class Job:
     kind: str  # original | augmented | smote | mixup
     copy: int  # 0 for originals; 1.. for generated images of a source
     seed: int  # 0 for originals
-    params: tuple[tuple[str, Any], ...] = ()  # planner-drawn values (smote step, variant, partner class)
+    pre_ops: tuple[dict[str, Any], ...] = ()  # planned ops applied to the sources first (a SMOTE blend)
+    recipe: str = "main"  # the recipe sampled after pre_ops with ``seed``: "main", "then" or "none"
+
+    @property
+    def copies_bytes(self) -> bool:
+        """Originals are copied byte for byte, never decoded and encoded again."""
+        return self.kind == "original"
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ match for every row proves the manifest says completely how each file was made.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -18,7 +19,9 @@ from augcli import manifest as M
 from augcli.errors import InputError, RunError
 from augcli.io import ReadError, decode_image, encode_image, write_atomic
 from augcli.recipe import FORMATS
+from augcli.paths import inside, is_within, safe_rel
 from augcli.render import render_sources
+from augcli.rng import generator
 from augcli.run import map_tasks
 from augcli.spec import REGISTRY, did_you_mean
 
@@ -59,10 +62,7 @@ _SETUP: _Setup | None = None
 
 
 def _init_worker(setup: _Setup) -> None:
-    """Pool initializer: one OpenCV thread per worker, and the shared setup."""
-    import cv2
-
-    cv2.setNumThreads(1)
+    """Pool initializer: the shared setup."""
     global _SETUP
     _SETUP = setup
 
@@ -92,6 +92,14 @@ def _rebuild(setup: _Setup, row: M.Row, raw: list[bytes], images: list[Any]) -> 
     return encode_image(image, PurePosixPath(row.path).suffix, setup.quality)
 
 
+def _rebuild_or_why(setup: _Setup, row: M.Row, raw: list[bytes], images: list[Any]) -> tuple[bytes | None, str]:
+    """The rebuilt bytes, or None and why the recorded ops could not be applied."""
+    try:
+        return _rebuild(setup, row, raw, images), ""
+    except Exception as exc:  # recorded values the transform cannot use (a hand-edited manifest)
+        return None, f"cannot apply the recorded ops ({type(exc).__name__}: {exc})"
+
+
 def _compare(setup: _Setup, rel: str, data: bytes) -> str | None:
     """None when the manifest's file has exactly these bytes, else why not."""
     try:
@@ -115,8 +123,11 @@ def replay_task(task: _Task, setup: _Setup | None = None) -> list[Outcome]:
         return [(row.path, False, problem) for row in task.rows]
     results: list[Outcome] = []
     for row in task.rows:
-        data = _rebuild(setup, row, raw, images)
-        target = setup.out_root / row.path
+        data, why = _rebuild_or_why(setup, row, raw, images)
+        if data is None:
+            results.append((row.path, False, why))
+            continue
+        target = inside(setup.out_root, row.path)
         try:
             write_atomic(target, data)
         except OSError as exc:
@@ -133,16 +144,38 @@ def _execute(tasks: Sequence[_Task], setup: _Setup, workers: int) -> Iterator[li
 # ---------------------------------------------------------------- reading the run
 
 
-def _safe(rel: str) -> bool:
-    """A relative POSIX path that stays inside its folder."""
-    path = PurePosixPath(rel)
-    return bool(rel) and not path.is_absolute() and ".." not in path.parts and "\\" not in rel
+@functools.lru_cache(maxsize=None)
+def op_keys(name: str) -> frozenset[str] | None:
+    """The parameter names an op of this transform carries (what its default declaration samples),
+    or None when the declaration samples nothing (planned ops such as ``smote_blend``)."""
+    spec = REGISTRY[name]
+    try:
+        keys = spec.build((spec.cls.examples or [{}])[0], name).sample(generator(0), (32, 32, 3))
+    except Exception:  # a declaration that needs more than a plain image to sample
+        return None
+    return frozenset(keys) or None
+
+
+def _check_op(where: str, op: dict[str, Any]) -> None:
+    """An op names a known transform and carries exactly the parameters that transform records."""
+    name = op.get("name")
+    if name not in REGISTRY:
+        hint = did_you_mean(str(name), list(REGISTRY))
+        raise InputError(f"{where}: unknown transform {name!r} in the ops column"
+                         + (f"; {hint}" if hint else "; was it made by a newer augcli?"))
+    expected, got = op_keys(name), set(op["params"])
+    if expected is not None and got != expected:
+        missing, extra = sorted(expected - got), sorted(got - expected)
+        raise InputError(f"{where}: op {name!r}: expected parameters {', '.join(sorted(expected))}, got "
+                         f"{', '.join(sorted(got)) or 'none'} (missing: {', '.join(missing) or '-'}; "
+                         f"unknown: {', '.join(extra) or '-'}); was the manifest edited, or made by "
+                         "another augcli version?")
 
 
 def _check_row(manifest: Path, line: int, row: M.Row) -> None:
     """Refuse a row that could not have been written by a run, before anything is written."""
     where = f"{manifest}:{line}"
-    if not _safe(row.path) or not row.sources or not all(_safe(s) for s in row.source_list()):
+    if not safe_rel(row.path) or not row.sources or not all(safe_rel(s) for s in row.source_list()):
         raise InputError(f"{where}: expected relative paths inside the folders, got path {row.path!r} "
                          f"and sources {row.sources!r}")
     try:
@@ -154,10 +187,7 @@ def _check_row(manifest: Path, line: int, row: M.Row) -> None:
     if not ok:
         raise InputError(f"{where}: expected ops as a list of {{\"name\", \"params\"}}, got {row.ops[:60]!r}")
     for op in ops:
-        if op.get("name") not in REGISTRY:
-            hint = did_you_mean(str(op.get("name")), list(REGISTRY))
-            raise InputError(f"{where}: unknown transform {op.get('name')!r} in the ops column"
-                             + (f"; {hint}" if hint else "; was it made by a newer augcli?"))
+        _check_op(where, op)
 
 
 def _read_manifest(manifest: Path) -> list[M.Row]:
@@ -177,30 +207,30 @@ def _read_manifest(manifest: Path) -> list[M.Row]:
     return rows
 
 
-def _read_record(manifest: Path) -> dict[str, Any]:
-    """The run record beside the manifest: where the inputs were and how outputs were encoded."""
+def _read_record(manifest: Path, quality: int | None) -> dict[str, Any]:
+    """The run record beside the manifest (where the inputs were, how outputs were encoded); without
+    one, the manifest alone with ``--input`` and ``--quality`` (default 95)."""
     path = manifest.parent / M.RUN_RECORD
     if not path.is_file():
-        raise InputError(f"no run record {M.RUN_RECORD} beside {manifest}; replay needs it for the input "
-                         "folder and the output format (it is written by every augcli run)")
+        return {"recipe": {"output": {"format": "same", "quality": 95 if quality is None else quality}}}
     record = M.read_record(path)
     recipe = record.get("recipe") if isinstance(record, dict) else None
     output = recipe.get("output") if isinstance(recipe, dict) else None
     if not isinstance(output, dict):
         raise InputError(f"run record {path} is not valid: expected JSON with recipe.output "
                          "{format, quality}")
-    fmt, quality = output.get("format"), output.get("quality")
+    fmt, quality = output.get("format"), output.get("quality") if quality is None else quality
     if fmt not in FORMATS or not isinstance(quality, int) or not 1 <= quality <= 100:
         raise InputError(f"run record {path}: expected recipe.output format in {', '.join(FORMATS)} and "
                          f"quality in [1, 100], got {fmt!r} and {quality!r}")
-    return record  # type: ignore[return-value]
+    return {**record, "recipe": {**recipe, "output": {**output, "quality": quality}}}  # type: ignore[dict-item]
 
 
 def _input_root(record: dict[str, Any], given: str | Path | None, manifest: Path) -> Path:
     """The input folder: ``--input`` when given, else the one recorded by the run."""
     recorded = record.get("input")
     if given is None and not isinstance(recorded, str):
-        raise InputError(f"the run record beside {manifest} names no input folder; pass --input")
+        raise InputError(f"no run record beside {manifest} names the input folder; pass --input")
     root = Path(given if given is not None else recorded)  # type: ignore[arg-type]
     if not root.is_dir():
         how = "" if given is not None else " (recorded by the run; pass --input if it moved)"
@@ -208,15 +238,19 @@ def _input_root(record: dict[str, Any], given: str | Path | None, manifest: Path
     return root
 
 
+REPLAY_MARK = ".augcli-replay"
+
+
 def _check_output(output: Path, run_root: Path, in_root: Path) -> None:
-    """Replay writes beside the run, never over it or into the input folder."""
-    dst = output.resolve()
-    if dst == run_root.resolve():
-        raise InputError(f"output folder {output} is the manifest's folder; replay must write elsewhere, "
-                         "so that it can compare with the files there")
-    src = in_root.resolve()
-    if dst == src or src in dst.parents or dst in src.parents:
+    """Replay writes beside the run, never over it, into the input folder, or over files it did not make."""
+    if is_within(output, run_root) or is_within(run_root, output):
+        raise InputError(f"output folder {output} overlaps the manifest's folder {run_root}; replay must write "
+                         "elsewhere, so that it can compare with the files there")
+    if is_within(output, in_root) or is_within(in_root, output):
         raise InputError(f"output folder {output} overlaps the input folder {in_root}; choose another folder")
+    if output.is_dir() and not (output / REPLAY_MARK).is_file() and any(output.iterdir()):
+        raise InputError(f"output folder {output} is not empty and holds no earlier replay; choose a new or "
+                         "empty folder: replay never writes over files it did not make")
 
 
 def _tasks(rows: Sequence[M.Row]) -> list[_Task]:
@@ -232,18 +266,20 @@ def replay_manifest(
     output: str | Path,
     *,
     input: str | Path | None = None,
+    quality: int | None = None,
     workers: int = 1,
     progress: Progress | None = None,
 ) -> ReplayResult:
     """Rebuild every output of ``manifest`` into ``output`` and compare it with the manifest's files."""
     manifest, output = Path(manifest), Path(output)
     rows = _read_manifest(manifest)
-    record = _read_record(manifest)
+    record = _read_record(manifest, quality)
     in_root = _input_root(record, input, manifest)
     _check_output(output, manifest.parent, in_root)
     recorded = record["recipe"]["output"]
     setup = _Setup(in_root, manifest.parent, output, recorded["quality"])
     output.mkdir(parents=True, exist_ok=True)
+    (output / REPLAY_MARK).write_text("written by augcli replay\n", encoding="utf-8")
     reasons: dict[str, str] = {}
     rebuilt = 0
     if progress:

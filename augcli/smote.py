@@ -27,9 +27,8 @@ from augcli.io import ReadError, flatten_alpha, read_image, write_atomic
 from augcli.manifest import Row
 from augcli.ops._image import Image
 from augcli.plan import Job, Task, output_suffix, unique_name
-from augcli.render import render_sources
-from augcli.rng import generator, plan_seed, sample_seed
-from augcli.run import Context, encode, maker, worker_pool
+from augcli.rng import plan_seed, sample_seed
+from augcli.run import worker_pool
 from augcli.spec import did_you_mean
 
 FEATURES = ("pixels", "hog", "color_hist")
@@ -392,8 +391,11 @@ def _tasks(
         if plain[name.casefold()] > 1 or name.casefold() in taken:
             name = unique_name(_name(a, copy, fmt, True), taken)
         taken.add(name.casefold())
-        params = (("step", pair.step), ("variant", pair.variant), ("partner_class", label_of[b]))
-        job = Job(name, "smote", copy, sample_seed(recipe_seed, a, copy, SMOTE_TAG), params)
+        blend: dict[str, Any] = {"step": pair.step, "variant": pair.variant}
+        if label_of[b] != label_of[a]:
+            blend["partner_class"] = label_of[b]  # borderline-2: the neighbour is of another class
+        job = Job(name, "smote", copy, sample_seed(recipe_seed, a, copy, SMOTE_TAG),
+                  pre_ops=({"name": "smote_blend", "params": blend},), recipe="then")
         grouped.setdefault((a, b), []).append(job)
         synthetic[name] = np.asarray(pair.vector, dtype=np.float32)
     tasks = [Task((a, b), label_of[a], tuple(jobs)) for (a, b), jobs in grouped.items()]
@@ -484,22 +486,6 @@ def plan_smote(
 
 
 # ---------------------------------------------------------------- making and saving
-
-
-@maker("smote")
-def _make_smote(
-    ctx: Context, task: Task, job: Job, images: list[Image], raw: list[bytes]
-) -> tuple[bytes, list[dict[str, Any]]]:
-    """Blend the two sources with the planned step, then apply the then-recipe (if any), encode."""
-    params: dict[str, Any] = dict(job.params)
-    blend = {"step": params["step"], "variant": params["variant"]}
-    if params["partner_class"] != task.label:
-        blend["partner_class"] = params["partner_class"]  # borderline-2: the neighbour is of another class
-    ops: list[dict[str, Any]] = [{"name": "smote_blend", "params": blend}]
-    if ctx.then_recipe is not None:
-        ops += ctx.then_recipe.sample(generator(job.seed), images[0].shape, task.label)
-    image = render_sources(images, ops)
-    return encode(ctx, image, task.sources[0]), ops
 
 
 def write_features(out_root: Path, plan: SmotePlan, rows: Sequence[Row]) -> Path:

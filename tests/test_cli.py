@@ -64,7 +64,7 @@ def test_strict_turns_unreadable_inputs_into_exit_1(cli, make_tree, tmp_path: Pa
     (tree / "a" / "zz.png").write_bytes(b"nope")
     lenient = cli("expand", "-q", "--copies", 1, "--workers", 1, tree, tmp_path / "o1")
     assert lenient.exit_code == 0
-    assert "1 unreadable input(s) skipped (2 outputs not made)" in lenient.stderr
+    assert "1 input problem(s): files skipped or unreadable (2 outputs not made)" in lenient.stderr
     strict = cli("expand", "-q", "--strict", "--copies", 1, "--workers", 1, tree, tmp_path / "o2")
     assert strict.exit_code == 1
     assert "a/zz.png: not a readable image" in strict.stderr

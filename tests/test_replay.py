@@ -113,7 +113,7 @@ def test_missing_run_record_exits_2(cli, run: Path, tmp_path: Path) -> None:
     (run / RUN_RECORD).unlink()
     result = cli("replay", run / MANIFEST, tmp_path / "re")
     assert result.exit_code == 2
-    assert f"no run record {RUN_RECORD} beside" in result.stderr
+    assert "no run record beside" in result.stderr and "pass --input" in result.stderr
 
 
 BAD_FORMAT = '{"recipe": {"output": {"format": "gif", "quality": 95}}}'
@@ -157,7 +157,7 @@ def test_output_may_not_be_the_manifests_folder(cli, run: Path) -> None:
     before = {p: p.read_bytes() for p in run.rglob("*") if p.is_file()}
     result = cli("replay", run / MANIFEST, run)
     assert result.exit_code == 2
-    assert "is the manifest's folder" in result.stderr
+    assert "overlaps the manifest's folder" in result.stderr
     assert {p: p.read_bytes() for p in run.rglob("*") if p.is_file()} == before
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -68,7 +69,7 @@ def test_manifest_loads_with_pandas_and_replays_exactly(tmp_path: Path, tree: Pa
     out = tmp_path / "out"
     api.expand(tree, out, recipe=recipe_file, workers=1)
     frame = pd.read_csv(out / MANIFEST)
-    assert list(frame.columns) == ["path", "label", "kind", "sources", "copy", "seed", "ops"]
+    assert list(frame.columns) == ["path", "label", "kind", "sources", "copy", "seed", "ops", "sha256"]
     assert len(frame) == 36 and frame["seed"].dtype == np.int64
     assert (frame["kind"] == "original").sum() == 9
     png = frame[(frame["kind"] == "augmented") & frame["path"].str.endswith(".png")]
@@ -96,15 +97,20 @@ def test_interrupted_run_resumes_to_the_same_result(tmp_path: Path, tree: Path, 
     api.expand(tree, full, recipe=recipe_file, workers=1)
     part = tmp_path / "part"
     api.expand(tree, part, recipe=recipe_file, workers=1)
-    # Simulate an interruption: lose some outputs and the end of the manifest, leave a temporary file.
+    # Simulate a kill while appending: 9 rows kept and a cut tenth line. Files of the rows after the cut
+    # were never moved into place (a row is recorded before its file); one is left as a temporary file.
     lines = (part / MANIFEST).read_text().splitlines(keepends=True)
-    (part / MANIFEST).write_text("".join(lines[:10]))
-    for rel in ["cat/cat_000__aug002.png", "dog/dog_000.jpg", "cat/cat_005.png"]:
-        (part / rel).unlink()
+    (part / MANIFEST).write_text("".join(lines[:10]) + lines[10][:25])
+    for line in lines[10:]:
+        (part / line.split(",")[0]).unlink()
     (part / "cat" / ".cat_001__aug001.png.999.augcli-tmp").write_bytes(b"half")
+    lost = lines[5].split(",")[0]  # and a recorded output the user deleted
+    (part / lost).unlink()
     again = api.expand(tree, part, recipe=recipe_file, workers=2)
-    assert again.kept == 9 - 1 and again.made == 36 - 8
+    assert (again.kept, again.made) == (8, 36 - 8)
     assert _digest(part) == _digest(full)
+    assert (part / MANIFEST).read_bytes() == (full / MANIFEST).read_bytes()
+    assert not list(part.rglob("*.augcli-tmp"))
 
 
 def test_rerun_of_a_finished_run_makes_nothing(tmp_path: Path, tree: Path, recipe_file: Path) -> None:
@@ -169,7 +175,10 @@ def test_run_task_in_process_matches_api(tmp_path: Path, tree: Path) -> None:
     task = plan_tasks(expand_items(data.sources[:1], 1, False), 5, "same")[0]
     result = run_task(task, Context(tree, tmp_path / "o", load_recipe()))
     assert [r.path for r in result.rows] == ["cat/cat_000__aug001.png"]
-    assert (tmp_path / "o" / "cat" / "cat_000__aug001.png").is_file()
+    # The file waits under its temporary name until the parent has recorded its row.
+    assert [Path(t).name for t in result.temps] == [f".cat_000__aug001.png.{os.getpid()}.augcli-tmp"]
+    assert not (tmp_path / "o" / "cat" / "cat_000__aug001.png").exists()
+    assert hashlib.sha256(Path(result.temps[0]).read_bytes()).hexdigest() == result.rows[0].sha256
 
 
 def test_changed_recipe_is_named_once_in_the_refusal(tmp_path: Path, tree: Path, recipe_file: Path) -> None:

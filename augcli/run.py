@@ -319,8 +319,8 @@ def _prepare(out_root: Path, in_root: Path, tasks: Sequence[Task], record: dict[
             raise InputError(f"output folder {shown(out_root)} holds a run with a different {', '.join(changed)}; "
                              "resume needs the same recipe and options: pass --overwrite to replace that run, "
                              "or choose another folder")
-        for row in rows:
-            _remove_output(out_root, row)
+        for target in _removable(out_root, rows):
+            target.unlink()
         for name in (M.MANIFEST, M.SOURCES, M.ERRORS):
             (out_root / name).unlink(missing_ok=True)
         _remove_temporaries(out_root)
@@ -353,20 +353,23 @@ def _identity(record: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in record.items() if k not in ("augcli_version", "input", "planned")}
 
 
-def _remove_output(out_root: Path, row: M.Row) -> bool:
-    """Delete an earlier output only when its bytes are still the ones the manifest records."""
-    try:
-        target = inside(out_root, row.path)
-    except ValueError as exc:
-        raise InputError(f"{shown(out_root / M.MANIFEST)}: {exc}; choose another output folder") from None
-    if not target.is_file():
-        return False
-    if not row.sha256 or file_sha256(target) != row.sha256:
-        why = "has no checksum (written by an older augcli)" if not row.sha256 else "was changed after augcli wrote it"
-        raise InputError(f"{shown(target)} {why}, and this run would replace or remove it; "
-                         "move it out of the output folder (or choose another folder), then run again")
-    target.unlink()
-    return True
+def _removable(out_root: Path, rows: Sequence[M.Row]) -> list[Path]:
+    """The files of earlier outputs about to be removed, each proven to hold the bytes the manifest
+    records; one that does not stops the run before anything is deleted."""
+    found = []
+    for row in rows:
+        try:
+            target = inside(out_root, row.path)
+        except ValueError as exc:
+            raise InputError(f"{shown(out_root / M.MANIFEST)}: {exc}; choose another output folder") from None
+        if not target.is_file():
+            continue
+        if not row.sha256 or file_sha256(target) != row.sha256:
+            why = "has no checksum (written by an older augcli)" if not row.sha256 else "was changed after augcli wrote it"
+            raise InputError(f"{shown(target)} {why}, and this run would replace or remove it; nothing was "
+                             "deleted: move it out of the output folder (or choose another folder), then run again")
+        found.append(target)
+    return found
 
 
 def file_sha256(path: Path) -> str:
@@ -423,19 +426,25 @@ def _reconcile(out_root: Path, in_root: Path, tasks: Sequence[Task], rows: list[
     planned = {job.rel: (task, job) for task in tasks for job in task.jobs}
     sources = _Sources(in_root, stamps)
     done: dict[str, M.Row] = {}
-    removed = 0
+    stale: list[M.Row] = []
     for row in rows:
         hit = planned.get(row.path)
         keep = hit is not None and _same_job(row, *hit) and all(sources.unchanged(s) for s in row.source_list())
         if keep and (out_root / row.path).is_file():
             done[row.path] = row
         elif not keep:
-            removed += _remove_output(out_root, row)
-    strays = [rel for rel in planned if rel not in done and (out_root / rel).exists()]
+            stale.append(row)
+    recorded = {row.path for row in stale}
+    strays = [rel for rel in planned if rel not in done and rel not in recorded and (out_root / rel).exists()]
     if strays:
         raise InputError(f"output folder {shown(out_root)} holds {shown(strays[0])}"
                          f"{f' and {len(strays) - 1} more files' if len(strays) > 1 else ''} that this run "
-                         "would write, but no augcli manifest records them; move them away, then run again")
+                         "would write, but no augcli manifest records them; nothing was deleted: move them "
+                         "away, then run again")
+    removable = _removable(out_root, stale)
+    for target in removable:
+        target.unlink()
+    removed = len(removable)
     kept_sources = {s for row in done.values() for s in row.source_list()}
     return _Resume(done, {rel: st for rel, st in sources.stamps.items() if rel in kept_sources}, removed)
 

@@ -1,0 +1,127 @@
+"""A run killed at any moment resumes to exactly the files of an uninterrupted run.
+
+Each trial starts ``augcli`` as a real process, SIGKILLs its whole process group (the parent and
+its workers) after a delay spread over the run's whole life, from the first milliseconds of
+start-up to the final manifest write, then runs the same command again to the end. The output
+folder must then hold the same files with the same bytes, and the same manifest, as a run that
+was never interrupted. SIGINT and SIGTERM stop a run with one line and no traceback.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from augcli import api
+from augcli import manifest as M
+from tests.conftest import build_tree
+
+BOOKKEEPING = {M.RUN_RECORD, M.SOURCES, M.LOCK}  # the record names the run, not the outputs
+TRIALS = 22
+
+
+def _files(folder: Path) -> dict[str, str]:
+    """Every file below ``folder`` (but run bookkeeping) with the sha256 of its bytes."""
+    return {p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file() and p.name not in BOOKKEEPING}
+
+
+def _command(tree: Path, out: Path) -> list[str]:
+    return [sys.executable, "-m", "augcli", "expand", "-q", "--copies", "3", "--workers", "2", "--seed", "3",
+            str(tree), str(out)]
+
+
+def _start(tree: Path, out: Path) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(_command(tree, out), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            start_new_session=True)
+
+
+@pytest.fixture(scope="module")
+def tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("kill") / "in"
+    return build_tree(root, {"a": 30, "b": 20, "c": 10}, size=(96, 128))
+
+
+@pytest.fixture(scope="module")
+def reference(tree: Path) -> tuple[dict[str, str], float]:
+    """The uninterrupted run's files, and how long a run lasts here (to spread the kill points)."""
+    out = tree.parent / "reference"
+    began = time.monotonic()
+    done = subprocess.run(_command(tree, out), capture_output=True, check=False)
+    assert done.returncode == 0, done.stderr.decode()
+    return _files(out), time.monotonic() - began
+
+
+def test_kill_at_any_moment_resumes_byte_identical(tree: Path, reference: tuple[dict[str, str], float]) -> None:
+    files, duration = reference
+    assert len(files) == 60 * 4 + 1  # originals, 3 copies each, manifest.csv
+    # Delays from 0 (killed before Python has even started) to past the end of a typical run.
+    delays = [duration * 1.1 * k / (TRIALS - 1) for k in range(TRIALS)]
+    delays[1:4] = [0.01, 0.04, 0.08]  # the first 100 ms, where the folder and record appear
+    outcomes = []
+    for k, delay in enumerate(delays):
+        out = tree.parent / f"trial{k}"
+        proc = _start(tree, out)
+        time.sleep(delay)
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        made = len(_files(out)) if out.exists() else 0
+        again = subprocess.run(_command(tree, out), capture_output=True, check=False)
+        assert again.returncode == 0, f"trial {k} ({delay:.3f}s): {again.stderr.decode()}"
+        assert _files(out) == files, f"trial {k} ({delay:.3f}s) differs after resume"
+        assert not list(out.rglob("*" + ".augcli-tmp")) and not (out / M.LOCK).exists()
+        outcomes.append(made)
+    # The trials hit every phase: nothing written yet, part written, and (at the end) all written.
+    assert outcomes[0] == 0 and any(0 < n < len(files) for n in outcomes)
+
+
+def test_kill_during_the_final_manifest_write_resumes(tree: Path, reference: tuple[dict[str, str], float],
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """The last step rewrites the manifest in plan order; dying inside it loses nothing."""
+    out = tree.parent / "final"
+    real = M.write_rows
+    calls = []
+
+    def dies_on_final_write(path: Path, rows: object) -> None:
+        calls.append(path)
+        if len(calls) == 2:  # the first call writes the kept rows before any work; the second is the last
+            raise KeyboardInterrupt
+        real(path, rows)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(M, "write_rows", dies_on_final_write)
+    with pytest.raises(KeyboardInterrupt):
+        api.expand(tree, out, copies=3, workers=1, seed=3)
+    monkeypatch.setattr(M, "write_rows", real)
+    again = api.expand(tree, out, copies=3, workers=1, seed=3)
+    assert (again.made, again.kept) == (0, 240)
+    assert _files(out) == reference[0]
+
+
+@pytest.mark.parametrize("sig, status, word", [(signal.SIGINT, 130, "interrupted"),
+                                               (signal.SIGTERM, 143, "terminated")])
+def test_signal_stops_with_one_line_and_resumes(tree: Path, reference: tuple[dict[str, str], float],
+                                                sig: int, status: int, word: str) -> None:
+    out = tree.parent / f"signal{int(sig)}"
+    proc = _start(tree, out)
+    deadline = time.monotonic() + 60
+    while not (out / M.MANIFEST).exists() and time.monotonic() < deadline:
+        time.sleep(0.005)
+    time.sleep(reference[1] * 0.1)
+    os.killpg(proc.pid, sig)  # as a terminal's Ctrl-C does: the whole group
+    _, err = proc.communicate(timeout=60)
+    text = err.decode()
+    if proc.returncode == 0:  # the run finished before the signal landed: nothing to check but the files
+        assert _files(out) == reference[0]
+        return
+    assert proc.returncode == status, text
+    assert "Traceback" not in text
+    assert f"Error: {word}: stopped after " in text and "run the same command again to resume" in text
+    again = subprocess.run(_command(tree, out), capture_output=True, check=False)
+    assert again.returncode == 0 and _files(out) == reference[0]

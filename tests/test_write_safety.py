@@ -1,0 +1,414 @@
+"""Write safety: augcli writes and deletes only what it made, refuses what it cannot prove, and says why."""
+
+from __future__ import annotations
+
+import csv
+import errno
+import hashlib
+import multiprocessing
+import os
+import shutil
+import sys
+from collections.abc import Collection
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from augcli import api
+from augcli import manifest as M
+from augcli.errors import InputError
+from tests.conftest import make_image, write_image
+
+RECIPE = "seed: 1\ncopies: 2\npipeline:\n  - rotate: {degrees: [-20, 20], p: 1}\n"
+BOOKKEEPING = {M.RUN_RECORD, M.SOURCES, M.LOCK}  # differ between runs of the same plan (paths, mtimes)
+
+
+@pytest.fixture
+def recipe(tmp_path: Path) -> Path:
+    path = tmp_path / "r.yaml"
+    path.write_text(RECIPE)
+    return path
+
+
+@pytest.fixture
+def tree(make_tree: Any) -> Path:
+    """cat: 2 images, dog: 1 (24x32 PNG); with the recipe, 9 outputs."""
+    return make_tree({"cat": 2, "dog": 1})
+
+
+@pytest.fixture
+def run(tmp_path: Path, tree: Path, recipe: Path) -> Path:
+    """A finished expand run of ``tree``; returns its output folder."""
+    out = tmp_path / "out"
+    result = api.expand(tree, out, recipe=recipe, workers=1)
+    assert result.made == result.planned == 9
+    return out
+
+
+def _files(root: Path, skip: Collection[str] = ()) -> dict[str, bytes]:
+    """Every file below root by relative path (as the file system names it), top-level ``skip`` left out."""
+    return {os.fsdecode(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*"))
+            if p.is_file() and p.relative_to(root).as_posix() not in skip}
+
+
+def _digest(root: Path) -> dict[str, str]:
+    """sha256 of every output file and the manifest, without the bookkeeping that names paths and mtimes."""
+    return {rel: hashlib.sha256(data).hexdigest() for rel, data in _files(root, BOOKKEEPING).items()}
+
+
+def _append_rows(manifest: Path, rows: list[M.Row]) -> None:
+    with open(manifest, "a", newline="", **M.ENCODING) as handle:  # type: ignore[call-overload]
+        csv.writer(handle, lineterminator="\n").writerows(M.astuple_row(r) for r in rows)
+
+
+def _sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+# ---------------------------------------------------------------- folders augcli did not make
+
+
+@pytest.mark.parametrize("overwrite", [False, True], ids=["plain", "overwrite"])
+def test_folder_without_a_run_record_is_refused_and_left_alone(cli: Any, tmp_path: Path, tree: Path, recipe: Path,
+                                                               overwrite: bool) -> None:
+    """A non-empty folder holding no augcli run is refused, with or without --overwrite, and no byte changes."""
+    out = tmp_path / "out"
+    (out / "cat").mkdir(parents=True)
+    (out / M.MANIFEST).write_text("path,label\nmine.png,cat\n")
+    (out / M.ERRORS).write_text("my own notes\n")
+    (out / "cat" / "cat_000.png").write_bytes(b"the user's own image")  # the path of an input's original
+    before = _files(out)
+    result = cli("expand", "-q", "-w", 1, "--recipe", recipe, *(["--overwrite"] if overwrite else []), tree, out)
+    assert result.exit_code == 2, result.output
+    assert f"output folder {out} is not empty and holds no augcli run" in result.stderr
+    assert "choose a new or empty folder" in result.stderr
+    assert _files(out) == before
+
+
+def test_leftovers_of_a_run_killed_before_its_record_are_accepted_and_cleaned(tmp_path: Path, tree: Path,
+                                                                             recipe: Path) -> None:
+    """A folder holding only a dead run's lock and temporary file is augcli's own: it is used and tidied."""
+    with pytest.raises(ProcessLookupError):
+        os.kill(999999, 0)
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / M.LOCK).write_text("999999")
+    (out / f".{M.RUN_RECORD}.123.augcli-tmp").write_text("{")
+    result = api.expand(tree, out, recipe=recipe, workers=1)
+    assert result.made == result.planned == 9
+    assert not (out / M.LOCK).exists()
+    assert not list(out.rglob("*.augcli-tmp"))
+    assert sorted(p.name for p in out.iterdir()) == sorted([M.RUN_RECORD, M.SOURCES, M.MANIFEST, "cat", "dog"])
+
+
+@pytest.mark.parametrize("bad", ["../victim.txt", "ABSOLUTE"])
+def test_manifest_rows_outside_the_folder_are_refused_before_any_delete(cli: Any, tmp_path: Path, tree: Path,
+                                                                       recipe: Path, run: Path, bad: str) -> None:
+    """A manifest naming a path outside its folder (climbing or absolute) is refused; nothing is deleted."""
+    victim = tmp_path / "victim.txt"
+    victim.write_bytes(b"precious")
+    rel = str(victim) if bad == "ABSOLUTE" else bad
+    _append_rows(run / M.MANIFEST, [M.Row(rel, "cat", "original", "cat/cat_000.png", 0, 0, "[]",
+                                          _sha(b"precious"))])
+    before = _files(run)
+    for extra in (["--overwrite", "--seed", 9], []):  # another run's settings, then a plain rerun
+        result = cli("expand", "-q", "-w", 1, "--recipe", recipe, *extra, tree, run)
+        assert result.exit_code == 2, result.output
+        assert f"Error: {run / M.MANIFEST}: row {rel!r} names a path outside the folders" in result.stderr
+        assert victim.read_bytes() == b"precious"
+        assert _files(run) == before
+
+
+# ---------------------------------------------------------------- --overwrite deletes only unchanged files
+
+
+def test_overwrite_keeps_files_the_manifest_does_not_record(tmp_path: Path, tree: Path, recipe: Path,
+                                                            run: Path) -> None:
+    """--overwrite removes the earlier run's files, never a file of the user's beside them."""
+    (run / "cat" / "mine.txt").write_bytes(b"mine")
+    result = api.expand(tree, run, recipe=recipe, workers=1, seed=9, overwrite=True)
+    assert result.stale == 9 and result.made == 9
+    assert (run / "cat" / "mine.txt").read_bytes() == b"mine"
+    fresh = api.expand(tree, tmp_path / "fresh", recipe=recipe, workers=1, seed=9)
+    assert fresh.made == 9
+    assert _digest(run) == {**_digest(tmp_path / "fresh"), "cat/mine.txt": _sha(b"mine")}
+
+
+def test_overwrite_refuses_to_delete_an_output_edited_after_the_run(cli: Any, tree: Path, recipe: Path,
+                                                                    run: Path) -> None:
+    """--overwrite stops with exit 2 naming a recorded output whose bytes changed, and leaves that file as it is."""
+    edited = run / "dog" / "dog_000__aug002.png"  # the last row of the manifest
+    edited.write_bytes(b"the user's retouched image")
+    before = {p: p.read_bytes() for p in run.rglob("*") if p.is_file()}
+    result = cli("expand", "-q", "-w", 1, "--recipe", recipe, "--overwrite", "--seed", 9, tree, run)
+    assert result.exit_code == 2, result.output
+    assert f"Error: {edited} was changed after augcli wrote it" in result.stderr
+    assert "move it out of the output folder" in result.stderr
+    assert "nothing was deleted" in result.stderr
+    # Every file is checked before any is deleted: the refusal leaves the whole folder as it was.
+    assert {p: p.read_bytes() for p in run.rglob("*") if p.is_file()} == before
+    # The earlier run stays usable: once the file is moved away, the same command replaces the run.
+    edited.rename(run.parent / "kept.png")
+    again = cli("expand", "-q", "-w", 1, "--recipe", recipe, "--overwrite", "--seed", 9, tree, run)
+    assert again.exit_code == 0, again.output
+    assert (run.parent / "kept.png").read_bytes() == b"the user's retouched image"
+
+
+def test_unrecorded_file_at_a_planned_path_is_refused(cli: Any, tree: Path, recipe: Path, run: Path) -> None:
+    """A file at a path the plan writes that no manifest row records is never written over: exit 2."""
+    text = (run / M.MANIFEST).read_text()
+    lines = text.splitlines(keepends=True)
+    dropped = [line for line in lines if line.startswith("cat/cat_001__aug001.png,")]
+    assert len(dropped) == 1
+    (run / M.MANIFEST).write_text("".join(line for line in lines if line not in dropped))
+    target = run / "cat" / "cat_001__aug001.png"
+    before = target.read_bytes()
+    result = cli("expand", "-q", "-w", 1, "--recipe", recipe, tree, run)
+    assert result.exit_code == 2, result.output
+    assert f"output folder {run} holds cat/cat_001__aug001.png that this run would write" in result.stderr
+    assert "no augcli manifest records them" in result.stderr
+    assert target.read_bytes() == before
+
+
+# ---------------------------------------------------------------- stale sources
+
+
+def test_source_moved_to_another_class_is_remade_as_a_fresh_run_would(tmp_path: Path, tree: Path, recipe: Path,
+                                                                     run: Path) -> None:
+    """A source moved to another class: its old outputs go, new ones come, and the folder equals a fresh run."""
+    (tree / "cat" / "cat_000.png").rename(tree / "dog" / "cat_000.png")
+    result = api.expand(tree, run, recipe=recipe, workers=1)
+    assert (result.stale, result.made, result.kept, result.planned) == (3, 3, 6, 9)
+    assert not list((run / "cat").glob("cat_000*"))
+    assert sorted(p.name for p in (run / "dog").glob("cat_000*")) == [
+        "cat_000.png", "cat_000__aug001.png", "cat_000__aug002.png"]
+    api.expand(tree, tmp_path / "fresh", recipe=recipe, workers=1)
+    assert _digest(run) == _digest(tmp_path / "fresh")
+    assert (run / M.MANIFEST).read_bytes() == (tmp_path / "fresh" / M.MANIFEST).read_bytes()
+
+
+def test_stale_outputs_are_all_checked_before_any_is_removed(tree: Path, recipe: Path, run: Path) -> None:
+    """A moved source whose old output was edited by the user stops the rerun before any stale file goes."""
+    (tree / "cat" / "cat_000.png").rename(tree / "dog" / "cat_000.png")
+    (run / "cat" / "cat_000__aug002.png").write_bytes(b"retouched")
+    before = _files(run)
+    with pytest.raises(InputError, match="cat_000__aug002.png was changed after augcli wrote it.*nothing was deleted"):
+        api.expand(tree, run, recipe=recipe, workers=1)
+    assert _files(run) == before
+
+
+def test_source_edited_in_place_is_remade_and_a_touch_is_not(tmp_path: Path, tree: Path, recipe: Path,
+                                                             run: Path) -> None:
+    """New pixels under the same name remake that source's outputs; a new mtime on the same bytes remakes nothing."""
+    source = tree / "cat" / "cat_000.png"
+    stamp = source.stat().st_mtime_ns
+    write_image(source, make_image(np.uint8, 3, 24, 32, seed=77))
+    os.utime(source, ns=(stamp + 10**9, stamp + 10**9))  # a later edit, even on a coarse clock
+    result = api.expand(tree, run, recipe=recipe, workers=1)
+    assert (result.stale, result.made, result.kept) == (3, 3, 6)
+    api.expand(tree, tmp_path / "fresh", recipe=recipe, workers=1)
+    assert _digest(run) == _digest(tmp_path / "fresh")
+    assert (run / M.MANIFEST).read_bytes() == (tmp_path / "fresh" / M.MANIFEST).read_bytes()
+
+    os.utime(source, ns=(stamp + 5 * 10**9, stamp + 5 * 10**9))
+    touched = api.expand(tree, run, recipe=recipe, workers=1)
+    assert (touched.stale, touched.made, touched.kept) == (0, 0, 9)
+    assert _digest(run) == _digest(tmp_path / "fresh")
+
+
+# ---------------------------------------------------------------- options and recipes refused up front
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["expand", "--copies", "1000000000"], "Invalid value for '--copies'"),
+    (["expand", "--seed", "18446744073709551616"], "Invalid value for '--seed'"),
+    (["expand", "--workers", "0"], "Invalid value for '--workers'"),
+    (["balance", "--target", "10000000000"], "--target: expected a number of images N >= 1 and at most 1000000"),
+    (["balance", "--target", "1000000"], "more than --max-outputs 1,000,000; pass --max-outputs 2000000"),
+    (["expand", "--copies", "5", "--max-outputs", "3"], "would write 18 files, more than --max-outputs 3"),
+])
+def test_out_of_bounds_options_exit_2_naming_the_option(cli: Any, tmp_path: Path, tree: Path, args: list[str],
+                                                        message: str) -> None:
+    """Numbers outside an option's bounds, or a plan above --max-outputs, stop before anything is written."""
+    result = cli(*args, "-q", tree, tmp_path / "out")
+    assert result.exit_code == 2, result.output
+    assert message in result.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_raised_max_outputs_lets_a_large_plan_run(cli: Any, tmp_path: Path, tree: Path) -> None:
+    """--max-outputs raised above the plan's size lets it run."""
+    result = cli("expand", "-q", "-w", 1, "--copies", 5, "--max-outputs", 1000, tree, tmp_path / "out")
+    assert result.exit_code == 0, result.output
+    assert len(M.read_rows(tmp_path / "out" / M.MANIFEST)) == 18
+
+
+def test_api_and_preview_bounds(cli: Any, tmp_path: Path, tree: Path) -> None:
+    """The API checks the same bounds (InputError), and preview's --cell is bounded."""
+    with pytest.raises(InputError, match=r"^--copies: expected an integer in \[0, 100000\], got 1000000000$"):
+        api.expand(tree, tmp_path / "out", copies=10**9)
+    assert not (tmp_path / "out").exists()
+    result = cli("preview", "--cell", 100000, tree, tmp_path / "p.png")
+    assert result.exit_code == 2 and "Invalid value for '--cell'" in result.stderr
+    assert not (tmp_path / "p.png").exists()
+
+
+def test_no_custom_refuses_before_importing_the_module(cli: Any, monkeypatch: pytest.MonkeyPatch,
+                                                       tmp_path: Path, tree: Path) -> None:
+    """--no-custom refuses a recipe with a custom step (exit 2) without importing the module it names."""
+    marker = tmp_path / "imported"
+    modules = tmp_path / "mods"
+    modules.mkdir()
+    (modules / "augcli_marker_mod.py").write_text(
+        f"from pathlib import Path\nPath({str(marker)!r}).write_text('ran')\n"
+        "def fn(image, rng, params):\n    return image\n")
+    monkeypatch.syspath_prepend(str(modules))
+    recipe = tmp_path / "custom.yaml"
+    recipe.write_text("pipeline:\n  - custom: {fn: 'augcli_marker_mod:fn'}\n")
+    try:
+        for command in (["expand", "-q", "-w", 1, tree, tmp_path / "out"], ["preview", tree, tmp_path / "p.png"],
+                        ["balance", "-q", "-w", 1, tree, tmp_path / "out"]):
+            result = cli(command[0], "--no-custom", "--recipe", recipe, *command[1:])
+            assert result.exit_code == 2, result.output
+            assert f"Error: {recipe}:2: pipeline[0]: expected a step" in result.stderr
+            assert "got 'custom'" in result.stderr and "refused because --no-custom was given" in result.stderr
+            assert not marker.exists() and "augcli_marker_mod" not in sys.modules
+        assert not (tmp_path / "out").exists() and not (tmp_path / "p.png").exists()
+        api.load_recipe(recipe)  # the control: allowed, loading the recipe imports the module
+        assert marker.read_text() == "ran"
+    finally:
+        sys.modules.pop("augcli_marker_mod", None)
+
+
+# ---------------------------------------------------------------- system failures
+
+
+def test_output_under_proc_exits_1_naming_the_path(cli: Any, tree: Path) -> None:
+    """An output folder that cannot be made is a clean exit 1 naming the path."""
+    result = cli("expand", "-q", "-w", 1, tree, "/proc/augcli-test/out")
+    assert result.exit_code == 1, result.output
+    assert "Error: cannot write /proc/augcli-test" in result.stderr
+    assert "Traceback" not in result.output
+
+
+def test_full_disk_exits_1_and_the_run_resumes(cli: Any, monkeypatch: pytest.MonkeyPatch, tree: Path,
+                                               recipe: Path, tmp_path: Path) -> None:
+    """A write failing with ENOSPC is a clean exit 1 naming the file; the same command then finishes the run."""
+    def full(path: Path, data: bytes) -> Path:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    out = tmp_path / "out"
+    monkeypatch.setattr("augcli.run.write_temp", full)
+    result = cli("expand", "-q", "-w", 1, "--recipe", recipe, tree, out)
+    assert result.exit_code == 1, result.output
+    assert f"Error: cannot write {out / 'cat' / 'cat_000.png'}: No space left on device" in result.stderr
+    assert "Traceback" not in result.output
+    assert not list(out.rglob("*.augcli-tmp")) and not (out / M.LOCK).exists()
+    monkeypatch.undo()
+    again = cli("expand", "-q", "-w", 1, "--recipe", recipe, tree, out)
+    assert again.exit_code == 0, again.output
+    assert len(M.read_rows(out / M.MANIFEST)) == 9
+
+
+def test_missing_input_folder_exits_2(cli: Any, tmp_path: Path) -> None:
+    """A missing input folder is exit 2 naming it; no output folder is made."""
+    result = cli("expand", "-q", tmp_path / "nowhere", tmp_path / "out")
+    assert result.exit_code == 2, result.output
+    assert f"Error: input folder {tmp_path / 'nowhere'} does not exist or is not a folder" in result.stderr
+    assert "Traceback" not in result.output
+    assert not (tmp_path / "out").exists()
+
+
+# ---------------------------------------------------------------- workers under spawn
+
+
+def test_spawned_workers_give_the_same_bytes(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, make_tree: Any,
+                                             recipe: Path) -> None:
+    """Workers started with spawn (which re-imports augcli) write exactly what one in-process worker writes."""
+    src = make_tree({"a": 3, "b": 1}, size=(16, 16))
+    one = api.expand(src, tmp_path / "e1", recipe=recipe, workers=1)
+    b1 = api.balance(src, tmp_path / "b1", method="smote", k_neighbors=2, workers=1)
+    monkeypatch.setenv("AUGCLI_START_METHOD", "spawn")
+    methods: list[str | None] = []
+    real = multiprocessing.get_context
+
+    def spy(method: str | None = None) -> Any:
+        methods.append(method)
+        return real(method)
+
+    monkeypatch.setattr(multiprocessing, "get_context", spy)
+    two = api.expand(src, tmp_path / "e2", recipe=recipe, workers=2)
+    b2 = api.balance(src, tmp_path / "b2", method="smote", k_neighbors=2, workers=2)
+    assert methods == ["spawn", "spawn"]  # both runs used a pool of spawned workers
+    assert one.made == two.made == 12 and b1.made == b2.made == 6
+    assert dict(b2.added) == {"a": 0, "b": 2}
+    assert _files(tmp_path / "e1", {M.LOCK}) == _files(tmp_path / "e2", {M.LOCK})
+    assert _files(tmp_path / "b1", {M.LOCK}) == _files(tmp_path / "b2", {M.LOCK})
+
+
+# ---------------------------------------------------------------- replay
+
+
+def test_replay_refuses_an_edited_op_parameter_naming_line_and_op(cli: Any, tmp_path: Path, run: Path) -> None:
+    """A renamed op parameter in the manifest is exit 2 naming the manifest line and the op; nothing is written."""
+    lines = (run / M.MANIFEST).read_text().splitlines(keepends=True)
+    assert lines[2].startswith("cat/cat_000__aug001.png,") and '""angle""' in lines[2]
+    lines[2] = lines[2].replace('""angle""', '""angel""')
+    (run / M.MANIFEST).write_text("".join(lines))
+    result = cli("replay", "-q", run / M.MANIFEST, tmp_path / "replayed")
+    assert result.exit_code == 2, result.output
+    assert f"Error: {run / M.MANIFEST}:3: op 'rotate': expected parameters" in result.stderr
+    assert "unknown: angel" in result.stderr and "missing: angle" in result.stderr
+    assert not (tmp_path / "replayed").exists()
+
+
+def test_replay_without_a_run_record_uses_the_input_option(cli: Any, tmp_path: Path, tree: Path,
+                                                           run: Path) -> None:
+    """Without augcli-run.json beside the manifest, --input is enough to rebuild every file byte for byte."""
+    copy = tmp_path / "copy"
+    shutil.copytree(run, copy)
+    (copy / M.RUN_RECORD).unlink()
+    result = cli("replay", "-q", "--input", tree, copy / M.MANIFEST, tmp_path / "replayed")
+    assert result.exit_code == 0, result.output
+    assert "9 of 9 outputs rebuilt byte for byte" in result.stdout
+
+
+def test_replay_refuses_a_non_empty_folder_it_did_not_write(cli: Any, tmp_path: Path, run: Path) -> None:
+    """Replay into a non-empty folder holding no earlier replay is exit 2 and leaves its files alone."""
+    target = tmp_path / "theirs"
+    (target / "cat").mkdir(parents=True)
+    (target / "cat" / "cat_000.png").write_bytes(b"not augcli's")
+    (target / "notes.txt").write_bytes(b"notes")
+    before = _files(target)
+    result = cli("replay", "-q", run / M.MANIFEST, target)
+    assert result.exit_code == 2, result.output
+    assert f"output folder {target} is not empty and holds no earlier replay" in result.stderr
+    assert _files(target) == before
+
+
+# ---------------------------------------------------------------- names that are not UTF-8
+
+
+def test_names_that_are_not_utf8_keep_their_bytes_end_to_end(cli: Any, tmp_path: Path, recipe: Path) -> None:
+    """A file name that is not valid UTF-8 is read, written, recorded and replayed with its raw bytes."""
+    src = tmp_path / "in"
+    write_image(src / "dog" / "dog.png", make_image(np.uint8, 3, 16, 16, seed=1))
+    (src / "cat").mkdir()
+    data = write_image(tmp_path / "plain.png", make_image(np.uint8, 3, 16, 16, seed=2)).read_bytes()
+    with open(os.fsencode(src / "cat") + b"/caf\xe9.png", "wb") as handle:
+        handle.write(data)
+    out = tmp_path / "out"
+    result = cli("expand", "-q", "-w", 1, "--recipe", recipe, src, out)
+    assert result.exit_code == 0, result.output
+    assert sorted(os.listdir(os.fsencode(out / "cat"))) == [b"caf\xe9.png", b"caf\xe9__aug001.png",
+                                                            b"caf\xe9__aug002.png"]
+    with open(os.fsencode(out / "cat") + b"/caf\xe9.png", "rb") as handle:
+        assert handle.read() == data
+    raw = (out / M.MANIFEST).read_bytes()
+    assert raw.count(b"\ncat/caf\xe9.png,cat,original,cat/caf\xe9.png,") == 1
+    assert raw.count(b"\ncat/caf\xe9__aug00") == 2
+    replayed = cli("replay", "-q", out / M.MANIFEST, tmp_path / "replayed")
+    assert replayed.exit_code == 0, replayed.output
+    assert "6 of 6 outputs rebuilt byte for byte" in replayed.stdout

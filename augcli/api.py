@@ -358,6 +358,7 @@ def inspect(
     *,
     workers: int | None = None,
     chart: str | Path | None = None,
+    max_pixels: int | None = DEFAULT_MAX_PIXELS,
     progress: Progress | None = None,
 ) -> Any:
     """Read every image of an input tree and summarise it per class (count, share, formats, sizes, errors).
@@ -373,7 +374,8 @@ def inspect(
     """
     from augcli.inspecting import inspect_tree
 
-    return inspect_tree(input, workers=_workers(workers), chart=chart, progress=progress)
+    _check_options(workers=workers, max_pixels=max_pixels)
+    return inspect_tree(input, workers=_workers(workers), chart=chart, progress=progress, max_pixels=max_pixels)
 
 
 def preview(
@@ -387,6 +389,7 @@ def preview(
     cell: int = 160,
     transform: str | None = None,
     allow_custom: bool = True,
+    max_pixels: int | None = DEFAULT_MAX_PIXELS,
 ) -> Any:
     """Draw a PNG contact sheet of a recipe's variants (or a sweep of one transform) for a look before a run.
 
@@ -395,12 +398,12 @@ def preview(
     """
     from augcli.previewing import make_preview
 
-    _check_options(seed=seed)
+    _check_options(seed=seed, max_pixels=max_pixels)
     for option, value, least, most in (("--images", images, 1, 64), ("--variants", variants, 1, 32),
                                        ("--cell", cell, 32, 1024)):
         _check_number(option, value, least, most)
     return make_preview(input, output, recipe=_as_recipe(recipe, allow_custom), images=images, variants=variants,
-                        seed=seed, cell=cell, transform=transform)
+                        seed=seed, cell=cell, transform=transform, max_pixels=max_pixels)
 
 
 def replay(

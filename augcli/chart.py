@@ -2,6 +2,9 @@
 
 One series gives plain bars (``augcli inspect --chart``); several give grouped bars per class
 with a legend (``balance.png``: before and after). Bars carry their numbers when they fit.
+OpenCV's Hershey fonts draw printable ASCII only, so every text goes through
+:func:`printable_ascii` first (any other character, including the lone surrogates of a name
+that is not UTF-8, is drawn as '?').
 """
 
 from __future__ import annotations
@@ -23,6 +26,11 @@ LEFT, RIGHT, TOP, BOTTOM = 60, 20, 70, 40
 COLORS = ((180, 119, 31), (14, 127, 255), (44, 160, 44), (40, 39, 214))  # BGR: blue, orange, green, red
 FONT = cv2.FONT_HERSHEY_SIMPLEX
 INK, GRID = (40, 40, 40), (220, 220, 220)
+
+
+def printable_ascii(text: str) -> str:
+    """``text`` with every character outside printable ASCII (space to '~') replaced by '?'."""
+    return "".join(c if " " <= c <= "~" else "?" for c in text)
 
 
 def bar_width(classes: int, series: int) -> int:
@@ -58,7 +66,7 @@ def draw_bars(labels: Sequence[str], series: Mapping[str, Sequence[int]], title:
         _text(canvas, label, centre, height - BOTTOM + 16, 0.4, max_width=(k + 1) * bar, shorten=True)
     _legend(canvas, list(series))
     if title:
-        cv2.putText(canvas, title, (LEFT, 24), FONT, 0.55, INK, 1, cv2.LINE_AA)
+        cv2.putText(canvas, printable_ascii(title), (LEFT, 24), FONT, 0.55, INK, 1, cv2.LINE_AA)
     return canvas
 
 
@@ -80,7 +88,7 @@ def _axes(canvas: Image, top_value: int, plot_h: int) -> None:
 def _text(canvas: Image, text: str, centre_x: float, baseline_y: int, scale: float, max_width: int,
           shorten: bool = False) -> None:
     """Centred text; too wide, it is shortened with '..' (labels) or left out (numbers)."""
-    shown = text
+    shown = printable_ascii(text)
     while cv2.getTextSize(shown, FONT, scale, 1)[0][0] > max_width:
         if not shorten or len(shown) <= 3:
             return
@@ -94,6 +102,7 @@ def _legend(canvas: Image, names: list[str]) -> None:
     if len(names) < 2:
         return
     x = canvas.shape[1] - RIGHT
+    names = [printable_ascii(name) for name in names]
     for s in reversed(range(len(names))):
         size = cv2.getTextSize(names[s], FONT, 0.4, 1)[0]
         x -= size[0] + 22

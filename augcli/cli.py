@@ -231,16 +231,17 @@ def balance(recipe: Path | None, target: str | None, method: str | None, undersa
 @click.option("--chart", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Draw the class counts as a bar chart (PNG).")
 @workers_option
+@max_pixels_option
 @input_arg
 @handle_errors
-def inspect(as_json: bool, chart: Path | None, workers: int | None, input: Path) -> None:
+def inspect(as_json: bool, chart: Path | None, workers: int | None, max_pixels: int, input: Path) -> None:
     """Summarise INPUT: images, share, formats, sizes and unreadable files per class, and the imbalance."""
     import json
 
     from augcli import api
     from augcli.inspecting import report
 
-    result = api.inspect(input, workers=workers, chart=chart)
+    result = api.inspect(input, workers=workers, chart=chart, max_pixels=max_pixels)
     click.echo(json.dumps(result.as_dict(), indent=2) if as_json else report(result), nl=as_json)
 
 
@@ -266,17 +267,22 @@ def transforms(name: str | None, markdown: bool) -> None:
               help="Cell size in pixels, 32 to 1024.")
 @click.option("--transform", "transform", default=None, help="Sweep one transform across its parameter range.")
 @no_custom_option
+@max_pixels_option
 @input_arg
 @click.argument("output", type=click.Path(dir_okay=False, path_type=Path))
 @handle_errors
 def preview(recipe: Path | None, images: int, variants: int, seed: int | None, cell: int, transform: str | None,
-            no_custom: bool, input: Path, output: Path) -> None:
+            no_custom: bool, max_pixels: int, input: Path, output: Path) -> None:
     """Draw a PNG contact sheet of what a recipe makes from INPUT (no dataset is written)."""
     from augcli import api
 
     result = api.preview(input, output, recipe=recipe, images=images, variants=variants, seed=seed, cell=cell,
-                         transform=transform, allow_custom=not no_custom)
+                         transform=transform, allow_custom=not no_custom, max_pixels=max_pixels)
     click.echo(f"Wrote {result.path} ({result.rows} rows x {result.columns} columns)")
+    from augcli.paths import shown
+
+    for path, reason in [*result.problems, *result.unreadable][:5]:
+        click.echo(f"  skipped {shown(path)}: {reason}", err=True)
 
 
 @cli.command()

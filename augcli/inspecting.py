@@ -2,6 +2,9 @@
 
 Every image is read with :func:`augcli.io.read_image` (the same check a run makes), on a
 thread pool: OpenCV decoding releases the GIL, so threads use every core without pickling.
+A bad file (corrupt, too large, wrong content, unreadable) is reported with its reason, and
+what the scan left out (``Dataset.problems``) is reported too; neither stops the inspection.
+Paths that are not valid UTF-8 are printed with ``\\xe9`` escapes in the text report.
 """
 
 from __future__ import annotations
@@ -13,8 +16,10 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from augcli.dataset import scan
-from augcli.io import ReadError, read_image
+from augcli.dataset import Problem, scan
+from augcli.errors import InputError
+from augcli.io import DEFAULT_MAX_PIXELS, ReadError, read_image
+from augcli.paths import check_not_input, shown
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -37,6 +42,7 @@ class InspectResult:
     root: Path
     classes: tuple[ClassStats, ...]
     chart: Path | None = None
+    problems: tuple[Problem, ...] = ()  # (path, reason) the scan left out
 
     @property
     def images(self) -> int:
@@ -65,6 +71,7 @@ class InspectResult:
                 "width": list(c.width) if c.width else None, "height": list(c.height) if c.height else None,
                 "unreadable": [{"path": p, "reason": r} for p, r in c.unreadable],
             } for c in self.classes],
+            "problems": [{"path": p, "reason": r} for p, r in self.problems],
             "chart": str(self.chart) if self.chart else None,
         }
 
@@ -72,23 +79,47 @@ class InspectResult:
 Probe = tuple[int, int] | str  # (width, height) or the reason it is unreadable
 
 
-def _probe(path: Path) -> Probe:
+def _probe(path: Path, max_pixels: int | None) -> Probe:
     """Read one image fully; its size, or why it cannot be used."""
     try:
-        image = read_image(path)
+        image = read_image(path, max_pixels=max_pixels)
     except ReadError as exc:
         return str(exc)
     return int(image.shape[1]), int(image.shape[0])
 
 
+def _check_chart(chart: Path, input_root: Path) -> None:
+    """The chart is a new or replaceable .png file outside the input tree."""
+    if chart.is_dir():
+        raise InputError(f"--chart {chart}: expected a file name ending in .png, got a folder")
+    if chart.suffix.lower() != ".png":
+        raise InputError(f"--chart {chart}: expected a file name ending in .png, got "
+                         f"{repr(chart.suffix) if chart.suffix else 'no extension'}")
+    check_not_input(chart, input_root, "chart")
+
+
 def inspect_tree(root: str | Path, *, workers: int = 1, chart: str | Path | None = None,
-                 progress: Callable[[int, int], None] | None = None) -> InspectResult:
-    """Scan and read every image of ``root``; draw the class counts to ``chart`` when given."""
+                 progress: Callable[[int, int], None] | None = None,
+                 max_pixels: int | None = DEFAULT_MAX_PIXELS) -> InspectResult:
+    """Scan and read every image of ``root``; draw the class counts to ``chart`` when given.
+
+    Args:
+        root: ImageFolder tree.
+        workers: reading threads.
+        chart: a .png path outside ``root`` for the bar chart of class counts.
+        progress: called with (images just read, images in the tree).
+        max_pixels: images above this many pixels are reported, not decoded; None for no limit.
+
+    Returns:
+        Per-class statistics, unreadable files, the scan's problems and the chart path.
+    """
     data = scan(root)
+    if chart is not None:
+        _check_chart(Path(chart), data.root)
     paths = [data.root / s.rel for s in data.sources]
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
         probes = []
-        for probe in pool.map(_probe, paths):
+        for probe in pool.map(lambda path: _probe(path, max_pixels), paths):
             probes.append(probe)
             if progress:
                 progress(1, len(paths))
@@ -97,13 +128,19 @@ def inspect_tree(root: str | Path, *, workers: int = 1, chart: str | Path | None
     for source, probe in zip(data.sources, probes, strict=True):
         grouped[source.label].append((source.rel, probe))
     classes = tuple(_class_stats(label, items, total) for label, items in grouped.items())
-    chart_path = None
-    if chart is not None:
-        from augcli.chart import write_chart
+    chart_path = None if chart is None else _write_chart(Path(chart), data.root, classes)
+    return InspectResult(root=data.root, classes=classes, chart=chart_path, problems=data.problems)
 
-        chart_path = write_chart(chart, [c.name for c in classes], {"images": [c.images for c in classes]},
-                                 title=f"Images per class in {data.root.name or data.root}")
-    return InspectResult(root=data.root, classes=classes, chart=chart_path)
+
+def _write_chart(chart: Path, root: Path, classes: tuple[ClassStats, ...]) -> Path:
+    """Draw the class counts; a path that cannot be written is an input error, not a traceback."""
+    from augcli.chart import write_chart
+
+    try:
+        return write_chart(chart, [c.name for c in classes], {"images": [c.images for c in classes]},
+                           title=f"Images per class in {root.name or root}")
+    except OSError as exc:
+        raise InputError(f"--chart {chart}: expected a writable file, got {exc.strerror or exc}") from None
 
 
 def _class_stats(label: str, items: list[tuple[str, Probe]], total: int) -> ClassStats:
@@ -127,7 +164,7 @@ def _span(bounds: tuple[int, int] | None) -> str:
 
 def report(result: InspectResult) -> str:
     """The text report of ``augcli inspect``."""
-    rows = [(c.name, str(c.images), f"{c.share:.1%}", ", ".join(f"{k} {n}" for k, n in c.formats.items()),
+    rows = [(shown(c.name), str(c.images), f"{c.share:.1%}", ", ".join(f"{k} {n}" for k, n in c.formats.items()),
              _span(c.width), _span(c.height), str(len(c.unreadable))) for c in result.classes]
     head = ("class", "images", "share", "formats", "width", "height", "unreadable")
     widths = [max(len(r[i]) for r in [head, *rows]) for i in range(len(head))]
@@ -139,12 +176,16 @@ def report(result: InspectResult) -> str:
         lines.append("  " + "  ".join(cells).rstrip())
     data = result.as_dict()
     counts = {c.name: c.images for c in result.classes}
-    lines.append(f"imbalance ratio: {result.imbalance_ratio:.2f} (largest {data['largest']} "
-                 f"{counts[data['largest']]} / smallest {data['smallest']} {counts[data['smallest']]})")
+    largest, smallest = data["largest"], data["smallest"]
+    lines.append(f"imbalance ratio: {result.imbalance_ratio:.2f} (largest {largest} {counts[largest]} / "
+                 f"smallest {smallest} {counts[smallest]})")
     bad = [u for c in result.classes for u in c.unreadable]
     if bad:
         lines.append(f"{len(bad)} unreadable file(s):")
         lines.extend(f"  {path}: {reason}" for path, reason in bad)
+    if result.problems:
+        lines.append(f"{len(result.problems)} problem(s) found while scanning (left out):")
+        lines.extend(f"  {path}: {reason}" for path, reason in result.problems)
     if result.chart:
         lines.append(f"Chart: {result.chart}")
-    return "\n".join(lines) + "\n"
+    return shown("\n".join(lines) + "\n")  # reasons may name paths too

@@ -1,6 +1,17 @@
 """Reading and writing images: bytes through numpy (non-ASCII paths work), atomic writes.
 
 Rules:
+- The content decides the format, never the file name: the first bytes are sniffed
+  (:func:`sniff_format`). PNG, JPEG, BMP, TIFF and WebP are read; GIF, HEIC/HEIF, AVIF,
+  SVG, ICO, JPEG 2000 and JPEG XL are refused with a reason naming the format, and so are
+  text (an HTML error page saved as ``.jpg``) and anything unknown.
+- The image size is read from the header (:func:`image_info`) before any pixel is decoded.
+  An image above ``max_pixels`` (:data:`DEFAULT_MAX_PIXELS`, 100 megapixels, like Pillow's
+  ``MAX_IMAGE_PIXELS``) is refused, so a 2 MB decompression bomb never becomes gigabytes of
+  pixels; ``max_pixels=None`` lifts the limit (OpenCV still refuses images above 2**30 pixels
+  unless ``OPENCV_IO_MAX_IMAGE_PIXELS`` is raised).
+- Any failure while decoding one file (including ``cv2.error`` and ``MemoryError``) becomes a
+  :class:`ReadError` with a reason; callers report the file and go on.
 - Images are read unchanged in depth and channels, as (H, W, C) with C in {1, 3, 4}.
 - JPEG EXIF orientation is applied on read, as image viewers show the picture.
 - A truncated JPEG (no end marker after its last scan) is refused, not half-decoded.
@@ -10,8 +21,11 @@ Rules:
 
 from __future__ import annotations
 
+import codecs
 import os
-from pathlib import Path
+import struct
+from collections.abc import Callable
+from pathlib import Path, PurePosixPath
 
 import cv2
 import numpy as np
@@ -20,7 +34,18 @@ from augcli.ops._image import Image
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
 TMP_SUFFIX = ".augcli-tmp"
+DEFAULT_MAX_PIXELS = 100_000_000
+"""Largest image (width x height) read by default: 100 megapixels, about 300 MB as 8-bit RGB."""
 _EIGHT_BIT_ONLY = (".jpg", ".jpeg", ".webp", ".bmp")
+_SUPPORTED = {"png": "PNG", "jpeg": "JPEG", "bmp": "BMP", "tiff": "TIFF", "webp": "WebP"}
+_UNSUPPORTED = {"gif": "GIF", "heic": "HEIC", "heif": "HEIF", "avif": "AVIF", "svg": "SVG", "ico": "ICO",
+                "jp2": "JPEG 2000", "jxl": "JPEG XL"}
+_UNSUPPORTED_EXTENSIONS = {".gif": "gif", ".heic": "heic", ".heif": "heif", ".avif": "avif", ".svg": "svg",
+                           ".svgz": "svg", ".ico": "ico", ".jp2": "jp2", ".j2k": "jp2", ".jpx": "jp2",
+                           ".jxl": "jxl"}
+_RENAME_EXTENSIONS = {".jfif": ".jpg", ".jpe": ".jpg", ".pjpeg": ".jpg", ".pjp": ".jpg", ".tif2": ".tif"}
+_AVIF_BRANDS = (b"avif", b"avis")
+_HEIC_BRANDS = (b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"hevm", b"hevs", b"mif1", b"msf1")
 
 
 class ReadError(Exception):
@@ -32,24 +57,109 @@ def is_image_name(name: str) -> bool:
     return name.lower().endswith(IMAGE_EXTENSIONS)
 
 
-def read_image(path: str | Path) -> Image:
-    """Read an image as (H, W, C), uint8 or uint16, EXIF orientation applied for JPEG."""
+def unsupported_reason(name: str) -> str | None:
+    """Why a file name's extension names an image augcli does not read; None for other names."""
+    ext = PurePosixPath(name).suffix.lower()
+    if ext in _UNSUPPORTED_EXTENSIONS:
+        return _unsupported_text(_UNSUPPORTED_EXTENSIONS[ext])
+    if ext in _RENAME_EXTENSIONS:
+        return f"the {ext} extension is not read: rename the file to {_RENAME_EXTENSIONS[ext]} if it is a JPEG"
+    return None
+
+
+def _unsupported_text(fmt: str) -> str:
+    """The reason an unsupported image format is refused, with the way out."""
+    return f"{_UNSUPPORTED[fmt]} images are not supported: convert them to PNG"
+
+
+def read_image(path: str | Path, *, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> Image:
+    """Read an image as (H, W, C), uint8 or uint16, EXIF orientation applied for JPEG.
+
+    Args:
+        path: the image file; its content decides the format.
+        max_pixels: refuse images whose header claims more pixels; None for no limit.
+
+    Returns:
+        The image, (H, W, C) with C in {1, 3, 4}.
+
+    Raises:
+        ReadError: the file cannot be read, is not a supported image, or is too large.
+    """
     try:
         data = np.fromfile(path, dtype=np.uint8)
     except OSError as exc:
         raise ReadError(f"cannot read file ({exc.strerror or exc})") from None
-    return decode_image(data, str(path))
+    except Exception as exc:  # one bad file never stops a run
+        raise ReadError(f"cannot read file ({type(exc).__name__}: {exc})") from None
+    return decode_image(data, str(path), max_pixels=max_pixels)
 
 
-def decode_image(data: np.ndarray, name: str) -> Image:
-    """Decode image bytes; ``name`` decides the JPEG checks."""
-    if data.size == 0:
+def decode_image(data: bytes | np.ndarray, name: str, *, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> Image:
+    """Decode image bytes; the content decides the format, ``name`` is used only in messages.
+
+    Args:
+        data: the file's bytes (``bytes`` or a uint8 array).
+        name: the file name or path, for messages.
+        max_pixels: refuse images whose header claims more pixels; None for no limit.
+
+    Returns:
+        The image, (H, W, C) with C in {1, 3, 4}, EXIF orientation applied for JPEG.
+
+    Raises:
+        ReadError: the bytes are not a supported, complete image within ``max_pixels``.
+    """
+    raw = _as_bytes(data)
+    if not raw:
         raise ReadError("empty file")
-    is_jpeg = name.lower().endswith((".jpg", ".jpeg"))
-    raw = data.tobytes() if is_jpeg else b""
-    if is_jpeg and not _jpeg_complete(raw):
+    fmt = sniff_format(raw)
+    if fmt == "jpeg" and not _jpeg_complete(raw):
         raise ReadError("truncated or corrupt JPEG (no end marker after the image data)")
-    image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
+    try:
+        _, width, height = image_info(raw)
+    except ReadError as exc:
+        raise ReadError(f"{exc}{_named_note(name, fmt)}") from None
+    check_pixels(width, height, max_pixels)
+    image = _decode(raw)
+    if fmt == "jpeg":
+        image = apply_orientation(image, jpeg_orientation(raw))
+    return np.ascontiguousarray(image)
+
+
+def _as_bytes(data: bytes | np.ndarray) -> bytes:
+    """The bytes of a file read as a uint8 array, or the bytes themselves."""
+    return data.tobytes() if isinstance(data, np.ndarray) else bytes(data)
+
+
+def _named_note(name: str, fmt: str) -> str:
+    """`` (named .jpg)`` when an unsupported content hides behind a supported image extension."""
+    ext = PurePosixPath(name).suffix.lower()
+    if fmt in _UNSUPPORTED and is_image_name(name):
+        return f" (the file is named {ext} but holds {_UNSUPPORTED[fmt]} data)"
+    return ""
+
+
+def check_pixels(width: int, height: int, max_pixels: int | None) -> None:
+    """Refuse an image above ``max_pixels`` (None: no limit) before it is decoded."""
+    if max_pixels is not None and width * height > max_pixels:
+        raise ReadError(f"image is {width}x{height} ({_amount(width * height)}), above the limit of "
+                        f"{_amount(max_pixels)}; raise it with --max-pixels if you trust this file")
+
+
+def _amount(pixels: int) -> str:
+    """``900 megapixels``, ``0.25 megapixels``, or ``600 pixels`` for tiny limits."""
+    if pixels < 10_000:
+        return f"{pixels} pixels"
+    return f"{pixels / 1e6:.2f}".rstrip("0").rstrip(".") + " megapixels"
+
+
+def _decode(raw: bytes) -> Image:
+    """OpenCV decode as (H, W, C) uint8/uint16; any failure becomes a ReadError."""
+    try:
+        image = cv2.imdecode(np.frombuffer(raw, np.uint8), cv2.IMREAD_UNCHANGED)
+    except MemoryError:
+        raise ReadError("not enough memory to decode it") from None
+    except Exception as exc:  # cv2.error, or anything else a codec raises
+        raise ReadError(_decoder_reason(exc)) from None
     if image is None or image.size == 0:
         raise ReadError("not a readable image (corrupt, or a format OpenCV cannot decode)")
     if image.dtype not in (np.uint8, np.uint16):
@@ -58,9 +168,192 @@ def decode_image(data: np.ndarray, name: str) -> Image:
         image = image[:, :, np.newaxis]
     if image.shape[2] not in (1, 3, 4):
         raise ReadError(f"unsupported channel count {image.shape[2]}; augcli handles 1, 3 or 4 channels")
-    if is_jpeg:
-        image = apply_orientation(image, jpeg_orientation(raw))
-    return np.ascontiguousarray(image)
+    return image
+
+
+def _decoder_reason(exc: Exception) -> str:
+    """A one-line reason from a decoder exception."""
+    text = str(exc).strip()
+    if "CV_IO_MAX_IMAGE_PIXELS" in text:
+        return ("image is larger than OpenCV decodes (2**30 pixels by default); "
+                "raise OPENCV_IO_MAX_IMAGE_PIXELS if you trust this file")
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    return f"not a readable image (the decoder failed: {lines[-1] if lines else type(exc).__name__})"
+
+
+# ---------------------------------------------------------------- header sniffing
+
+
+def sniff_format(raw: bytes) -> str:
+    """The format the first bytes announce: png, jpeg, bmp, tiff, webp (read); gif, heic, heif, avif,
+    svg, ico, jp2, jxl (refused); html or text; unknown."""
+    for magic, fmt in _MAGIC:
+        if raw.startswith(magic):
+            return fmt
+    if raw[:4] == b"RIFF" and raw[8:12] == b"WEBP":
+        return "webp"
+    if raw[4:8] == b"ftyp":
+        return _ftyp_format(raw)
+    return _text_format(raw)
+
+
+_MAGIC = (
+    (b"\x89PNG\r\n\x1a\n", "png"), (b"\xff\xd8", "jpeg"), (b"BM", "bmp"),
+    (b"II*\x00", "tiff"), (b"MM\x00*", "tiff"), (b"II+\x00", "tiff"), (b"MM\x00+", "tiff"),
+    (b"GIF87a", "gif"), (b"GIF89a", "gif"), (b"\x00\x00\x01\x00", "ico"),
+    (b"\x00\x00\x00\x0cjP  \r\n\x87\n", "jp2"), (b"\xff\x4f\xff\x51", "jp2"),
+    (b"\x00\x00\x00\x0cJXL \r\n\x87\n", "jxl"), (b"\xff\x0a", "jxl"),
+)
+
+
+def _ftyp_format(raw: bytes) -> str:
+    """AVIF, HEIC or HEIF from an ISO media ``ftyp`` box (major and compatible brands)."""
+    size = int.from_bytes(raw[0:4], "big")
+    brands = [raw[8:12]] + [raw[i : i + 4] for i in range(16, min(size, len(raw), 256), 4)]
+    if any(b in _AVIF_BRANDS for b in brands):
+        return "avif"
+    if brands[0] in _HEIC_BRANDS[:8]:
+        return "heic"
+    return "heif" if any(b in _HEIC_BRANDS for b in brands) else "unknown"
+
+
+def _text_format(raw: bytes) -> str:
+    """svg, html or text for markup and text files; unknown otherwise."""
+    head = raw[:1024]
+    if b"\x00" in head:
+        return "unknown"
+    try:  # an incremental decoder accepts a character cut at the end of the head
+        text = codecs.getincrementaldecoder("utf-8")().decode(head).lstrip("\ufeff \t\r\n")
+    except UnicodeDecodeError:
+        return "unknown"
+    lower = text.lower()
+    if "<svg" in lower:
+        return "svg"
+    if lower.startswith(("<!doctype html", "<html", "<head", "<body")):
+        return "html"
+    return "text" if text and all(c.isprintable() or c.isspace() for c in text) else "unknown"
+
+
+def image_info(data: bytes | np.ndarray) -> tuple[str, int, int]:
+    """``(format, width, height)`` read from the header alone, without decoding.
+
+    ``format`` is one of png, jpeg, bmp, tiff, webp. The size is the stored one (before any EXIF
+    turn). Reads PNG IHDR, the JPEG frame header (SOF0-SOF15), BMP's DIB header, the first TIFF IFD
+    (either byte order, SHORT or LONG, and BigTIFF) and WebP VP8, VP8L and VP8X chunks.
+
+    Raises:
+        ReadError: the content is not a supported image, or its header holds no valid size.
+    """
+    raw = _as_bytes(data)
+    fmt = sniff_format(raw)
+    reader = _SIZE_READERS.get(fmt)
+    if reader is None:
+        raise ReadError(_content_reason(fmt))
+    try:
+        size = reader(raw)
+    except (IndexError, ValueError, struct.error):
+        size = None
+    if size is None or size[0] <= 0 or size[1] <= 0:
+        raise ReadError(f"truncated or corrupt {_SUPPORTED[fmt]} (no valid image size in its header)")
+    return fmt, int(size[0]), int(size[1])
+
+
+def _content_reason(fmt: str) -> str:
+    """Why content of an unreadable format is refused."""
+    if fmt in _UNSUPPORTED:
+        return _unsupported_text(fmt)
+    if fmt == "html":
+        return "not a readable image: the file is an HTML page (a failed download?)"
+    if fmt == "text":
+        return "not a readable image: the file holds text"
+    return "not a readable image: its content is not PNG, JPEG, BMP, TIFF or WebP"
+
+
+Size = tuple[int, int] | None
+
+
+def _png_size(raw: bytes) -> Size:
+    """Width and height from the IHDR chunk, which must come first."""
+    if raw[12:16] != b"IHDR":
+        return None
+    return struct.unpack(">II", raw[16:24])
+
+
+_SOF = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}  # DHT, JPG and DAC share the range
+_STANDALONE = frozenset({0x01, *range(0xD0, 0xD8)})  # TEM and RSTn carry no length
+
+
+def _jpeg_size(raw: bytes) -> Size:
+    """Width and height from the first frame header (SOFn), walking the segments after SOI."""
+    pos = 2
+    while pos + 4 <= len(raw):
+        if raw[pos] != 0xFF:
+            return None
+        marker = raw[pos + 1]
+        if marker == 0xFF:  # fill byte
+            pos += 1
+            continue
+        if marker in _SOF:
+            height, width = struct.unpack(">HH", raw[pos + 5 : pos + 9])
+            return width, height
+        if marker in (0xD9, 0xDA):  # end of image or scan before any frame header
+            return None
+        pos += 2 if marker in _STANDALONE else 2 + int.from_bytes(raw[pos + 2 : pos + 4], "big")
+    return None
+
+
+def _bmp_size(raw: bytes) -> Size:
+    """Width and height from the DIB header (OS/2 core headers use 16-bit fields)."""
+    header = int.from_bytes(raw[14:18], "little")
+    if header == 12:
+        return struct.unpack("<HH", raw[18:22])
+    if header not in (16, 40, 52, 56, 64, 108, 124):
+        return None
+    width, height = struct.unpack("<ii", raw[18:26])
+    return width, abs(height)  # a negative height marks a top-down bitmap
+
+
+def _tiff_size(raw: bytes) -> Size:
+    """ImageWidth (256) and ImageLength (257) from the first IFD; classic TIFF or BigTIFF."""
+    order = "<" if raw[:2] == b"II" else ">"
+    big = struct.unpack(order + "H", raw[2:4])[0] == 43
+    ifd = struct.unpack(order + ("Q" if big else "I"), raw[(8 if big else 4) : (16 if big else 8)])[0]
+    count = struct.unpack(order + ("Q" if big else "H"), raw[ifd : ifd + (8 if big else 2)])[0]
+    first, step = ifd + (8 if big else 2), (20 if big else 12)
+    found: dict[int, int] = {}
+    for k in range(min(count, 4096)):
+        entry = first + k * step
+        tag, kind = struct.unpack(order + "HH", raw[entry : entry + 4])
+        if tag in (256, 257):
+            found[tag] = _tiff_value(raw[entry + (12 if big else 8) :], kind, order)
+    return (found[256], found[257]) if 256 in found and 257 in found else None
+
+
+def _tiff_value(field: bytes, kind: int, order: str) -> int:
+    """An inline SHORT (3), LONG (4) or LONG8 (16) value, left-justified in its field."""
+    code = {3: "H", 4: "I", 16: "Q"}.get(kind)
+    if code is None:
+        raise ValueError(f"TIFF size field of type {kind}")
+    return int(struct.unpack(order + code, field[: struct.calcsize(code)])[0])
+
+
+def _webp_size(raw: bytes) -> Size:
+    """Width and height from the first chunk: VP8 (lossy), VP8L (lossless) or VP8X (extended)."""
+    chunk = raw[12:16]
+    if chunk == b"VP8 " and raw[23:26] == b"\x9d\x01\x2a":
+        width, height = struct.unpack("<HH", raw[26:30])
+        return width & 0x3FFF, height & 0x3FFF
+    if chunk == b"VP8L" and raw[20] == 0x2F:
+        bits = int.from_bytes(raw[21:25], "little")
+        return (bits & 0x3FFF) + 1, (bits >> 14 & 0x3FFF) + 1
+    if chunk == b"VP8X":
+        return int.from_bytes(raw[24:27], "little") + 1, int.from_bytes(raw[27:30], "little") + 1
+    return None
+
+
+_SIZE_READERS: dict[str, Callable[[bytes], Size]] = {
+    "png": _png_size, "jpeg": _jpeg_size, "bmp": _bmp_size, "tiff": _tiff_size, "webp": _webp_size,
+}
 
 
 def _jpeg_complete(raw: bytes) -> bool:
@@ -148,13 +441,28 @@ def encode_image(image: Image, ext: str, quality: int = 95) -> bytes:
     return buffer.tobytes()
 
 
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write bytes to ``path`` through a temporary file in the same folder and a rename."""
+def temp_path(path: Path) -> Path:
+    """The hidden temporary name a file is written under before it is moved to ``path``."""
+    return path.with_name(f".{path.name}.{os.getpid()}{TMP_SUFFIX}")
+
+
+def write_temp(path: Path, data: bytes) -> Path:
+    """Write bytes under ``path``'s temporary name (folders made as needed) and return that name."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}{TMP_SUFFIX}")
+    tmp = temp_path(path)
     try:
         with open(tmp, "wb") as handle:
             handle.write(data)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return tmp
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write bytes to ``path`` through a temporary file in the same folder and a rename."""
+    tmp = write_temp(path, data)
+    try:
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)

@@ -51,5 +51,14 @@ def check_not_input(path: Path, input_root: Path, what: str) -> None:
 
 
 def shown(path: str | Path) -> str:
-    """A path as text that any terminal and UTF-8 file can hold: bytes that are not UTF-8 as ``\\xNN``."""
-    return str(path).encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    """A path fit to print anywhere: bytes of a name that is not UTF-8 shown as ``\\xe9`` escapes."""
+    text = str(path)
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        pass
+    try:
+        return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    except UnicodeEncodeError:  # a surrogate no file system name decodes to
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")

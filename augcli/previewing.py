@@ -16,11 +16,14 @@ from typing import Any
 import cv2
 import numpy as np
 
+from augcli.chart import printable_ascii
 from augcli.compose import Op
+from augcli.conventions import fixed_values
 from augcli.dataset import Dataset, Source, scan
 from augcli.errors import InputError
-from augcli.io import ReadError, read_image, write_atomic
+from augcli.io import DEFAULT_MAX_PIXELS, ReadError, read_image, write_atomic
 from augcli.ops._image import Image
+from augcli.paths import check_not_input, shown
 from augcli.recipe import Recipe
 from augcli.render import render
 from augcli.rng import generator, sample_seed
@@ -45,6 +48,8 @@ class PreviewResult:
     path: Path
     rows: int
     columns: int
+    unreadable: tuple[tuple[str, str], ...] = ()  # (path, reason) of sample images passed over
+    problems: tuple[tuple[str, str], ...] = ()  # (path, reason) the scan left out
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,8 +83,10 @@ def _candidates(data: Dataset, n: int) -> list[list[Source]]:
     return order
 
 
-def sample_images(data: Dataset, n: int) -> list[tuple[Source, Image]]:
-    """Up to ``n`` readable images, round-robin over classes; an unreadable file gives way to the next."""
+def sample_images(data: Dataset, n: int, max_pixels: int | None = DEFAULT_MAX_PIXELS,
+                  unreadable: list[tuple[str, str]] | None = None) -> list[tuple[Source, Image]]:
+    """Up to ``n`` readable images, round-robin over classes; an unreadable file gives way to the next
+    and, when ``unreadable`` is given, is added to it as (path, reason)."""
     queues: list[Iterator[Source]] = [iter(c) for c in _candidates(data, n)]
     chosen: list[tuple[Source, Image]] = []
     while queues and len(chosen) < n:
@@ -88,10 +95,11 @@ def sample_images(data: Dataset, n: int) -> list[tuple[Source, Image]]:
                 break
             for source in queue:
                 try:
-                    chosen.append((source, read_image(data.root / source.rel)))
+                    chosen.append((source, read_image(data.root / source.rel, max_pixels=max_pixels)))
                     break
-                except ReadError:
-                    continue
+                except ReadError as exc:
+                    if unreadable is not None:
+                        unreadable.append((source.rel, str(exc)))
             else:
                 queues.remove(queue)
     return chosen
@@ -191,8 +199,8 @@ def _ops_caption(ops: Sequence[Op], width: int) -> tuple[str, ...]:
 
 
 def _ascii(text: str) -> str:
-    """Hershey fonts draw ASCII only."""
-    return text.encode("ascii", "replace").decode("ascii")
+    """Hershey fonts draw printable ASCII only; anything else becomes '?'."""
+    return printable_ascii(text)
 
 
 # ---------------------------------------------------------------- cells
@@ -331,10 +339,7 @@ def _check_output(data: Dataset, output: Path) -> None:
         raise InputError(f"preview output {output}: expected a file name ending in .png")
     if output.is_dir():
         raise InputError(f"preview output {output} is a folder; give a file name ending in .png")
-    root = data.root.resolve()
-    if root in output.resolve().parents:
-        raise InputError(f"preview output {output} is inside the input folder {data.root}; "
-                         "write it elsewhere (it would become an input image)")
+    check_not_input(output, data.root, "preview output")
 
 
 def _sweep_spec(name: str) -> TransformSpec:
@@ -360,8 +365,12 @@ def make_preview(
     seed: int | None = None,
     cell: int = 160,
     transform: str | None = None,
+    max_pixels: int | None = DEFAULT_MAX_PIXELS,
 ) -> PreviewResult:
-    """Draw and write a PNG contact sheet of ``recipe`` (or a sweep of ``transform``) on ``input``."""
+    """Draw and write a PNG contact sheet of ``recipe`` (or a sweep of ``transform``) on ``input``.
+
+    Unreadable sample images (corrupt, above ``max_pixels``, wrong content) give way to the next.
+    """
     for option, value, least in (("--images", images, 1), ("--variants", variants, 1), ("--cell", cell, 32)):
         if value < least:
             raise InputError(f"{option}: expected {least} or more, got {value}")
@@ -369,12 +378,18 @@ def make_preview(
     _check_output(data, output)
     run_seed = recipe.seed if seed is None else seed
     spec = _sweep_spec(transform) if transform is not None else None
-    samples = sample_images(data, min(images, SWEEP_ROWS) if spec else images)
+    unreadable: list[tuple[str, str]] = []
+    samples = sample_images(data, min(images, SWEEP_ROWS) if spec else images, max_pixels, unreadable)
     if not samples:
-        raise InputError(f"no readable images in {data.root}")
+        first = f", first {shown(unreadable[0][0])}: {unreadable[0][1]}" if unreadable else ""
+        raise InputError(f"no readable images in {data.root}: expected one or more, "
+                         f"got {len(unreadable)} unreadable file(s){first}")
     if spec is None:
         rows = [_variant_cells(recipe, run_seed, s, img, variants, cell) for s, img in samples]
         header = f"recipe: {recipe.source}   seed: {run_seed}   variants = expand copies 1-{variants}"
+        fixed = fixed_values(recipe)  # single numbers on range parameters: exact here, +-x elsewhere
+        if fixed:
+            header += "   fixed values: " + ", ".join(text.split(" (")[0] for text in fixed)
     else:
         rows = [_sweep_cells(spec, run_seed, s, img, variants, cell) for s, img in samples]
         header = _sweep_header(spec, run_seed)
@@ -383,4 +398,5 @@ def make_preview(
     if not ok:  # pragma: no cover - OpenCV always encodes 8-bit BGR as PNG
         raise OSError("OpenCV could not encode the preview")
     write_atomic(output, buffer.tobytes())
-    return PreviewResult(path=output, rows=len(rows), columns=max(len(r) for r in rows))
+    return PreviewResult(path=output, rows=len(rows), columns=max(len(r) for r in rows),
+                         unreadable=tuple(sorted(unreadable)), problems=data.problems)

@@ -16,9 +16,25 @@ import numpy as np
 _SEED_BITS = 63  # fits int64, so pandas reads the manifest's seed column as integers
 
 
+def _path_bytes(relpath: str) -> bytes:
+    """The bytes a path's seed hashes: UTF-8 of its NFC form, or its original bytes when it is not text.
+
+    A name that is not valid UTF-8 on disk reaches Python with lone surrogates (``surrogateescape``);
+    it hashes the bytes it came from (as ``os.fsencode`` gives them), so it still has a stable seed.
+    """
+    try:
+        return unicodedata.normalize("NFC", relpath).encode("utf-8")
+    except UnicodeEncodeError:
+        pass
+    try:
+        return relpath.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:  # a surrogate that no file name decodes to
+        return relpath.encode("utf-8", "surrogatepass")
+
+
 def _path_words(relpath: str) -> list[int]:
-    """Turn a POSIX relative path into eight 32-bit words (sha256 of its NFC form)."""
-    digest = hashlib.sha256(unicodedata.normalize("NFC", relpath).encode("utf-8")).digest()
+    """Turn a POSIX relative path into eight 32-bit words (sha256 of :func:`_path_bytes`)."""
+    digest = hashlib.sha256(_path_bytes(relpath)).digest()
     return [int.from_bytes(digest[i : i + 4], "little") for i in range(0, 32, 4)]
 
 

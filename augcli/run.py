@@ -365,7 +365,8 @@ def _removable(out_root: Path, rows: Sequence[M.Row]) -> list[Path]:
         if not target.is_file():
             continue
         if not row.sha256 or file_sha256(target) != row.sha256:
-            why = "has no checksum (written by an older augcli)" if not row.sha256 else "was changed after augcli wrote it"
+            why = ("was changed after augcli wrote it" if row.sha256
+                   else "has no checksum (written by an older augcli)")
             raise InputError(f"{shown(target)} {why}, and this run would replace or remove it; nothing was "
                              "deleted: move it out of the output folder (or choose another folder), then run again")
         found.append(target)

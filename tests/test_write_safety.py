@@ -194,7 +194,7 @@ def test_stale_outputs_are_all_checked_before_any_is_removed(tree: Path, recipe:
     (tree / "cat" / "cat_000.png").rename(tree / "dog" / "cat_000.png")
     (run / "cat" / "cat_000__aug002.png").write_bytes(b"retouched")
     before = _files(run)
-    with pytest.raises(InputError, match="cat_000__aug002.png was changed after augcli wrote it.*nothing was deleted"):
+    with pytest.raises(InputError, match=r"cat_000__aug002\.png was changed after augcli wrote it.*nothing was deleted"):
         api.expand(tree, run, recipe=recipe, workers=1)
     assert _files(run) == before
 

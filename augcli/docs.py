@@ -83,4 +83,25 @@ def transforms_markdown() -> str:
     lines += ["## composition", "", "| group | keys |", "| --- | --- |"]
     lines += [f"| `{kind}` | `of` (list of steps), " + ", ".join(f"`{k}`" for k in params) + " |"
               for kind, params in GROUP_PARAMS.items()]
-    return "\n".join(lines) + "\n"
+    return "\n".join([*lines, "", *_counterparts_markdown()]) + "\n"
+
+
+def _counterparts_markdown() -> list[str]:
+    """The "Coming from albumentations / torchvision" section, from ``augcli.conventions.COUNTERPARTS``."""
+    from augcli.conventions import COUNTERPARTS
+
+    lines = [
+        "## Coming from albumentations / torchvision",
+        "",
+        "Each row maps an augcli transform to its counterpart. Parameters read `ours` ← `theirs`:",
+        "conversion. Remember that a single number on a range parameter is that exact value here",
+        "(`rotate: {degrees: 30}` always turns by 30), where both libraries read `30` as [-30, 30].",
+        "",
+        "| transform | library | counterpart | parameters | notes |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for row in COUNTERPARTS:
+        params = "; ".join(f"`{ours}` ← `{theirs}`: {how}" for ours, theirs, how in row.params) or "none"
+        lines.append(f"| `{row.name}` | {row.library} | `{_md_cell(row.other)}` | {_md_cell(params)} | "
+                     f"{_md_cell(row.note)} |")
+    return lines

@@ -1,12 +1,14 @@
 """Apply a list of ops to an image. Runs and replays both go through here.
 
-Consecutive geometric ops are fused into one matrix and resampled once. A run made only of
-exact ops (flips, quarter turns, whole-pixel crops) is done with array views instead, so it
-stays bit-exact. The recorded ops stay one per step either way.
+Consecutive geometric ops are fused into one matrix and resampled once, by :func:`resample`,
+which owns the exact fast paths (flips, quarter turns, whole-pixel crops and pads stay bit-exact)
+and the interpolation rule. Geometric transforms declare only their matrix, so one recorded op
+gives the same pixels alone and inside a fused run. The recorded ops stay one per step either way.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -59,16 +61,46 @@ def fused_matrix(ops: Sequence[Op], shape: tuple[int, ...]) -> tuple[G.Matrix, G
     return matrix, size
 
 
+def resample(image: Image, matrix: G.Matrix, size: G.Size, *, interpolation: str = "linear",
+             border: str = "reflect", fill: Any = 0) -> Image:
+    """Resample through a (fused) matrix: the one interpolation rule of augcli.
+
+    - Whole-pixel matrices (flips, quarter turns, crops, whole-pixel shifts and pads) are done by
+      slicing, ``cv2.flip`` and ``cv2.transpose``: bit-exact, whatever the interpolation.
+    - A scale-and-shift whose source box has whole-pixel edges inside the image (a resize, or a crop
+      and a resize, in either case perhaps flipped or turned) is ``cv2.resize`` of the crop with the
+      interpolation asked for, ``area`` included.
+    - Any other matrix is one ``warpAffine``/``warpPerspective``. OpenCV has no area filter for warps,
+      so a shrinking warp with ``area`` is a warp to a size that needs no shrinking, then an area
+      resize; where the warp does not shrink, ``area`` resamples bilinearly.
+
+    The result is always a new C-contiguous array.
+    """
+    if G.is_exact(matrix):
+        return G.permute(image, matrix, size, border=border, fill=fill)
+    split = G.split_scale(matrix, size)
+    if split is not None:
+        scale, mid_size, exact = split
+        box = G.whole_box_inside(G.source_box(scale, mid_size), image.shape)
+        if box is not None:
+            mid = G.resize(G.crop(image, box), mid_size, interpolation)
+            return G.permute(mid, exact, size)
+    if interpolation == "area":
+        fx, fy = G.footprint(matrix, size)
+        mid_size = (max(size[0], math.ceil(size[0] * fx - 1e-6)), max(size[1], math.ceil(size[1] * fy - 1e-6)))
+        if mid_size != tuple(size):
+            inner = np.linalg.inv(G.box_matrix((0, 0, *mid_size), size)) @ matrix
+            mid = G.warp(image, inner, mid_size, interpolation="linear", border=border, fill=fill)
+            return G.resize(mid, size, "area")
+    return G.warp(image, matrix, size, interpolation=interpolation, border=border, fill=fill)
+
+
 def _render_geometric(image: Image, ops: list[Op]) -> Image:
-    """Apply one fusable run: views for exact runs, the op's own kernel alone, else one warp."""
-    classes = [_cls(op) for op in ops]
-    if all(cls.exact for cls in classes) or len(ops) == 1:
-        for cls, op in zip(classes, ops, strict=True):
-            image = cls.apply(image, op["params"])
-        return np.ascontiguousarray(image)
+    """Apply one fusable run through its fused matrix, with the first resampling op's settings."""
     matrix, size = fused_matrix(ops, image.shape)
-    settings = next(op["params"] for op in ops if not _cls(op).exact)
-    return G.warp(image, matrix, size, **{k: settings[k] for k in WARP_KEYS})
+    settings: dict[str, Any] = next((op["params"] for op in ops if not _cls(op).exact), {})
+    defaults = {"border": "reflect", "fill": 0, "interpolation": "linear"}
+    return resample(image, matrix, size, **{k: settings.get(k, defaults[k]) for k in WARP_KEYS})
 
 
 def render(image: Image, ops: Sequence[Op]) -> Image:
@@ -99,5 +131,5 @@ def render_stepwise(image: Image, ops: Sequence[Op]) -> Image:
     """Apply every op on its own, without fusion (a reference for tests and benchmarks)."""
     out = image
     for op in ops:
-        out = np.ascontiguousarray(_cls(op).apply(out, op["params"]))
+        out = render(out, [op])
     return out if out is not image else image.copy()

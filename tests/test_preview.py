@@ -199,3 +199,15 @@ def test_policy_caption_names_the_chosen_ops() -> None:
     op = {"name": "rand_augment", "params": {"ops": [{"name": "rotate", "params": {"angle": 7.5}},
                                                      {"name": "equalize", "params": {"mode": "per_channel"}}]}}
     assert PV.short_op(op, digits=1) == "rand_augment[rotate(+7.5) equalize]"
+
+
+def test_header_lists_range_parameters_given_as_one_number(tmp_path: Path, make_tree, monkeypatch) -> None:
+    """rotate: {degrees: 30} always turns by 30 here (albumentations reads 30 as [-30, 30]): the sheet says so."""
+    from augcli.recipe import parse_recipe
+
+    headers: list[str] = []
+    draw = PV.draw_sheet
+    monkeypatch.setattr(PV, "draw_sheet", lambda header, rows, cell: headers.append(header) or draw(header, rows, cell))
+    recipe = parse_recipe("pipeline: [{rotate: {degrees: 30}}, {hflip: {}}]")
+    PV.make_preview(make_tree({"cat": 2}), tmp_path / "s.png", recipe=recipe, images=1, variants=1, cell=48)
+    assert headers[0].endswith("fixed values: rotate.degrees = 30")

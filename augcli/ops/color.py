@@ -33,28 +33,23 @@ def adjust_contrast(image: Image, factor: float) -> Image:
 
 @keep_alpha
 def shift_hsv(image: Image, hue: float, saturation: float, value: float) -> Image:
-    """Shift hue (degrees), saturation and value (fractions of full scale).
+    """Shift hue (degrees), scale saturation by ``1 + saturation`` and shift value (fraction of full scale).
 
-    A single-channel image has no hue or saturation: only ``value`` applies.
+    Works on float HSV (hue in degrees, so there is no 2-degree quantisation as in OpenCV's 8-bit
+    HSV) and rounds once. Saturation is scaled, not shifted: a neutral pixel (S = 0) stays neutral.
+    With all three at 0 the image is returned unchanged (a copy). A single-channel image has no hue
+    or saturation: only ``value`` applies.
     """
+    if hue == 0 and saturation == 0 and value == 0:
+        return image.copy()
     if image.shape[2] == 1:
         return adjust_brightness(image, value)
-    if image.dtype == np.uint8:
-        hsv = cv2.cvtColor(image, cv2.COLOR_BGR2HSV)
-        x = np.arange(256, dtype=np.float64)
-        table = np.stack([
-            np.mod(x + round(hue / 2.0), 180),
-            np.clip(x + saturation * 255.0, 0, 255),
-            np.clip(x + value * 255.0, 0, 255),
-        ], axis=1)
-        hsv = cv2.LUT(hsv, np.rint(table).astype(np.uint8).reshape(256, 1, 3))
-        return cv2.cvtColor(hsv, cv2.COLOR_HSV2BGR)
     top = max_value(image.dtype)
-    hsv = cv2.cvtColor(image.astype(np.float32) / top, cv2.COLOR_BGR2HSV)
+    hsv = cv2.cvtColor(image.astype(np.float32) * np.float32(1.0 / top), cv2.COLOR_BGR2HSV)
     h, s, v = cv2.split(hsv)
-    h = np.mod(h + hue, 360.0)
-    s = np.clip(s + saturation, 0.0, 1.0)
-    v = np.clip(v + value, 0.0, 1.0)
+    h = np.mod(h + np.float32(hue), np.float32(360.0))
+    s = np.clip(s * np.float32(1.0 + saturation), 0.0, 1.0)
+    v = np.clip(v + np.float32(value), 0.0, 1.0)
     out = cv2.cvtColor(cv2.merge([h, s, v]), cv2.COLOR_HSV2BGR)
     return np.clip(np.rint(out * top), 0, top).astype(image.dtype)
 

@@ -55,16 +55,21 @@ def affine_matrix(
     translate: tuple[float, float] = (0.0, 0.0),
     shear: tuple[float, float] = (0.0, 0.0),
 ) -> Matrix:
-    """Matrix about the image centre: scale, then shear (degrees), then rotate (degrees, counter-clockwise),
-    then translate (fractions of width and height)."""
+    """Matrix about the image centre: scale, then rotate (degrees, counter-clockwise), then shear
+    (degrees), then translate (fractions of width and height).
+
+    Order and shear sign are albumentations' (``create_affine_transformation_matrix`` with the shear
+    angles negated, as ``Affine`` samples them): a positive x shear moves rows below the centre to the
+    left, as in torchvision.
+    """
     cx, cy = (width - 1) / 2.0, (height - 1) / 2.0
     a = math.radians(angle)
     rot = np.array([[math.cos(a), math.sin(a), 0.0], [-math.sin(a), math.cos(a), 0.0], [0.0, 0.0, 1.0]])
-    shx, shy = (math.tan(math.radians(s)) for s in shear)
+    shx, shy = (math.tan(math.radians(-s)) for s in shear)
     sh = np.array([[1.0, shx, 0.0], [shy, 1.0, 0.0], [0.0, 0.0, 1.0]])
     sc = np.diag([scale[0], scale[1], 1.0])
     move = translation(cx + translate[0] * width, cy + translate[1] * height)
-    return move @ rot @ sh @ sc @ translation(-cx, -cy)
+    return move @ sh @ rot @ sc @ translation(-cx, -cy)
 
 
 def box_matrix(box: tuple[float, float, float, float], out: Size) -> Matrix:
@@ -88,9 +93,13 @@ def warp(
     border: str = "reflect",
     fill: Any = 0,
 ) -> Image:
-    """Resample ``image`` through a 3x3 matrix into an image of ``size`` (width, height)."""
+    """Resample ``image`` through a 3x3 matrix into an image of ``size`` (width, height).
+
+    OpenCV defines no area filter for warps: ``area`` resamples bilinearly here, and
+    :func:`augcli.render.resample` only calls this with ``area`` where the warp does not shrink.
+    """
     flags = INTERPOLATIONS[interpolation]
-    if flags == cv2.INTER_AREA:  # not defined for warps
+    if flags == cv2.INTER_AREA:
         flags = cv2.INTER_LINEAR
     value = scale_fill(fill, image)
     src = cv_view(image)
@@ -125,6 +134,106 @@ def crop(image: Image, box: tuple[int, int, int, int]) -> Image:
     """Cut out the box (x0, y0, x1, y1) in whole pixels (a view)."""
     x0, y0, x1, y1 = box
     return image[y0:y1, x0:x1]
+
+
+def _near_int(values: npt.ArrayLike, tol: float = 1e-6) -> bool:
+    """True when every value is within ``tol`` of a whole number."""
+    a = np.asarray(values, dtype=np.float64)
+    return bool(np.all(np.abs(a - np.rint(a)) <= tol))
+
+
+def is_affine(matrix: Matrix) -> bool:
+    """True when the matrix has no perspective row."""
+    return abs(matrix[2, 0]) <= 1e-12 and abs(matrix[2, 1]) <= 1e-12 and abs(matrix[2, 2] - 1.0) <= 1e-12
+
+
+def is_exact(matrix: Matrix) -> bool:
+    """True when the matrix only moves whole pixels: flips, quarter turns, transposes and whole-pixel shifts."""
+    if not is_affine(matrix) or not _near_int(matrix[:2]):
+        return False
+    a = np.abs(np.rint(matrix[:2, :2]))
+    return bool(np.all(a.sum(axis=0) == 1) and np.all(a.sum(axis=1) == 1))
+
+
+def permute(image: Image, matrix: Matrix, size: Size, *, border: str = "reflect", fill: Any = 0) -> Image:
+    """Apply an exact matrix (see :func:`is_exact`) bit-exactly: crop or pad, then transpose and flip.
+
+    Always returns a new C-contiguous array.
+    """
+    m = np.rint(matrix)
+    w, h = size
+    corners = np.rint(np.linalg.inv(m) @ np.array([[0, w - 1, 0, w - 1], [0, 0, h - 1, h - 1], [1, 1, 1, 1]]))
+    x0, y0 = int(corners[0].min()), int(corners[1].min())
+    x1, y1 = int(corners[0].max()) + 1, int(corners[1].max()) + 1
+    height, width = image.shape[:2]
+    sides = (max(0, -x0), max(0, -y0), max(0, x1 - width), max(0, y1 - height))
+    if any(sides):
+        image = pad(image, sides, border, fill)
+        x0, x1, y0, y1 = x0 + sides[0], x1 + sides[0], y0 + sides[1], y1 + sides[1]
+    part, fresh = image[y0:y1, x0:x1], bool(any(sides))
+    a = m[:2, :2].astype(int)
+    if a[0, 0] == 0:  # axes swapped: transpose first, then the flips left over
+        part, fresh = hwc(cv2.transpose(cv_view(part)), image.shape[2]), True
+        fx, fy = a[0, 1], a[1, 0]
+    else:
+        fx, fy = a[0, 0], a[1, 1]
+    code = {(-1, 1): 1, (1, -1): 0, (-1, -1): -1}.get((fx, fy))
+    if code is not None:
+        part, fresh = hwc(cv2.flip(cv_view(part), code), image.shape[2]), True
+    return np.ascontiguousarray(part) if fresh else part.copy()
+
+
+def split_scale(matrix: Matrix, size: Size) -> tuple[Matrix, Size, Matrix] | None:
+    """Write an affine matrix without rotation or shear as ``exact @ scale``.
+
+    Returns (scale, mid_size, exact): ``scale`` has positive per-axis factors and maps the source onto
+    an image of ``mid_size``; ``exact`` (flips or a transpose) maps that onto the output. None when the
+    matrix rotates, shears or is a perspective.
+    """
+    if not is_affine(matrix):
+        return None
+    a = matrix[:2, :2]
+    tiny = 1e-12
+    if abs(a[0, 1]) <= tiny and abs(a[1, 0]) <= tiny and abs(a[0, 0]) > tiny and abs(a[1, 1]) > tiny:
+        d, mid = np.diag(np.sign([a[0, 0], a[1, 1]])), size
+    elif abs(a[0, 0]) <= tiny and abs(a[1, 1]) <= tiny and abs(a[0, 1]) > tiny and abs(a[1, 0]) > tiny:
+        d, mid = np.array([[0.0, np.sign(a[0, 1])], [np.sign(a[1, 0]), 0.0]]), (size[1], size[0])
+    else:
+        return None
+    corners = d @ np.array([[0, mid[0] - 1, 0, mid[0] - 1], [0, 0, mid[1] - 1, mid[1] - 1]], dtype=np.float64)
+    exact = np.eye(3)
+    exact[:2, :2], exact[:2, 2] = d, -corners.min(axis=1)
+    return np.linalg.inv(exact) @ matrix, mid, exact
+
+
+def source_box(scale: Matrix, size: Size) -> tuple[float, float, float, float]:
+    """The source box (x0, y0, x1, y1, in pixel edges) that a scale-and-shift matrix maps onto ``size``."""
+    sx, sy, tx, ty = scale[0, 0], scale[1, 1], scale[0, 2], scale[1, 2]
+    x0, y0 = 0.5 - (tx + 0.5) / sx, 0.5 - (ty + 0.5) / sy
+    return x0, y0, x0 + size[0] / sx, y0 + size[1] / sy
+
+
+def whole_box_inside(box: tuple[float, float, float, float],
+                     shape: tuple[int, ...]) -> tuple[int, int, int, int] | None:
+    """The box in whole pixels when its edges are whole numbers inside an image of ``shape``, else None."""
+    if not _near_int(box):
+        return None
+    x0, y0, x1, y1 = (round(v) for v in box)
+    if 0 <= x0 < x1 <= shape[1] and 0 <= y0 < y1 <= shape[0]:
+        return x0, y0, x1, y1
+    return None
+
+
+def footprint(matrix: Matrix, size: Size) -> tuple[float, float]:
+    """Source pixels spanned by one output pixel along x and along y (the largest, over corners and centre)."""
+    inv = np.linalg.inv(matrix)
+    w, h = size
+    most = [0.0, 0.0]
+    for x, y in ((0, 0), (w - 1, 0), (0, h - 1), (w - 1, h - 1), ((w - 1) / 2, (h - 1) / 2)):
+        q = inv @ np.array([x, y, 1.0])
+        jac = (inv[:2, :2] * q[2] - np.outer(q[:2], inv[2, :2])) / (q[2] * q[2])
+        most = [max(most[i], float(np.hypot(*jac[:, i]))) for i in range(2)]
+    return most[0], most[1]
 
 
 def resize(image: Image, size: Size, interpolation: str = "area") -> Image:

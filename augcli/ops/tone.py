@@ -88,8 +88,33 @@ def posterize(image: Image, bits: int) -> Image:
     return np.bitwise_and(image, np.array(mask, dtype=image.dtype))
 
 
-def _equalize_plane(plane: Image) -> Image:
-    """Histogram-equalise one 2-D plane (OpenCV's formula; uint16 through a 65536-bin histogram)."""
+def _equalize_pil(plane: Image) -> Image:
+    """PIL's ``ImageOps.equalize`` of one plane (also torchvision's): ``lut[i] = (step // 2 + cdf[i - 1]) // step``.
+
+    ``step = (pixels - count of the top used level) // 255``; a plane with step 0 is left as it is.
+    uint16 uses 65536 bins and a fractional step (``/ 65535``), so small images still equalise.
+    """
+    top = max_value(plane.dtype)
+    hist = np.bincount(plane.ravel(), minlength=top + 1).astype(np.int64)
+    rest = int(hist.sum()) - int(hist[np.flatnonzero(hist)[-1]])
+    before = np.concatenate([[0], np.cumsum(hist)[:-1]])
+    if plane.dtype == np.uint8:
+        step = rest // 255
+        if step == 0:
+            return plane.copy()
+        table = (step // 2 + before) // step
+    else:
+        if rest == 0:
+            return plane.copy()
+        fstep = rest / 65535.0
+        table = np.floor((fstep / 2 + before) / fstep)
+    return np.clip(table, 0, top).astype(plane.dtype)[plane]
+
+
+def _equalize_plane(plane: Image, formula: str = "opencv") -> Image:
+    """Histogram-equalise one 2-D plane (OpenCV's or PIL's formula; uint16 through a 65536-bin histogram)."""
+    if formula == "pil":
+        return _equalize_pil(plane)
     if plane.dtype == np.uint8:
         return cv2.equalizeHist(np.ascontiguousarray(plane))
     hist = np.bincount(plane.ravel(), minlength=65536)
@@ -103,18 +128,19 @@ def _equalize_plane(plane: Image) -> Image:
 
 
 @keep_alpha
-def equalize(image: Image, mode: str = "luma") -> Image:
-    """Equalise the histogram, on the luma of YCrCb (``luma``) or on each channel (``per_channel``).
+def equalize(image: Image, mode: str = "luma", formula: str = "opencv") -> Image:
+    """Equalise the histogram, on the luma of YCrCb (``luma``) or on each channel (``per_channel``),
+    with OpenCV's ``equalizeHist`` formula or PIL's ``ImageOps.equalize`` (``formula``).
 
     A grey image has one plane, so both modes agree. When the luma mapping is the identity
     (a constant image) the image is returned unchanged, without a colour round trip.
     """
     if image.shape[2] == 1:
-        return hwc(_equalize_plane(image[:, :, 0]), 1)
+        return hwc(_equalize_plane(image[:, :, 0], formula), 1)
     if mode == "per_channel":
-        return cv2.merge([_equalize_plane(plane) for plane in cv2.split(image)])
+        return cv2.merge([_equalize_plane(plane, formula) for plane in cv2.split(image)])
     ycrcb = cv2.cvtColor(image, cv2.COLOR_BGR2YCrCb)
-    luma = _equalize_plane(ycrcb[:, :, 0])
+    luma = _equalize_plane(ycrcb[:, :, 0], formula)
     if np.array_equal(luma, ycrcb[:, :, 0]):
         return image.copy()
     ycrcb[:, :, 0] = luma
@@ -164,11 +190,17 @@ def scale_brightness(image: Image, factor: float) -> Image:
     return lut_apply(image, lut_from(lambda x: x * factor, image.dtype))
 
 
+def rotate_hue(image: Image, shift: float) -> Image:
+    """Rotate the hue by ``shift`` turns (torchvision ``adjust_hue``: 0.5 is half the colour circle)."""
+    return C.shift_hsv(image, shift * 360.0, 0.0, 0.0)
+
+
 _JITTER: dict[str, Callable[[Image, float], Image]] = {
     "brightness": scale_brightness,
     "contrast": C.adjust_contrast,
     "saturation": adjust_saturation,
     "sharpness": adjust_sharpness,
+    "hue": rotate_hue,
 }
 JITTER_ORDER = tuple(_JITTER)
 
@@ -181,9 +213,11 @@ def jitter_color(
     contrast: float,
     saturation: float,
     sharpness: float,
+    hue: float = 0.0,
 ) -> Image:
-    """Apply brightness, contrast, saturation and sharpness factors in the given order (1 = unchanged)."""
-    factors = dict(brightness=brightness, contrast=contrast, saturation=saturation, sharpness=sharpness)
+    """Apply brightness, contrast, saturation and sharpness factors (1 = unchanged) and a hue rotation
+    (turns, 0 = unchanged) in the given order."""
+    factors = dict(brightness=brightness, contrast=contrast, saturation=saturation, sharpness=sharpness, hue=hue)
     out = image
     for name in order:
         out = _JITTER[name](out, factors[name])

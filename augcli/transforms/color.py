@@ -37,11 +37,16 @@ class Contrast(Transform):
         return C.adjust_contrast(image, params["factor"])
 
 
-@transform("hsv", family="color", doc="Shift hue, saturation and value.",
-           notes="On a single-channel image only the value shift applies.")
+@transform("hsv", family="color", doc="Shift hue and value, scale saturation.",
+           notes="Computed on float HSV with hue in whole degrees (no 2-degree steps as in OpenCV's "
+                 "8-bit HSV, where albumentations' uint8 hue_shift_limit counts 2-degree units: its 20 "
+                 "is hue 40 here) and rounded once; with all three at 0 the image is unchanged. "
+                 "Saturation is scaled by 1 + x rather than shifted (albumentations adds sat_shift), so "
+                 "grey and white pixels (S = 0, hue undefined) stay neutral instead of turning red. "
+                 "On a single-channel image only the value shift applies.")
 class Hsv(Transform):
     hue = Range(-10, 10, bounds=(-180, 180), unit="deg", doc="hue shift")
-    saturation = Range(-0.15, 0.15, bounds=(-1, 1), doc="saturation shift, fraction of full scale")
+    saturation = Range(-0.15, 0.15, bounds=(-1, 1), doc="saturation change: S is multiplied by 1 + x")
     value = Range(-0.1, 0.1, bounds=(-1, 1), doc="value shift, fraction of full scale")
     examples = [{}, {"hue": [-90, 90], "saturation": [-0.5, 0.5], "value": 0.1}]
 

@@ -13,6 +13,13 @@ Shape = tuple[int, ...]
 class _Field(Resampling):
     """A resampling transform without a matrix: ``render`` applies it on its own, alpha included."""
 
+    def check(self) -> tuple[str, str, str, str] | None:
+        """OpenCV's remap has no area filter: refuse it rather than resample bilinearly in silence."""
+        if self.interpolation == "area":
+            return ("nearest, linear, cubic or lanczos (a displacement field cannot be area-resampled)",
+                    "'area'", "interpolation", "use linear")
+        return None
+
 
 @transform("elastic", family="geometric", doc="Elastic deformation by a smooth random displacement field.",
            notes="Simard et al. (2003): uniform noise smoothed by a Gaussian of sigma pixels (made on a "

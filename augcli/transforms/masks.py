@@ -82,7 +82,9 @@ class FrequencyNoiseAlpha(_MaskBlend):
 @transform("superpixels", family="mask", doc="Fill a random share of superpixels with their mean colour.",
            notes="SLIC-like k-means in (x, y, Lab) on a copy shrunk to about 48 pixels per segment; segments "
                  "are scaled back with nearest-neighbour interpolation, so their edges follow a coarse grid "
-                 "on large images. Pixels outside the chosen segments, and alpha, are left unchanged.")
+                 "on large images. The fill colours are the segments' means on that shrunk copy (close to, "
+                 "not equal to, full-resolution means). Pixels outside the chosen segments, and alpha, are "
+                 "left unchanged.")
 class Superpixels(Transform):
     segments = Range(50, 150, bounds=(1, 10000), integer=True, doc="about how many segments")
     p_replace = Range(0.1, 0.3, bounds=(0, 1), doc="probability that a segment is filled with its mean")

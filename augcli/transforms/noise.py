@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from augcli import rng as R
+from augcli.conventions import fraction_trap
 from augcli.ops import noise as N
 from augcli.spec import Flag, Range, Transform, transform
 
@@ -12,11 +13,18 @@ Shape = tuple[int, ...]
 
 
 @transform("gaussian_noise", family="noise", doc="Add zero-mean Gaussian noise.",
-           notes="Noise values are normal quantiles at 256 levels (tails cut at 2.66 sigma); alpha is left alone.")
+           notes="Noise values are normal quantiles at 256 levels (tails cut at 2.886 sigma, standard "
+                 "deviation 0.3% under std); alpha is left alone. std is in 0-255 units, where "
+                 "albumentations' GaussNoise std_range is a fraction of full scale: its 0.2 is 51 here, "
+                 "so a std below 1 is refused.")
 class GaussianNoise(Transform):
     std = Range(3, 12, bounds=(0, 255), doc="standard deviation in 0-255 units")
     per_channel = Flag(True, doc="independent noise per channel (false: the same for all)")
     examples = [{}, {"std": 20, "per_channel": False}]
+
+    def check(self) -> tuple[str, str, str, str] | None:
+        """A std whose largest value is between 0 and 1 is in another library's 0-1 units: refuse it."""
+        return fraction_trap(self.std, "std", "a standard deviation in 0-255 units (0, or 1 and above)")
 
     def sample(self, rng: Any, shape: Shape) -> dict[str, Any]:
         return {"std": R.uniform(rng, self.std), "per_channel": self.per_channel, "seed": R.noise_seed(rng)}

@@ -32,7 +32,8 @@ _ENHANCERS = {"color": "pil_color", "contrast": "contrast", "brightness": "pil_b
 _POLICY_NOTES = (
     "Geometric ops use border constant with `fill` (default 128, mid-grey as in timm; torchvision fills 0) "
     "and shear and rotate about the image centre (torchvision shears about the top-left corner). "
-    "Equalize is per channel and brightness, color and sharpness follow PIL ImageEnhance, as in torchvision. "
+    "Equalize is per channel with PIL's ImageOps.equalize formula, and brightness, color and sharpness "
+    "follow PIL ImageEnhance, as in torchvision. "
     "The applied operations are recorded as nested ops, so a replay does not draw again."
 )
 
@@ -127,7 +128,7 @@ def _fixed(name: str, params: dict[str, Any]) -> Callable[[Level, Space, Shape, 
 _BUILDERS: dict[str, Callable[[Level, Space, Shape, dict[str, Any]], Op]] = {
     "identity": _fixed("identity", {}),
     "autocontrast": _fixed("autocontrast", {}),
-    "equalize": _fixed("equalize", {"mode": "per_channel"}),
+    "equalize": _fixed("equalize", {"mode": "per_channel", "formula": "pil"}),
     "rotate": _rotate,
     "solarize": _solarize,
     "posterize": _posterize,

@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from augcli import rng as R
+from augcli.conventions import fraction_trap
 from augcli.ops import tone as T
-from augcli.spec import Choice, Number, Range, Transform, transform
+from augcli.spec import Choice, Factor, Number, Range, Transform, transform
 
 Shape = tuple[int, ...]
 
@@ -43,16 +44,20 @@ class RgbShift(Transform):
 
 
 @transform("color_jitter", family="color",
-           doc="Brightness, contrast, saturation and sharpness factors, applied in a random order.",
-           notes="Like torchvision's ColorJitter with sharpness (PIL ImageEnhance) in place of hue; "
-                 "a factor of 1 leaves that property unchanged. "
-                 "Saturation is skipped on single-channel images.")
+           doc="Brightness, contrast, saturation, hue and sharpness, applied in a random order.",
+           notes="Numbers mean what torchvision's ColorJitter means: brightness, contrast, saturation "
+                 "(and sharpness, PIL ImageEnhance, an addition) b draws a factor from "
+                 "[max(0, 1 - b), 1 + b], [lo, hi] draws from that range, and a factor of 1 leaves the "
+                 "property unchanged; hue h draws a rotation from [-h, h] turns (0.5 is half the colour "
+                 "circle), 0 leaves it. Saturation and hue are skipped on single-channel images.")
 class ColorJitter(Transform):
-    brightness = Range(0.8, 1.2, bounds=(0, 10), doc="brightness factor (0 is black)")
-    contrast = Range(0.8, 1.2, bounds=(0, 10), doc="contrast factor about the mean brightness (0: flat)")
-    saturation = Range(0.8, 1.2, bounds=(0, 10), doc="saturation factor (0 is grey)")
-    sharpness = Range(0.8, 1.2, bounds=(0, 10), doc="sharpness factor (0 is smoothed, above 1 sharpened)")
-    examples = [{}, {"brightness": [0.5, 1.5], "contrast": 1, "saturation": [0, 2], "sharpness": [1, 3]}]
+    brightness = Factor(0.8, 1.2, bounds=(0, 10), doc="brightness factor (0 is black)")
+    contrast = Factor(0.8, 1.2, bounds=(0, 10), doc="contrast factor about the mean brightness (0: flat)")
+    saturation = Factor(0.8, 1.2, bounds=(0, 10), doc="saturation factor (0 is grey)")
+    hue = Range(0, 0, bounds=(-0.5, 0.5), symmetric=True, doc="hue rotation in turns of the colour circle")
+    sharpness = Factor(0.8, 1.2, bounds=(0, 10), doc="sharpness factor (0 is smoothed, above 1 sharpened)")
+    examples = [{}, {"brightness": [0.5, 1.5], "contrast": 0, "saturation": [0, 2], "hue": 0.1,
+                     "sharpness": [1, 3]}]
 
     def sample(self, rng: Any, shape: Shape) -> dict[str, Any]:
         order = [T.JITTER_ORDER[int(i)] for i in rng.permutation(len(T.JITTER_ORDER))]
@@ -62,12 +67,13 @@ class ColorJitter(Transform):
             "contrast": R.uniform(rng, self.contrast),
             "saturation": R.uniform(rng, self.saturation),
             "sharpness": R.uniform(rng, self.sharpness),
+            "hue": R.uniform(rng, self.hue),
         }
 
     @staticmethod
     def apply(image: Any, params: dict[str, Any]) -> Any:
         return T.jitter_color(image, params["order"], params["brightness"], params["contrast"],
-                              params["saturation"], params["sharpness"])
+                              params["saturation"], params["sharpness"], params.get("hue", 0.0))
 
 
 @transform("invert", family="color", doc="Invert colour channels: x becomes full scale minus x.",
@@ -94,6 +100,11 @@ class Solarize(Transform):
     deterministic = True
     examples = [{}, {"threshold": [64, 192]}]
 
+    def check(self) -> tuple[str, str, str, str] | None:
+        """A threshold strictly between 0 and 1 is albumentations' 0-1 style: refuse it, with the 0-255 value."""
+        return fraction_trap(self.threshold, "threshold", "a threshold in 0-255 units (0, or 1 and above)",
+                             any_end=True)
+
     @staticmethod
     def apply(image: Any, params: dict[str, Any]) -> Any:
         return T.solarize(image, params["threshold"])
@@ -113,15 +124,18 @@ class Posterize(Transform):
 
 @transform("equalize", family="color", doc="Histogram equalisation, on the luma or on each channel.",
            notes="luma equalises Y of YCrCb and keeps the chroma; a single-channel image is equalised "
-                 "directly. 16-bit images use a 65536-bin histogram.")
+                 "directly. formula opencv is cv2.equalizeHist (albumentations' mode 'cv'); pil is "
+                 "PIL's ImageOps.equalize, which torchvision and albumentations' mode 'pil' use. "
+                 "16-bit images use a 65536-bin histogram.")
 class Equalize(Transform):
     mode = Choice("luma", ("luma", "per_channel"), doc="equalise the luma only, or every channel on its own")
+    formula = Choice("opencv", ("opencv", "pil"), doc="lookup-table formula: OpenCV's or PIL's")
     deterministic = True
-    examples = [{}, {"mode": "per_channel"}]
+    examples = [{}, {"mode": "per_channel"}, {"mode": "per_channel", "formula": "pil"}]
 
     @staticmethod
     def apply(image: Any, params: dict[str, Any]) -> Any:
-        return T.equalize(image, params["mode"])
+        return T.equalize(image, params["mode"], params.get("formula", "opencv"))
 
 
 @transform("clahe", family="color", doc="Contrast-limited adaptive histogram equalisation (OpenCV CLAHE).",

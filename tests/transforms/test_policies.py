@@ -73,7 +73,7 @@ def test_magnitudes_follow_torchvision_rand_augment() -> None:
     assert _op("color", 9, PO.RAND)["params"]["factor"] == pytest.approx(1.27)
     assert [_op("posterize", m, PO.RAND)["params"]["bits"] for m in (0, 9, 30)] == [8, 7, 4]
     assert [_op("solarize", m, PO.RAND)["params"]["threshold"] for m in (0, 15, 30)] == [255.0, 127.5, 0.0]
-    assert _op("equalize", 9, PO.RAND)["params"] == {"mode": "per_channel"}
+    assert _op("equalize", 9, PO.RAND)["params"] == {"mode": "per_channel", "formula": "pil"}
 
 
 def test_magnitudes_follow_torchvision_trivial_augment_wide() -> None:

@@ -78,14 +78,14 @@ def test_color_jitter_order_is_a_permutation_and_factors_in_range() -> None:
 
 def test_color_jitter_fixed_unit_factors_change_nothing() -> None:
     image = make_image(np.uint8, 4)
-    values = {"brightness": 1, "contrast": 1, "saturation": 1, "sharpness": 1}
+    values = {"brightness": [1, 1], "contrast": [1, 1], "saturation": [1, 1], "sharpness": [1, 1], "hue": 0}
     params = _sample("color_jitter", values, image.shape)
     assert np.array_equal(render(image, [{"name": "color_jitter", "params": params}]), image)
 
 
 def test_color_jitter_saturation_zero_gives_grey() -> None:
     image = make_image(np.uint8, 3)
-    values = {"brightness": 1, "contrast": 1, "saturation": 0, "sharpness": 1}
+    values = {"brightness": [1, 1], "contrast": [1, 1], "saturation": [0, 0], "sharpness": [1, 1]}
     out = render(image, [{"name": "color_jitter", "params": _sample("color_jitter", values)}])
     assert np.array_equal(out[:, :, 0], out[:, :, 1]) and np.array_equal(out[:, :, 1], out[:, :, 2])
 
@@ -98,7 +98,7 @@ def test_posterize_draws_integer_bits_in_range() -> None:
 
 def test_static_settings_are_recorded() -> None:
     assert _sample("solarize", {}) == {"threshold": 128.0}
-    assert _sample("equalize", {"mode": "per_channel"}) == {"mode": "per_channel"}
+    assert _sample("equalize", {"mode": "per_channel"}) == {"mode": "per_channel", "formula": "opencv"}
     params = _sample("clahe", {"clip_limit": [2, 3], "tile": 5})
     assert params["tile"] == 5 and 2 <= params["clip_limit"] <= 3
 

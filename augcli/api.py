@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from collections import Counter
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +18,7 @@ import numpy as np
 from augcli import __version__
 from augcli import recipe as _recipe
 from augcli.compose import Op
+from augcli.conventions import fixed_values
 from augcli.dataset import Dataset, scan
 from augcli.errors import InputError
 from augcli.io import DEFAULT_MAX_PIXELS
@@ -53,6 +54,7 @@ class RunResult:
     errors: tuple[tuple[str, str], ...]  # (input path, reason): unreadable images and files the scan left out
     before: Mapping[str, int]
     after: Mapping[str, int]
+    fixed: tuple[str, ...] = field(default=(), kw_only=True)  # range parameters the recipe gives as one value
 
     @property
     def manifest(self) -> Path:
@@ -63,6 +65,7 @@ class RunResult:
 DEFAULT_MAX_OUTPUTS = 1_000_000
 MAX_COPIES = 100_000  # as a recipe's ``copies``
 MAX_SEED = 2**63 - 1  # as a recipe's ``seed``
+MAX_WORKERS = 256
 
 
 def load_recipe(path: str | Path | None = None, *, allow_custom: bool = True) -> Recipe:
@@ -148,7 +151,7 @@ def _workers(workers: int | None) -> int:
             return len(os.sched_getaffinity(0))
         except AttributeError:  # pragma: no cover - not Linux
             return os.cpu_count() or 1
-    _check_number("--workers", workers, 1, 1024)
+    _check_number("--workers", workers, 1, MAX_WORKERS)
     return workers
 
 
@@ -172,7 +175,8 @@ def _run(data: Dataset, output: Path, rec: Recipe, items: list[SourcePlan], seed
     before = Counter(s.label for s in data.sources)
     after = Counter(row.label for row in stats.rows)
     return RunResult(output, stats.planned, stats.made, stats.kept, stats.skipped, stats.stale, stats.errors,
-                     {c: before[c] for c in data.classes}, {c: after[c] for c in data.classes})
+                     {c: before[c] for c in data.classes}, {c: after[c] for c in data.classes},
+                     fixed=tuple(fixed_values(rec)))
 
 
 def _record(record: dict[str, Any], data: Dataset, rec: Recipe, seed: int, tasks: list[Any],
@@ -236,7 +240,7 @@ def _check_options(*, copies: int | None = None, seed: int | None = None, worker
     """Every numeric option within its documented bounds, before the input is read."""
     _check_number("--copies", copies, 0, MAX_COPIES)
     _check_number("--seed", seed, 0, MAX_SEED)
-    _check_number("--workers", workers, 1, 1024)
+    _check_number("--workers", workers, 1, MAX_WORKERS)
     _check_number("--max-pixels", max_pixels, 1, 2**40)
     _check_number("--max-outputs", max_outputs, 1, 2**40)
     _check_number("--k-neighbors", k_neighbors, 1, 1000)
@@ -350,7 +354,8 @@ def _balance_run(data: Dataset, output: Path, rec: Recipe, then: Recipe | None, 
                          stats.errors, before,
                          {c: after[c] for c in data.classes}, dict(plan.targets.total),
                          {c: added[c] for c in data.classes},
-                         {c: plan.targets.remove.get(c, 0) for c in data.classes}, chart, plan.notes)
+                         {c: plan.targets.remove.get(c, 0) for c in data.classes}, chart, plan.notes,
+                         fixed=tuple(fixed_values(rec)))
 
 
 def inspect(

@@ -58,7 +58,7 @@ recipe_option = click.option(
     help="Recipe YAML file (default: the built-in default recipe).")
 seed_option = click.option("--seed", type=click.IntRange(0, 2**63 - 1), default=None,
                            help="Override the recipe's seed (0 to 2**63-1).")
-workers_option = click.option("--workers", "-w", type=click.IntRange(1, 1024), default=None,
+workers_option = click.option("--workers", "-w", type=click.IntRange(1, 256), default=None,
                               help="Worker processes (default: all available cores).")
 max_pixels_option = click.option(
     "--max-pixels", type=click.IntRange(1, 2**40), default=100_000_000, show_default=True,
@@ -109,6 +109,8 @@ def _report(result: Any, strict: bool, quiet: bool) -> None:
         for label in result.after:
             click.echo(f"  {label:<{width}}  {result.before[label]:>7}  {result.after[label]:>7}")
         click.echo(f"Manifest: {result.manifest}")
+    if not quiet:
+        _fixed_note(result)
     if result.errors:
         from augcli.paths import shown
 
@@ -118,6 +120,13 @@ def _report(result: Any, strict: bool, quiet: bool) -> None:
             click.echo(f"  {shown(path)}: {reason}", err=True)
         if strict:
             raise CliError("input problems and --strict given", 1)
+
+
+def _fixed_note(result: Any) -> None:
+    """Say which range parameters were given as one number (albumentations reads those as ± ranges)."""
+    if result.fixed:
+        click.echo("note: fixed values (a single number is that exact value, not a ± range): "
+                   + "; ".join(result.fixed), err=True)
 
 
 def _written(result: Any) -> None:
@@ -219,6 +228,7 @@ def balance(recipe: Path | None, target: str | None, method: str | None, undersa
     if not quiet:
         for note in result.notes:
             click.echo(f"note: {note}", err=True)
+        _fixed_note(result)
         _written(result)
         click.echo(table(result.before, result.after, result.added, result.removed))
         click.echo(f"Chart: {result.chart}")

@@ -194,6 +194,7 @@ def map_tasks(fn: Callable[..., Any], tasks: Sequence[Any], init: Callable[[Any]
     if workers <= 1 or len(tasks) <= 1:
         yield from (fn(task, shared) for task in tasks)
         return
+    workers = min(workers, len(tasks))  # a process per task at most
     chunk = max(1, min(16, len(tasks) // (workers * 8)))
     with worker_pool(workers, init, (shared,)) as pool:
         yield from pool.imap_unordered(fn, tasks, chunksize=chunk)

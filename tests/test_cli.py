@@ -117,3 +117,16 @@ def test_progress_bar_on_stderr_and_quiet_silences_everything(cli, make_tree, tm
     assert "expand: 100%" in loud.stderr and "4/4" in loud.stderr
     quiet = cli("expand", "-q", "--copies", 1, "--workers", 1, tree, tmp_path / "o2")
     assert quiet.exit_code == 0 and quiet.stdout == "" and quiet.stderr == ""
+
+
+def test_summary_names_fixed_values(cli, make_tree, tmp_path: Path) -> None:
+    """A single number on a range parameter is exact in augcli (albumentations reads it as ±): the summary says so."""
+    tree = make_tree({"a": 2})
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text("pipeline:\n  - rotate: {degrees: 30}\n  - hflip: {p: 0.5}\n")
+    result = cli("expand", "--copies", 1, "--workers", 1, "--recipe", recipe, tree, tmp_path / "out")
+    assert result.exit_code == 0
+    assert ("note: fixed values (a single number is that exact value, not a ± range): "
+            "rotate.degrees = 30 (fixed, not ±30)") in result.stderr
+    quiet = cli("expand", "-q", "--copies", 1, "--workers", 1, "--recipe", recipe, tree, tmp_path / "out2")
+    assert quiet.stderr == ""

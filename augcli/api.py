@@ -114,6 +114,18 @@ def _check_total(total: int, max_outputs: int | None, what: str) -> None:
                          f"pass --max-outputs {total} if that is really meant")
 
 
+def _as_image(image: Image, what: str) -> tuple[Image, bool]:
+    """An (H, W, C) view of an (H, W) or (H, W, C) uint8/uint16 array, and whether it was (H, W)."""
+    array = np.asarray(image)
+    squeeze = array.ndim == 2
+    if squeeze:
+        array = array[:, :, np.newaxis]
+    if array.ndim != 3 or array.shape[2] not in (1, 3, 4) or array.dtype not in (np.uint8, np.uint16):
+        raise InputError(f"{what}: expected an (H, W[, C]) uint8 or uint16 image with C in 1, 3, 4; "
+                         f"got {array.dtype} {array.shape}")
+    return array, squeeze
+
+
 def augment(image: Image, recipe: RecipeLike = None, *, seed: int = 0, label: str | None = None) -> Augmented:
     """Apply a recipe to one image with a seed; the same seed gives the same image and ops.
 
@@ -127,21 +139,20 @@ def augment(image: Image, recipe: RecipeLike = None, *, seed: int = 0, label: st
         The augmented image (same dtype and channel count) and the ops applied.
     """
     rec = _as_recipe(recipe)
-    array = np.asarray(image)
-    squeeze = array.ndim == 2
-    if squeeze:
-        array = array[:, :, np.newaxis]
-    if array.ndim != 3 or array.shape[2] not in (1, 3, 4) or array.dtype not in (np.uint8, np.uint16):
-        raise InputError(f"augment: expected an (H, W[, C]) uint8 or uint16 image with C in 1, 3, 4; "
-                         f"got {array.dtype} {array.shape}")
+    array, squeeze = _as_image(image, "augment")
     ops = rec.sample(generator(seed), array.shape, label)
     out = render(array, ops)
     return Augmented(out[:, :, 0] if squeeze else out, ops)
 
 
 def replay_ops(image: Image, ops: list[Op]) -> Image:
-    """Apply recorded ops (from a manifest row) to an image: no recipe, no randomness."""
-    return render(image, ops)
+    """Apply recorded ops (from a manifest row) to an image: no recipe, no randomness.
+
+    Takes the same (H, W) or (H, W, C) arrays as :func:`augment` and returns the same layout.
+    """
+    array, squeeze = _as_image(image, "replay_ops")
+    out = render(array, ops)
+    return out[:, :, 0] if squeeze else out
 
 
 def _workers(workers: int | None) -> int:

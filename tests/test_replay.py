@@ -166,3 +166,18 @@ def test_workers_agree(run: Path, tmp_path: Path) -> None:
     two = api.replay(run / MANIFEST, tmp_path / "r2", workers=2)
     assert one == replace(two, output=one.output)
     assert one.rebuilt == one.identical == 15
+
+
+def test_replay_ops_takes_grey_arrays_like_augment() -> None:
+    """augment and replay_ops accept the same (H, W) layout and give back (H, W)."""
+    import numpy as np
+
+    import augcli
+
+    grey = np.arange(24 * 32, dtype=np.uint8).reshape(24, 32)
+    made = augcli.augment(grey, None, seed=3)
+    again = augcli.replay_ops(grey, made.ops)
+    assert made.image.shape == again.shape == (24, 32)
+    assert np.array_equal(made.image, again)
+    flipped = augcli.replay_ops(grey, [{"name": "hflip", "params": {}}])
+    assert np.array_equal(flipped, grey[:, ::-1])  # oracle: numpy's mirror

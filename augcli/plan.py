@@ -71,7 +71,8 @@ def plan_tasks(items: Sequence[SourcePlan], recipe_seed: int, fmt: str) -> list[
     for case-insensitive file systems) with any other output gets the source extension in
     its stem, and a counter if even that collides.
     """
-    taken = {item.source.rel.casefold() for item in items if item.original}
+    names = _original_names(items)
+    taken = {name.casefold() for name in names.values()}
     plain: dict[str, int] = {}
     for item in items:
         for copy in range(1, item.copies + 1):
@@ -79,7 +80,7 @@ def plan_tasks(items: Sequence[SourcePlan], recipe_seed: int, fmt: str) -> list[
             plain[key] = plain.get(key, 0) + 1
     tasks = []
     for item in items:
-        jobs = [Job(item.source.rel, "original", 0, 0)] if item.original else []
+        jobs = [Job(names[item.source.rel], "original", 0, 0)] if item.original else []
         for copy in range(1, item.copies + 1):
             name = _aug_name(item.source.rel, copy, fmt, False)
             if plain[name.casefold()] > 1 or name.casefold() in taken:
@@ -89,6 +90,23 @@ def plan_tasks(items: Sequence[SourcePlan], recipe_seed: int, fmt: str) -> list[
         if jobs:
             tasks.append(Task((item.source.rel,), item.source.label, tuple(jobs)))
     return tasks
+
+
+def _original_names(items: Sequence[SourcePlan]) -> dict[str, str]:
+    """Originals keep their relative path, except one that differs from an earlier original only in
+    case (``A.png`` after ``a.png``): on a case-insensitive file system the copies would be one file,
+    so the later one gets a ``-2`` counter."""
+    every = {item.source.rel.casefold() for item in items if item.original}
+    names: dict[str, str] = {}
+    assigned: set[str] = set()
+    for item in items:
+        if not item.original:
+            continue
+        rel = item.source.rel
+        name = rel if rel.casefold() not in assigned else unique_name(rel, assigned | every)
+        names[rel] = name
+        assigned.add(name.casefold())
+    return names
 
 
 def unique_name(name: str, taken: set[str]) -> str:

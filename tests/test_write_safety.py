@@ -412,3 +412,95 @@ def test_names_that_are_not_utf8_keep_their_bytes_end_to_end(cli: Any, tmp_path:
     replayed = cli("replay", "-q", out / M.MANIFEST, tmp_path / "replayed")
     assert replayed.exit_code == 0, replayed.output
     assert "6 of 6 outputs rebuilt byte for byte" in replayed.stdout
+
+
+# ---------------------------------------------------------------- cases found uncovered by docs/reliability.md
+
+
+def test_cmyk_jpeg_is_read_as_colour(tmp_path: Path) -> None:
+    """A CMYK JPEG (print workflows, some phone exports) decodes to 3-channel BGR with the right colour."""
+    import io
+
+    from PIL import Image
+
+    from augcli.io import read_image
+
+    buffer = io.BytesIO()
+    Image.new("CMYK", (16, 8), (0, 255, 255, 0)).save(buffer, "JPEG", quality=95)  # pure red in CMYK
+    path = tmp_path / "cmyk.jpg"
+    path.write_bytes(buffer.getvalue())
+    image = read_image(path)
+    assert image.shape == (8, 16, 3) and image.dtype == np.uint8
+    # Oracle: Pillow's own CMYK -> RGB conversion of the same pixels, reversed to BGR.
+    expected = np.asarray(Image.open(path).convert("RGB"))[:, :, ::-1].astype(int)
+    assert np.abs(image.astype(int) - expected).max() <= 3
+
+
+def test_a_live_run_on_the_same_folder_is_refused(cli: Any, tree: Path, tmp_path: Path) -> None:
+    """While another augcli run holds the folder's lock, a second run exits 1 and touches nothing."""
+    import subprocess
+
+    out = tmp_path / "busy"
+    out.mkdir()
+    holder = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        (out / M.LOCK).write_text(str(holder.pid))
+        result = cli("expand", "-q", "-w", 1, tree, out)
+    finally:
+        holder.kill()
+        holder.wait()
+    assert result.exit_code == 1
+    assert f"another augcli run is writing to {out}" in result.stderr
+    assert sorted(p.name for p in out.iterdir()) == [M.LOCK]
+
+
+def test_inputs_whose_names_differ_only_in_case_get_distinct_outputs(tmp_path: Path, recipe: Path) -> None:
+    """A.png and a.png in one class: no output name collides, even on a case-insensitive file system
+    (the later original gets a counter, as generated names do)."""
+    for name, seed in (("A.png", 1), ("a.png", 2)):
+        write_image(tmp_path / "in" / "cat" / name, make_image(np.uint8, 3, 24, 32, seed=seed))
+    if len(list((tmp_path / "in" / "cat").iterdir())) < 2:
+        raise AssertionError("this file system folds case; the test needs one that does not")
+    result = api.expand(tmp_path / "in", tmp_path / "out", recipe=recipe, workers=1)
+    rows = M.read_rows(tmp_path / "out" / M.MANIFEST)
+    assert result.made == 6 and len(rows) == 6
+    assert len({row.path.casefold() for row in rows}) == 6
+    originals = {row.sources: row.path for row in rows if row.kind == "original"}
+    assert originals == {"cat/A.png": "cat/A.png", "cat/a.png": "cat/a-2.png"}
+
+
+def test_overwrite_after_a_kill_right_after_the_record_works(tree: Path, recipe: Path, tmp_path: Path) -> None:
+    """A run killed just after writing its record (no manifest yet) can be replaced with --overwrite."""
+    out = tmp_path / "early"
+    api.expand(tree, out, recipe=recipe, workers=1)
+    for path in out.rglob("*"):
+        if path.is_file() and path.name != M.RUN_RECORD:
+            path.unlink()  # as if killed before the first output: only the record is there
+    result = api.expand(tree, out, recipe=recipe, workers=1, seed=5, overwrite=True)
+    assert result.made == 9 and len(M.read_rows(out / M.MANIFEST)) == 9
+
+
+def test_output_under_sys_exits_cleanly(cli: Any, tree: Path) -> None:
+    """/sys refuses new folders: a clean exit 1 naming the path, no traceback."""
+    result = cli("expand", "-q", "-w", 1, tree, "/sys/augcli-test/out")
+    assert result.exit_code == 1, result.output
+    assert "Error: cannot write /sys/augcli-test" in result.stderr
+    assert "Traceback" not in result.output
+
+
+def test_an_input_that_vanishes_during_the_run_is_an_error_row(tree: Path, recipe: Path, tmp_path: Path,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """A file deleted after the scan: its outputs are skipped with a reason naming it; the rest are made."""
+    from augcli import api as api_module
+
+    real_scan = api_module.scan
+
+    def scan_then_delete(root: Any) -> Any:
+        data = real_scan(root)
+        (tree / "cat" / "cat_001.png").unlink()
+        return data
+
+    monkeypatch.setattr(api_module, "scan", scan_then_delete)
+    result = api.expand(tree, tmp_path / "out", recipe=recipe, workers=1)
+    assert result.made == 6 and result.skipped == 3
+    assert result.errors == (("cat/cat_001.png", "cannot read file (No such file or directory)"),)

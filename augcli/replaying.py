@@ -18,8 +18,8 @@ import numpy as np
 from augcli import manifest as M
 from augcli.errors import InputError, RunError
 from augcli.io import ReadError, decode_image, encode_image, write_atomic
-from augcli.recipe import FORMATS
 from augcli.paths import inside, is_within, safe_rel
+from augcli.recipe import FORMATS
 from augcli.render import render_sources
 from augcli.rng import generator
 from augcli.run import map_tasks
@@ -144,7 +144,7 @@ def _execute(tasks: Sequence[_Task], setup: _Setup, workers: int) -> Iterator[li
 # ---------------------------------------------------------------- reading the run
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def op_keys(name: str) -> frozenset[str] | None:
     """The parameter names an op of this transform carries (what its default declaration samples),
     or None when the declaration samples nothing (planned ops such as ``smote_blend``)."""

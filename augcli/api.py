@@ -23,11 +23,12 @@ from augcli.dataset import Dataset, scan
 from augcli.errors import InputError
 from augcli.io import DEFAULT_MAX_PIXELS
 from augcli.ops._image import Image
+from augcli.outdir import check_folders
 from augcli.plan import SourcePlan, count_outputs, expand_items, plan_tasks
 from augcli.recipe import Recipe
 from augcli.render import render
 from augcli.rng import generator
-from augcli.run import Context, Progress, RunStats, check_folders, run_plan
+from augcli.run import Context, Progress, RunStats, run_plan
 from augcli.spec import did_you_mean
 
 RecipeLike = Recipe | str | Path | None

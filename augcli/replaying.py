@@ -19,10 +19,10 @@ from augcli import manifest as M
 from augcli.errors import InputError, RunError
 from augcli.io import ReadError, decode_image, encode_image, write_atomic
 from augcli.paths import inside, is_within, safe_rel
+from augcli.pool import map_tasks
 from augcli.recipe import FORMATS
 from augcli.render import render_sources
 from augcli.rng import generator
-from augcli.run import map_tasks
 from augcli.spec import REGISTRY, did_you_mean
 
 Progress = Callable[[int, int], None]

@@ -27,8 +27,8 @@ from augcli.io import ReadError, flatten_alpha, read_image, write_atomic
 from augcli.manifest import Row
 from augcli.ops._image import Image
 from augcli.plan import Job, Task, output_suffix, unique_name
+from augcli.pool import map_tasks
 from augcli.rng import plan_seed, sample_seed
-from augcli.run import worker_pool
 from augcli.spec import did_you_mean
 
 FEATURES = ("pixels", "hog", "color_hist")
@@ -114,7 +114,7 @@ def image_features(image: Image, kind: str, size: int = 32) -> Vector:
     return (hist.ravel() / max(float(hist.sum()), 1.0)).astype(np.float32)
 
 
-def _features_of(job: tuple[Path, str, str, int]) -> tuple[str, Vector | None, str]:
+def _features_of(job: tuple[Path, str, str, int], _shared: object = None) -> tuple[str, Vector | None, str]:
     """Read one file and compute its features; (rel, vector or None, reason)."""
     root, rel, kind, size = job
     try:
@@ -123,9 +123,8 @@ def _features_of(job: tuple[Path, str, str, int]) -> tuple[str, Vector | None, s
         return rel, None, str(exc)
 
 
-def _init_reader() -> None:
-    """Pool initializer: one OpenCV thread per process."""
-    cv2.setNumThreads(1)
+def _no_setup(_shared: object) -> None:
+    """Feature workers need nothing beyond what every pool process gets."""
 
 
 def extract_features(
@@ -136,11 +135,7 @@ def extract_features(
     workers = workers or (
         len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
     )
-    if workers > 1 and len(jobs) >= _POOL_MIN:
-        with worker_pool(workers, _init_reader) as pool:
-            results = pool.map(_features_of, jobs, chunksize=max(1, len(jobs) // (workers * 8)))
-    else:
-        results = [_features_of(job) for job in jobs]
+    results = list(map_tasks(_features_of, jobs, _no_setup, None, workers if len(jobs) >= _POOL_MIN else 1))
     vectors = {rel: vec for rel, vec, _ in results if vec is not None}
     return vectors, sorted((rel, why) for rel, vec, why in results if vec is None)
 

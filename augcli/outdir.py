@@ -1,0 +1,242 @@
+"""The output folder's bookkeeping: the lock, what an earlier run left, and what may be removed.
+
+A folder is augcli's when it holds a run record. Nothing in a folder without one is touched. In a
+folder with one, only files the manifest records and whose bytes still match the recorded sha256 are
+ever removed, and all are checked before the first is deleted.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from augcli import manifest as M
+from augcli.errors import InputError, RunError
+from augcli.io import TMP_SUFFIX
+from augcli.paths import inside, is_within, safe_rel, shown
+from augcli.plan import Job, Task
+
+
+def check_folders(in_root: Path, out_root: Path) -> None:
+    """Refuse an output folder equal to, inside, or around the input folder."""
+    if is_within(out_root, in_root):
+        raise InputError(f"output folder {shown(out_root)} is inside the input folder {shown(in_root)}; "
+                         "choose a folder outside it (the input tree is never written to)")
+    if is_within(in_root, out_root):
+        raise InputError(f"output folder {shown(out_root)} contains the input folder {shown(in_root)}; "
+                         "choose a folder beside it instead")
+
+
+class Lock:
+    """An exclusive lock file in the output folder; a lock left by a dead process is taken over."""
+
+    def __init__(self, out_root: Path) -> None:
+        self.path = out_root / M.LOCK
+
+    def __enter__(self) -> Lock:
+        for _ in range(2):
+            try:
+                fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+            except FileExistsError:
+                if self._holder_alive():
+                    raise RunError(f"another augcli run is writing to {self.path.parent} "
+                                   f"(lock {self.path}); wait for it, or delete the lock if it is stale") from None
+                self.path.unlink(missing_ok=True)
+                continue
+            os.write(fd, str(os.getpid()).encode())
+            os.close(fd)
+            return self
+        raise RunError(f"cannot lock {self.path.parent}")
+
+    def _holder_alive(self) -> bool:
+        """True when the lock's pid is a running process other than this one."""
+        try:
+            pid = int(self.path.read_text().strip() or 0)
+            if pid == os.getpid() or pid <= 0:
+                return False
+            os.kill(pid, 0)
+        except (ValueError, ProcessLookupError, FileNotFoundError):
+            return False
+        except PermissionError:
+            return True
+        return True
+
+    def __exit__(self, *exc: object) -> None:
+        self.path.unlink(missing_ok=True)
+
+
+# Files of augcli's own that may sit in an output folder before its run record exists.
+def _ours_before_record(name: str) -> bool:
+    return name == M.LOCK or name.endswith(TMP_SUFFIX)
+
+
+@dataclass(frozen=True)
+class Resume:
+    """What an earlier run in the output folder leaves for this one."""
+
+    done: dict[str, M.Row]
+    stamps: dict[str, M.Stamp]
+    stale: int
+
+
+def prepare(out_root: Path, in_root: Path, tasks: Sequence[Task], record: dict[str, Any],
+             overwrite: bool) -> Resume:
+    """Check the output folder against the run record; keep what is still right, remove what is not."""
+    old = M.read_record(out_root / M.RUN_RECORD)
+    if old is None:
+        foreign = sorted(p.name for p in out_root.iterdir() if not _ours_before_record(p.name))
+        if foreign:
+            raise InputError(f"output folder {shown(out_root)} is not empty and holds no augcli run "
+                             f"(it has {shown(foreign[0])}{' and more' if len(foreign) > 1 else ''}); "
+                             "choose a new or empty folder: augcli never writes over files it did not make")
+        _remove_temporaries(out_root)
+        return Resume({}, {}, 0)
+    rows = _old_rows(out_root)
+    if _identity(old) != _identity(record):
+        if not overwrite:
+            changed = sorted({_WORDS.get(k, k) for k in _identity(record)
+                             if _identity(old).get(k) != _identity(record).get(k)})
+            raise InputError(f"output folder {shown(out_root)} holds a run with a different {', '.join(changed)}; "
+                             "resume needs the same recipe and options: pass --overwrite to replace that run, "
+                             "or choose another folder")
+        for target in _removable(out_root, rows):
+            target.unlink()
+        for name in (M.MANIFEST, M.SOURCES, M.ERRORS):
+            (out_root / name).unlink(missing_ok=True)
+        _remove_temporaries(out_root)
+        return Resume({}, {}, len(rows))
+    _remove_temporaries(out_root)
+    return _reconcile(out_root, in_root, tasks, rows, M.read_stamps(out_root / M.SOURCES))
+
+
+_WORDS = {"recipe_digest": "recipe", "recipe": "recipe"}
+
+
+def _old_rows(out_root: Path) -> list[M.Row]:
+    """Rows of the earlier manifest (a cut last line is dropped); every path proven inside the folder."""
+    path = out_root / M.MANIFEST
+    try:
+        rows, _ = M.read_rows_tolerant(path)
+    except (ValueError, UnicodeDecodeError, OSError) as exc:
+        raise InputError(f"{shown(path)}: {exc}; this folder was not left by augcli as it is: "
+                         "choose another output folder") from None
+    for row in rows:
+        if not safe_rel(row.path) or not all(safe_rel(s) for s in row.source_list()):
+            raise InputError(f"{shown(path)}: row {shown(row.path)!r} names a path outside the folders; "
+                             "augcli did not write this manifest: choose another output folder")
+    return rows
+
+
+def _identity(record: dict[str, Any]) -> dict[str, Any]:
+    """The parts of a run record that decide how outputs are made (not the version, the input
+    folder's place or the plan's size: a changed input tree is reconciled file by file)."""
+    return {k: v for k, v in record.items() if k not in ("augcli_version", "input", "planned")}
+
+
+def _removable(out_root: Path, rows: Sequence[M.Row]) -> list[Path]:
+    """The files of earlier outputs about to be removed, each proven to hold the bytes the manifest
+    records; one that does not stops the run before anything is deleted."""
+    found = []
+    for row in rows:
+        try:
+            target = inside(out_root, row.path)
+        except ValueError as exc:
+            raise InputError(f"{shown(out_root / M.MANIFEST)}: {exc}; choose another output folder") from None
+        if not target.is_file():
+            continue
+        if not row.sha256 or file_sha256(target) != row.sha256:
+            why = ("was changed after augcli wrote it" if row.sha256
+                   else "has no checksum (written by an older augcli)")
+            raise InputError(f"{shown(target)} {why}, and this run would replace or remove it; nothing was "
+                             "deleted: move it out of the output folder (or choose another folder), then run again")
+        found.append(target)
+    return found
+
+
+def file_sha256(path: Path) -> str:
+    """The sha256 of a file's bytes, read in blocks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+class _Sources:
+    """Which inputs are unchanged since their stamps: size and mtime first, the content hash if those moved."""
+
+    def __init__(self, in_root: Path, stamps: dict[str, M.Stamp]) -> None:
+        self.in_root, self.stamps, self.known = in_root, stamps, {}  # type: dict[str, bool]
+
+    def unchanged(self, rel: str) -> bool:
+        if rel not in self.known:
+            self.known[rel] = self._check(rel)
+        return self.known[rel]
+
+    def _check(self, rel: str) -> bool:
+        stamp = self.stamps.get(rel)
+        try:
+            stat = os.stat(self.in_root / rel)
+        except OSError:
+            return False
+        if stamp is None or stat.st_size != stamp.size:
+            return False
+        if stat.st_mtime_ns == stamp.mtime_ns:
+            return True
+        if file_sha256(self.in_root / rel) != stamp.sha256:
+            return False
+        self.stamps[rel] = replace(stamp, mtime_ns=stat.st_mtime_ns)  # touched, same bytes
+        return True
+
+
+def _same_job(row: M.Row, task: Task, job: Job) -> bool:
+    """A recorded row is the planned job: same sources, class, kind, copy, seed and planned ops."""
+    if (row.label, row.kind, row.sources, row.copy, row.seed) != (
+            task.label, job.kind, ";".join(task.sources), job.copy, job.seed):
+        return False
+    return not job.pre_ops or row.op_list()[: len(job.pre_ops)] == list(job.pre_ops)
+
+
+def _reconcile(out_root: Path, in_root: Path, tasks: Sequence[Task], rows: list[M.Row],
+               stamps: dict[str, M.Stamp]) -> Resume:
+    """Keep rows that match the plan and unchanged sources; remove outputs that no longer belong.
+
+    An output whose source moved to another class, changed its bytes or left the input is removed
+    (only if its bytes are still those recorded); the plan then makes what is missing.
+    """
+    planned = {job.rel: (task, job) for task in tasks for job in task.jobs}
+    sources = _Sources(in_root, stamps)
+    done: dict[str, M.Row] = {}
+    stale: list[M.Row] = []
+    for row in rows:
+        hit = planned.get(row.path)
+        keep = hit is not None and _same_job(row, *hit) and all(sources.unchanged(s) for s in row.source_list())
+        if keep and (out_root / row.path).is_file():
+            done[row.path] = row
+        elif not keep:
+            stale.append(row)
+    recorded = {row.path for row in stale}
+    strays = [rel for rel in planned if rel not in done and rel not in recorded and (out_root / rel).exists()]
+    if strays:
+        raise InputError(f"output folder {shown(out_root)} holds {shown(strays[0])}"
+                         f"{f' and {len(strays) - 1} more files' if len(strays) > 1 else ''} that this run "
+                         "would write, but no augcli manifest records them; nothing was deleted: move them "
+                         "away, then run again")
+    removable = _removable(out_root, stale)
+    for target in removable:
+        target.unlink()
+    removed = len(removable)
+    kept_sources = {s for row in done.values() for s in row.source_list()}
+    return Resume(done, {rel: st for rel, st in sources.stamps.items() if rel in kept_sources}, removed)
+
+
+def _remove_temporaries(out_root: Path) -> None:
+    """Delete temporary files left by an interrupted run (hidden names ending in augcli's suffix)."""
+    for folder, _, files in os.walk(out_root):
+        for name in files:
+            if name.startswith(".") and name.endswith(TMP_SUFFIX):
+                Path(folder, name).unlink(missing_ok=True)

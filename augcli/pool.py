@@ -1,0 +1,144 @@
+"""The process pool every parallel step uses: generic, it knows no task type.
+
+``map_tasks(fn, tasks, init, shared, workers)`` runs ``fn`` over tasks on fresh worker processes set
+up by ``init(shared)`` and yields results as they finish; with one worker it calls ``fn(task, shared)``
+in the caller's process and changes nothing there (no signal, thread or allocator setting).
+
+Each worker has a pipe of its own and the processes share no lock, so a worker killed at any moment
+(SIGKILL, SIGTERM to the process group, the out-of-memory killer) can never leave the parent waiting:
+the parent sees the pipe close, stops the others and says so. ``multiprocessing.Pool`` was used
+before; its workers hold a shared queue lock while idle, and terminating it after its workers were
+killed by a group-wide SIGTERM hung for ever.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from multiprocessing.connection import Connection, wait
+from typing import Any
+
+from augcli.errors import RunError
+
+AHEAD = 2  # chunks queued per worker, so none waits for the parent between chunks
+
+
+def start_method() -> str:
+    """fork on Linux (fast start), spawn elsewhere; ``AUGCLI_START_METHOD`` overrides (tests run both)."""
+    return os.environ.get("AUGCLI_START_METHOD") or ("fork" if sys.platform.startswith("linux") else "spawn")
+
+
+def _worker(conn: Connection, other_end: Connection, parent: int, fn: Callable[[Any], Any],
+            init: Callable[[Any], None], shared: Any) -> None:
+    """A worker: quiet on Ctrl-C (the parent stops it), one OpenCV thread; runs chunks until told to
+    stop, and leaves by itself within a second when its parent is gone."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    other_end.close()  # a forked child holds the parent's end too; keeping it would hide the parent's exit
+    import cv2
+
+    cv2.setNumThreads(1)
+    try:
+        init(shared)
+        while (chunk := _next(conn, parent)) is not None:
+            conn.send(("ok", [fn(task) for task in chunk]))
+    except (EOFError, BrokenPipeError):  # the parent is gone
+        return
+    except Exception as exc:  # a failure the parent reports (a write error, a bug)
+        conn.send(("error", _portable(exc)))
+
+
+def _next(conn: Connection, parent: int) -> Any:
+    """The next chunk (None: stop), or None once the parent process has gone away."""
+    while not conn.poll(1.0):
+        if os.getppid() != parent:
+            return None
+    return conn.recv()
+
+
+def _portable(exc: Exception) -> Exception:
+    """The exception itself when it pickles, else a RunError with its text."""
+    import pickle
+
+    try:
+        pickle.loads(pickle.dumps(exc))
+    except Exception:
+        return RunError(f"{type(exc).__name__}: {exc}")
+    return exc
+
+
+def _chunks(tasks: Sequence[Any], workers: int) -> Iterator[list[Any]]:
+    size = max(1, min(16, len(tasks) // (workers * 8)))
+    for start in range(0, len(tasks), size):
+        yield list(tasks[start : start + size])
+
+
+def map_tasks(fn: Callable[..., Any], tasks: Sequence[Any], init: Callable[[Any], None], shared: Any,
+              workers: int) -> Iterator[Any]:
+    """Yield ``fn(task)`` for every task, in the order they finish, from ``workers`` processes."""
+    if workers <= 1 or len(tasks) <= 1:
+        yield from (fn(task, shared) for task in tasks)
+        return
+    import cv2
+
+    cv2.setNumThreads(1)  # no OpenCV threads in a process about to fork
+    context = multiprocessing.get_context(start_method())
+    chunks = _chunks(tasks, workers)
+    procs: dict[Connection, Any] = {}
+    clean = False
+    try:
+        for _ in range(min(workers, len(tasks))):
+            here, there = context.Pipe()
+            proc = context.Process(target=_worker, args=(there, here, os.getpid(), fn, init, shared), daemon=True)
+            procs[here] = proc  # before start: a signal during start still stops it
+            proc.start()
+            there.close()
+        pending = {conn: 0 for conn in procs}
+        for conn in procs:
+            pending[conn] += _feed(conn, chunks, AHEAD)
+        while any(pending.values()):
+            for conn in wait([c for c, n in pending.items() if n]):
+                yield from _receive(conn, procs[conn])
+                pending[conn] += _feed(conn, chunks, 1) - 1
+        for conn in procs:
+            conn.send(None)
+        clean = True
+    finally:
+        _stop(procs, clean)
+
+
+def _feed(conn: Connection, chunks: Iterator[list[Any]], count: int) -> int:
+    """Send up to ``count`` more chunks to a worker; return how many were sent."""
+    sent = 0
+    for chunk in chunks:
+        conn.send(chunk)
+        sent += 1
+        if sent == count:
+            break
+    return sent
+
+
+def _receive(conn: Connection, proc: Any) -> list[Any]:
+    """A worker's results for one chunk; a failure in it is raised here, in the parent."""
+    try:
+        kind, payload = conn.recv()
+    except (EOFError, OSError):
+        proc.join(timeout=1)
+        raise RunError(f"a worker process stopped unexpectedly (exit status {proc.exitcode}); it may have "
+                       "run out of memory: try fewer --workers, then run the same command again to resume") from None
+    if kind == "error":
+        raise payload
+    return payload  # type: ignore[no-any-return]
+
+
+def _stop(procs: dict[Connection, Any], clean: bool) -> None:
+    """Join finished workers; kill them at once when the run stops early (Ctrl-C, SIGTERM, an error)."""
+    for conn, proc in procs.items():
+        if proc.pid is not None:
+            if not clean and proc.is_alive():
+                proc.kill()
+            proc.join()
+        conn.close()

@@ -37,6 +37,7 @@ def _worker(conn: Connection, other_end: Connection, parent: int, fn: Callable[[
     stop, and leaves by itself within a second when its parent is gone."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOPPING)  # blocked by the parent around the start
     other_end.close()  # a forked child holds the parent's end too; keeping it would hide the parent's exit
     import cv2
 
@@ -94,7 +95,7 @@ def map_tasks(fn: Callable[..., Any], tasks: Sequence[Any], init: Callable[[Any]
             here, there = context.Pipe()
             proc = context.Process(target=_worker, args=(there, here, os.getpid(), fn, init, shared), daemon=True)
             procs[here] = proc  # before start: a signal during start still stops it
-            proc.start()
+            _start(proc)
             there.close()
         pending = {conn: 0 for conn in procs}
         for conn in procs:
@@ -108,6 +109,19 @@ def map_tasks(fn: Callable[..., Any], tasks: Sequence[Any], init: Callable[[Any]
         clean = True
     finally:
         _stop(procs, clean)
+
+
+_STOPPING = {signal.SIGINT, signal.SIGTERM}
+
+
+def _start(proc: Any) -> None:
+    """Start a worker with Ctrl-C and SIGTERM held back until it has set its own handlers: a signal in
+    between would run the parent's handlers in the child and print a traceback from it."""
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, _STOPPING)
+    try:
+        proc.start()
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 def _feed(conn: Connection, chunks: Iterator[list[Any]], count: int) -> int:

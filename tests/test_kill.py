@@ -125,3 +125,41 @@ def test_signal_stops_with_one_line_and_resumes(tree: Path, reference: tuple[dic
     assert f"Error: {word}: stopped after " in text and "run the same command again to resume" in text
     again = subprocess.run(_command(tree, out), capture_output=True, check=False)
     assert again.returncode == 0 and _files(out) == reference[0]
+
+
+def test_group_signals_early_in_the_run_never_hang(tree: Path) -> None:
+    """SIGTERM or SIGINT to the whole process group in the first milliseconds of writing: the run always
+    stops (multiprocessing.Pool could hang here for ever, its workers dying with its queue lock held)."""
+    for k in range(8):
+        out = tree.parent / f"early{k}"
+        proc = _start(tree, out)
+        deadline = time.monotonic() + 60
+        while not (out / M.MANIFEST).exists() and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.001)
+        time.sleep(0.002 * k)
+        os.killpg(proc.pid, signal.SIGTERM if k % 2 else signal.SIGINT)
+        try:
+            _, err = proc.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            raise AssertionError(f"trial {k}: the run hung after the signal") from None
+        assert proc.returncode in (0, 130, 143), err.decode()
+        assert "Traceback" not in err.decode()
+
+
+def test_workers_leave_when_the_parent_is_killed_alone(tree: Path) -> None:
+    """kill -9 of the parent only (not its group): its workers notice and exit by themselves."""
+    out = tree.parent / "orphans"
+    proc = _start(tree, out)
+    deadline = time.monotonic() + 60
+    while not (out / M.MANIFEST).exists() and time.monotonic() < deadline:
+        time.sleep(0.005)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    group = proc.pid  # the session's group id is the parent's pid
+    for _ in range(100):
+        alive = subprocess.run(["pgrep", "-g", str(group)], capture_output=True, text=True).stdout.split()
+        if not alive:
+            break
+        time.sleep(0.1)
+    assert not alive, f"workers still running: {alive}"

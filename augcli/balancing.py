@@ -22,17 +22,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from augcli.dataset import Dataset, Source
-from augcli.errors import InputError
+from augcli.errors import InputError, RecipeError
 from augcli.plan import SourcePlan, Task, plan_tasks
-from augcli.recipe import Recipe
+from augcli.recipe import BALANCE_METHODS, Recipe, balance_section, read_target
 from augcli.rng import generator, plan_seed
 from augcli.spec import _show, did_you_mean
 
 Target = str | int | float  # "max", a count N, or a ratio of the largest class
-METHODS = ("transforms", "smote")
+METHODS = BALANCE_METHODS  # the recipe's balance: section is validated at load, by augcli.recipe
 CHART = "balance.png"  # before/after bars, written into the output folder
-RECIPE_KEYS = ("target", "method", "undersample")
-TARGET_EXPECTED = "max, a whole number of images N >= 1, or a ratio in (0, 1] of the largest class"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -84,92 +82,45 @@ class BalancePlan:
 
 def parse_target(value: Any, where: str = "--target") -> Target:
     """Read ``max``, an integer N >= 1 or a ratio in (0, 1] from text or a number."""
-    got = f"{_show(value)} instead"
-    if isinstance(value, str):
-        text = value.strip().lower()
-        if text == "max":
-            return "max"
-        try:
-            value = int(text)
-        except ValueError:
-            try:
-                value = float(text)
-            except ValueError:
-                raise InputError(f"{where}: expected {TARGET_EXPECTED}; got {got}") from None
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise InputError(f"{where}: expected {TARGET_EXPECTED}; got {got}")
-    if isinstance(value, int):
-        if value < 1:
-            raise InputError(f"{where}: expected a number of images N >= 1 (or max, or a ratio in (0, 1]); "
-                             f"got {value} instead")
-        return value
-    if not 0.0 < value <= 1.0:
-        raise InputError(f"{where}: expected a ratio in (0, 1] of the largest class (or max, or a whole "
-                         f"number N >= 1); got {value} instead")
-    return float(value)
+    try:
+        return read_target(value)
+    except ValueError as exc:
+        expected, got = exc.args
+        raise InputError(f"{where}: expected {expected}; got {got} instead") from None
 
 
 def settings(rec: Recipe, classes: Sequence[str], *, target: Any = None, method: str | None = None,
              undersample: bool | None = None) -> Settings:
-    """Merge the recipe's ``balance:`` section with the caller's options (the caller wins)."""
-    section = dict(rec.balance)
-    for key in section:
-        if key not in RECIPE_KEYS:
-            raise rec.error(f"balance.{key}", "one of " + ", ".join(RECIPE_KEYS), _show(key),
-                            hint=did_you_mean(str(key), RECIPE_KEYS))
-    per_class: dict[str, int] = {}
-    recipe_target: Target | None = None
+    """Merge the recipe's ``balance:`` section with the caller's options (the caller wins).
+
+    The section is validated when the recipe loads (:func:`augcli.recipe.balance_section`); it is
+    checked again here for a Recipe built in code, and its class names against ``classes``.
+    """
+    try:
+        section = balance_section(rec.balance)
+    except RecipeError as exc:
+        raise rec.error(exc.where, exc.expected, exc.got, exc.hint) from None
     raw = section.get("target")
-    if isinstance(raw, Mapping):
-        per_class = _per_class(rec, raw, classes)
-    elif raw is not None:
-        try:
-            recipe_target = parse_target(raw, "balance.target")
-        except InputError:
-            raise rec.error("balance.target", TARGET_EXPECTED + ", or {class: N}",
-                            f"{_show(raw)} instead") from None
+    per_class = _per_class(rec, raw, classes) if isinstance(raw, Mapping) else {}
+    recipe_target = None if raw is None or isinstance(raw, Mapping) else read_target(raw)
     chosen = parse_target(target) if target is not None else recipe_target
     if chosen is None and not per_class:
         chosen = "max"
-    return Settings(target=chosen, per_class=per_class, method=_method(rec, section, method),
-                    undersample=_undersample(rec, section, undersample))
+    if method is not None and method not in METHODS:
+        raise InputError(f"--method: expected one of {', '.join(METHODS)}; got {method!r} instead")
+    return Settings(target=chosen, per_class=per_class, method=method or str(section.get("method", "transforms")),
+                    undersample=bool(undersample) or bool(section.get("undersample", False)))
 
 
 def _per_class(rec: Recipe, raw: Mapping[Any, Any], classes: Sequence[str]) -> dict[str, int]:
-    """Validate ``{class: N}``: known classes, whole numbers >= 1."""
+    """``{class: N}`` with known classes (the counts were checked at load)."""
     out = {}
     for label, n in raw.items():
-        where = f"balance.target.{label}"
         if str(label) not in classes:
-            raise rec.error(where, "a class folder of the input (" + ", ".join(classes) + ")",
+            raise rec.error(f"balance.target.{label}", "a class folder of the input (" + ", ".join(classes) + ")",
                             f"{_show(label)} instead", hint=did_you_mean(str(label), classes))
-        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-            raise rec.error(where, "a whole number of images N >= 1", f"{_show(n)} instead")
-        out[str(label)] = n
+        out[str(label)] = int(n)
     return dict(sorted(out.items()))
-
-
-def _method(rec: Recipe, section: Mapping[str, Any], method: str | None) -> str:
-    """The method: the caller's, the recipe's, or transforms."""
-    if method is not None:
-        if method not in METHODS:
-            raise InputError(f"--method: expected one of {', '.join(METHODS)}; got {method!r} instead")
-        return method
-    value = section.get("method", "transforms")
-    if value not in METHODS:
-        raise rec.error("balance.method", "one of " + ", ".join(METHODS), f"{_show(value)} instead",
-                        hint=did_you_mean(str(value), METHODS))
-    return str(value)
-
-
-def _undersample(rec: Recipe, section: Mapping[str, Any], undersample: bool | None) -> bool:
-    """Undersample: the caller's flag, the recipe's, or no."""
-    if undersample:
-        return True
-    value = section.get("undersample", False)
-    if not isinstance(value, bool):
-        raise rec.error("balance.undersample", "true or false", f"{_show(value)} instead")
-    return value
 
 
 # ---------------------------------------------------------------- targets

@@ -14,7 +14,8 @@ from typing import Any, Union
 import numpy as np
 
 from augcli import rng as R
-from augcli.spec import Flag, Number, Range, Transform
+from augcli.errors import RunError
+from augcli.spec import MAX_SIDE, Flag, Number, Range, Transform
 
 Op = dict[str, Any]
 Shape = tuple[int, ...]
@@ -43,6 +44,14 @@ def next_shape(name: str, transform: type[Transform], params: dict[str, Any], sh
     return transform.out_shape(params, shape)
 
 
+def _checked(name: str, shape: Shape, before: Shape) -> Shape:
+    """Refuse a step that would grow the image past MAX_SIDE per side (a chain of resizes or pads can)."""
+    if max(shape[0], shape[1]) > MAX_SIDE:
+        raise RunError(f"recipe step {name}: expected an image of at most {MAX_SIDE} pixels per side, got "
+                       f"{shape[1]} x {shape[0]} from {before[1]} x {before[0]}; lower the step's size or factor")
+    return shape
+
+
 @dataclass(frozen=True)
 class Step:
     """One transform with its probability."""
@@ -57,7 +66,7 @@ class Step:
             return shape
         params = self.transform.sample(rng, shape)
         ops.append({"name": self.name, "params": params})
-        return next_shape(self.name, type(self.transform), params, shape)
+        return _checked(self.name, next_shape(self.name, type(self.transform), params, shape), shape)
 
     def names(self) -> set[str]:
         """Transform names used below this node."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from importlib import resources
@@ -12,15 +13,32 @@ from typing import Any
 
 import numpy as np
 import yaml
+from yaml.composer import Composer
+from yaml.constructor import SafeConstructor
+from yaml.parser import Parser
+from yaml.reader import Reader
+from yaml.resolver import Resolver
+from yaml.scanner import Scanner
 
 import augcli.transforms  # noqa: F401  (fills the registry)
 from augcli.compose import GROUP_PARAMS, Group, Node, Op, Shape, Step, sample_pipeline
 from augcli.errors import RecipeError
-from augcli.spec import REGISTRY, Choice, Number, _show, did_you_mean
+from augcli.spec import REGISTRY, Choice, Number, _is_number, _show, did_you_mean
 
 DEFAULT_RECIPE = "default.yaml"
 FORMATS = ("same", "jpg", "png", "webp")
 TOP_KEYS = ("seed", "copies", "output", "pipeline", "classes", "balance")
+# Limits on untrusted recipe text (docs/trust.md): checked while the YAML is read, before PyYAML recurses.
+MAX_CHARS = 256 * 1024  # characters of recipe text (the packaged recipes have under 1,100)
+MAX_NODES = 10_000  # YAML nodes once aliases are expanded (stops "billion laughs")
+MAX_DEPTH = 50  # nesting of lists and mappings, aliases expanded
+MAX_STEPS = 1_000  # steps and groups in the whole recipe, per-class pipelines included
+MAX_PATH = 1_000  # characters of a step path whose line is recorded (longer ones use their parent's line)
+CUSTOM_HINT = "custom steps run Python code named by the recipe; refused because --no-custom was given"
+BALANCE_KEYS = ("target", "method", "undersample")
+BALANCE_METHODS = ("transforms", "smote")
+MAX_TARGET = 1_000_000  # images per class a balance target may name (a run is also limited by --max-outputs)
+TARGET_EXPECTED = "max, a whole number of images N >= 1, or a ratio in (0, 1] of the largest class"
 SEED = Number(0, bounds=(0, 2**63 - 1), integer=True, doc="recipe seed")
 COPIES = Number(4, bounds=(1, 100000), integer=True, doc="augmented copies per input image")
 OUTPUT_PARAMS = {
@@ -103,18 +121,26 @@ def _apply_rule(pipeline: tuple[Node, ...], rule: ClassRule) -> tuple[Node, ...]
 # ---------------------------------------------------------------- loading
 
 
-def load_recipe(path: str | Path | None = None) -> Recipe:
-    """Load and validate a recipe file; None loads the packaged default recipe."""
+def load_recipe(path: str | Path | None = None, *, allow_custom: bool = True) -> Recipe:
+    """Load and validate a recipe file; None loads the packaged default recipe.
+
+    With ``allow_custom=False`` a ``custom`` step is refused before any module is imported.
+    """
     if path is None:
-        return parse_recipe(packaged_recipe(DEFAULT_RECIPE), source=f"<default recipe {DEFAULT_RECIPE}>")
-    path = Path(path)
+        return parse_recipe(packaged_recipe(DEFAULT_RECIPE), source=f"<default recipe {DEFAULT_RECIPE}>",
+                            allow_custom=allow_custom)
+    return parse_recipe(_read(Path(path)), source=str(path), allow_custom=allow_custom)
+
+
+def _read(path: Path) -> str:
+    """A recipe file's text; at most one character past the limit is read, whatever the file is."""
     try:
-        text = path.read_text(encoding="utf-8")
+        with path.open(encoding="utf-8") as handle:
+            return handle.read(MAX_CHARS + 1)
     except FileNotFoundError:
         raise RecipeError("--recipe", "an existing recipe file", str(path)) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise RecipeError("--recipe", "a readable UTF-8 YAML file", f"{path} ({exc})") from None
-    return parse_recipe(text, source=str(path))
 
 
 def packaged_recipe(name: str) -> str:
@@ -125,18 +151,47 @@ def packaged_recipe(name: str) -> str:
         return (Path(__file__).resolve().parent.parent / "configs" / name).read_text(encoding="utf-8")
 
 
-def parse_recipe(text: str, source: str = "<recipe>") -> Recipe:
-    """Parse YAML text into a validated Recipe; errors name the file, line and step path."""
+def parse_recipe(text: str, source: str = "<recipe>", *, allow_custom: bool = True) -> Recipe:
+    """Parse YAML text into a validated Recipe; errors name the file, line and step path.
+
+    The text is untrusted: alias expansion, nesting, the number of steps and every number are
+    bounded, and with ``allow_custom=False`` a ``custom`` step is refused before anything is imported.
+    """
+    if len(text) > MAX_CHARS:
+        raise RecipeError("recipe", f"at most {MAX_CHARS} characters of YAML", "more", source=source)
+    _check_flow_depth(text, source)
     data, lines = _load_yaml(text, source)
     try:
-        return replace(_build(data, source), lines=lines)
+        return replace(_build(data, source, _Context(allow_custom=allow_custom)), lines=lines)
     except RecipeError as exc:
         raise exc.located(source, _line_for(exc.where, lines)) from None
 
 
+def _check_flow_depth(text: str, source: str) -> None:
+    """Refuse ``[[[[...`` deeper than MAX_DEPTH before PyYAML, whose scanner slows down on deep flow nesting.
+
+    Brackets are counted without parsing (a bracket in a quoted string counts too), so this only
+    catches the blatant case quickly; :class:`_Loader` checks the real nesting.
+    """
+    try:
+        data = np.frombuffer(text.encode("utf-8"), dtype=np.uint8)
+    except UnicodeEncodeError as exc:  # only from parse_recipe(str): a file is decoded strictly
+        raise RecipeError("recipe", "text that UTF-8 can encode", f"an unpaired surrogate at character {exc.start}",
+                          source=source, line=text.count("\n", 0, exc.start) + 1) from None
+    opens = (data == ord("[")) | (data == ord("{"))
+    if int(opens.sum()) <= MAX_DEPTH:
+        return
+    depth = np.cumsum(opens.astype(np.int32) - ((data == ord("]")) | (data == ord("}"))))
+    deep = np.flatnonzero(depth > MAX_DEPTH)
+    if deep.size:
+        line = int(np.count_nonzero(data[:deep[0]] == ord("\n"))) + 1
+        raise RecipeError("recipe", f"lists and mappings nested at most {MAX_DEPTH} deep", "deeper nesting",
+                          source=source, line=line)
+
+
 def _load_yaml(text: str, source: str) -> tuple[Any, dict[str, int]]:
     """Compose YAML keeping each node's line, keyed by the dotted path validation reports."""
-    loader = yaml.SafeLoader(text)
+    loader = _Loader(text, source)
     try:
         node = loader.get_single_node()
         lines: dict[str, int] = {}
@@ -144,32 +199,170 @@ def _load_yaml(text: str, source: str) -> tuple[Any, dict[str, int]]:
             _walk(node, "", lines, loader, source)
         data = loader.construct_document(node) if node is not None else None
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise RecipeError("recipe", "valid YAML", problem, source=source,
-                          line=mark.line + 1 if mark else None) from None
+        raise _yaml_error(exc, text, source) from None
+    except RecursionError:  # a last resort: _Loader stops nesting long before Python's limit
+        raise RecipeError("recipe", f"lists and mappings nested at most {MAX_DEPTH} deep", "deeper nesting",
+                          source=source) from None
     finally:
         loader.dispose()
     return data, lines
 
 
-def _walk(node: yaml.Node, path: str, lines: dict[str, int], loader: yaml.SafeLoader, source: str) -> None:
-    """Record the line of every path below ``node`` and refuse duplicate keys."""
-    lines.setdefault(path, node.start_mark.line + 1)
+def _yaml_error(exc: yaml.YAMLError, text: str, source: str) -> RecipeError:
+    """A PyYAML error as a RecipeError at its line."""
+    mark = getattr(exc, "problem_mark", None)
+    line = mark.line + 1 if mark else None
+    problem = getattr(exc, "problem", None)
+    if isinstance(exc, yaml.reader.ReaderError):  # a character YAML does not allow: no mark, a position
+        line = text.count("\n", 0, exc.position) + 1
+        char = exc.character
+        problem = f"{exc.reason} (character {f'#x{char:04x}' if isinstance(char, int) else repr(char)})"
+    return RecipeError("recipe", "valid YAML", problem or str(exc), source=source, line=line)
+
+
+class _PyParser(Reader, Scanner, Parser):
+    """PyYAML's pure-Python reader, scanner and parser (when it was built without libyaml)."""
+
+    def __init__(self, stream: str) -> None:
+        Reader.__init__(self, stream)
+        Scanner.__init__(self)
+        Parser.__init__(self)
+
+
+try:  # libyaml scans and parses about five times faster; composing stays in Python, where it is guarded
+    from yaml.cyaml import CParser as _Parser
+except ImportError:  # pragma: no cover - PyYAML without libyaml
+    _Parser = _PyParser  # type: ignore[misc, assignment]
+
+
+class _Loader(Composer, _Parser, SafeConstructor, Resolver):  # type: ignore[misc, valid-type]
+    """A safe loader that refuses alias bombs, recursive aliases and deep nesting while it composes.
+
+    A node's expanded size and height are known when it is finished, so an alias costs what it
+    expands to, and the composer never recurses deeper than MAX_DEPTH.
+    """
+
+    def __init__(self, text: str, source: str) -> None:
+        _Parser.__init__(self, text)
+        Composer.__init__(self)
+        SafeConstructor.__init__(self)
+        Resolver.__init__(self)
+        self.source = source
+        self.level = 0  # nodes open above the one being composed
+        self.open: set[str] = set()  # anchors whose node is still being composed
+        self.sizes: dict[int, tuple[int, int]] = {}  # id(node) -> (expanded size, height)
+        self.total = 0  # nodes composed so far, each alias counted as what it expands to
+
+    def add(self, count: int, mark: Any, hint: str | None = None) -> None:
+        """Count composed nodes; refuse the node that takes the document past MAX_NODES."""
+        self.total += count
+        if self.total > MAX_NODES:
+            raise self.refuse(f"at most {MAX_NODES} YAML nodes once aliases are expanded",
+                              f"{self.total} by this point", mark, hint=hint)
+
+    def refuse(self, expected: str, got: str, mark: Any, hint: str | None = None) -> RecipeError:
+        """A RecipeError at a YAML mark."""
+        return RecipeError("recipe", expected, got, source=self.source, line=mark.line + 1, hint=hint)
+
+    def too_deep(self, mark: Any) -> RecipeError:
+        """The error for nesting beyond MAX_DEPTH."""
+        return self.refuse(f"lists and mappings nested at most {MAX_DEPTH} deep (aliases expanded)",
+                           "deeper nesting", mark)
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        """Compose one node, refusing it before recursing when it would be too deep."""
+        event = self.peek_event()
+        if isinstance(event, yaml.AliasEvent):
+            return self._alias(event, parent, index)
+        if self.level >= MAX_DEPTH:
+            raise self.too_deep(event.start_mark)
+        anchor = event.anchor
+        self.level += 1
+        if anchor is not None:
+            self.open.add(anchor)
+        try:
+            node = super().compose_node(parent, index)
+        finally:
+            self.level -= 1
+            self.open.discard(anchor)
+        self._measure(node)
+        return node
+
+    def _alias(self, event: Any, parent: Any, index: Any) -> Any:
+        """An alias: refused inside its own anchor, or when what it expands to nests too deep."""
+        if event.anchor in self.open:
+            raise self.refuse("an alias to a finished anchor", f"*{event.anchor} inside &{event.anchor}",
+                              event.start_mark, hint="a recursive alias never ends")
+        node = super().compose_node(parent, index)
+        size, height = self.sizes[id(node)]
+        if self.level + height > MAX_DEPTH:
+            raise self.too_deep(event.start_mark)
+        self.add(size, event.start_mark, hint="aliases of aliases grow exponentially (a 'billion laughs' recipe)")
+        return node
+
+    def _measure(self, node: yaml.Node) -> None:
+        """Record a finished node's expanded size and height, and count it."""
+        children: list[yaml.Node] = []
+        if isinstance(node, yaml.MappingNode):
+            children = [part for pair in node.value for part in pair]
+        elif isinstance(node, yaml.SequenceNode):
+            children = node.value
+        measured = [self.sizes[id(child)] for child in children]
+        self.sizes[id(node)] = (1 + sum(s for s, _ in measured), 1 + max((h for _, h in measured), default=0))
+        self.add(1, node.start_mark)
+
+    def construct_object(self, node: Any, deep: bool = False) -> Any:
+        """Construct a node; a value Python refuses (a 5,000-digit integer, month 13) is a YAML error here."""
+        try:
+            return super().construct_object(node, deep=deep)
+        except (ValueError, TypeError, OverflowError) as exc:
+            problem = f"a value that cannot be read ({str(exc).split(';')[0]})"
+            raise yaml.constructor.ConstructorError(None, None, problem, node.start_mark) from None
+
+
+def _walk(node: yaml.Node, path: str | None, lines: dict[str, int], loader: _Loader, source: str) -> None:
+    """Record the line of every path below ``node`` and refuse duplicate keys.
+
+    Paths longer than MAX_PATH are not recorded (None below them): an error there is placed at the
+    line of the nearest recorded parent, and a long key repeated through aliases costs no memory.
+    """
+    if path is not None:
+        lines.setdefault(path, node.start_mark.line + 1)
     if isinstance(node, yaml.MappingNode):
-        seen: set[Any] = set()
-        for key_node, value_node in node.value:
-            key = loader.construct_object(key_node)
-            sub = f"{path}.{key}" if path else str(key)
-            if key in seen:
-                raise RecipeError(sub, "each key once", "it twice", source=source,
-                                  line=key_node.start_mark.line + 1)
-            seen.add(key)
-            lines[sub] = key_node.start_mark.line + 1
-            _walk(value_node, sub, lines, loader, source)
+        _walk_mapping(node, path, lines, loader, source)
     elif isinstance(node, yaml.SequenceNode):
         for i, item in enumerate(node.value):
-            _walk(item, f"{path}[{i}]", lines, loader, source)
+            _walk(item, _sub(path, f"[{i}]"), lines, loader, source)
+
+
+def _sub(path: str | None, part: str) -> str | None:
+    """``path`` + ``part`` (``[i]``, or ``.key`` with the dot left out at the top), or None past MAX_PATH."""
+    if path is None or len(path) + len(part) > MAX_PATH:
+        return None
+    return part[1:] if not path and part.startswith(".") else path + part
+
+
+def _walk_mapping(node: yaml.MappingNode, path: str | None, lines: dict[str, int], loader: _Loader,
+                  source: str) -> None:
+    """Walk a mapping's values; keys must be plain and given once (``<<`` merges are left to PyYAML)."""
+    seen: set[Any] = set()
+    for key_node, value_node in node.value:
+        if key_node.tag == "tag:yaml.org,2002:merge":
+            continue
+        key = loader.construct_object(key_node)
+        line = key_node.start_mark.line + 1
+        try:
+            hash(key)
+        except TypeError:
+            raise RecipeError(path or "recipe", "plain keys (names)", f"a {type(key).__name__} as a key",
+                              source=source, line=line) from None
+        sub = _sub(path, "." + str(key)[:MAX_PATH + 1])
+        if key in seen:
+            raise RecipeError(sub or path or "recipe", "each key once", "it twice", source=source, line=line)
+        seen.add(key)
+        if sub is not None:
+            lines[sub] = line
+        _walk(value_node, sub, lines, loader, source)
 
 
 def _line_for(where: str, lines: Mapping[str, int]) -> int | None:
@@ -182,7 +375,25 @@ def _line_for(where: str, lines: Mapping[str, int]) -> int | None:
     return lines.get("")
 
 
-def _build(data: Any, source: str) -> Recipe:
+# ---------------------------------------------------------------- validation
+
+
+@dataclass
+class _Context:
+    """What validation carries down the steps: whether custom steps may load, and the steps so far."""
+
+    allow_custom: bool = True
+    steps: int = 0
+
+    def count(self, where: str) -> None:
+        """Count one step or group; refuse the one past MAX_STEPS."""
+        self.steps += 1
+        if self.steps > MAX_STEPS:
+            raise RecipeError(where, f"at most {MAX_STEPS} steps and groups in the whole recipe "
+                                     "(per-class pipelines included)", f"step number {self.steps} here")
+
+
+def _build(data: Any, source: str, ctx: _Context) -> Recipe:
     """Validate the top level and build the Recipe."""
     if data is None:
         data = {}
@@ -196,12 +407,12 @@ def _build(data: Any, source: str) -> Recipe:
     if pipeline is None:
         raise RecipeError("pipeline", "a list of steps", "nothing", hint="add 'pipeline:' with at least one step")
     return Recipe(
-        pipeline=_steps(pipeline, "pipeline"),
         seed=SEED.validate(data["seed"], "seed") if "seed" in data else 0,
         copies=COPIES.validate(data["copies"], "copies") if "copies" in data else COPIES.default,
         output=_output(data.get("output"), "output"),
-        classes=_classes(data.get("classes"), "classes"),
-        balance=_mapping(data.get("balance"), "balance"),
+        balance=balance_section(data.get("balance")),
+        pipeline=_steps(pipeline, "pipeline", ctx),
+        classes=_classes(data.get("classes"), "classes", ctx),
         source=source,
     )
 
@@ -237,7 +448,7 @@ def _output(value: Any, where: str) -> OutputSpec:
                          for k, p in OUTPUT_PARAMS.items()})
 
 
-def _classes(value: Any, where: str) -> dict[str, ClassRule]:
+def _classes(value: Any, where: str, ctx: _Context) -> dict[str, ClassRule]:
     """Validate per-class rules: ``{label: {exclude: [names], pipeline: [steps]}}``."""
     rules = {}
     for label, body in _mapping(value, where).items():
@@ -248,23 +459,24 @@ def _classes(value: Any, where: str) -> dict[str, ClassRule]:
         if not isinstance(excluded, list):
             raise RecipeError(f"{here}.exclude", "a list of transform names", _show(excluded))
         for i, name in enumerate(excluded):
-            if name not in REGISTRY:
+            if not isinstance(name, str) or name not in REGISTRY:
                 raise RecipeError(f"{here}.exclude[{i}]", "a transform name", _show(name),
                                   hint=did_you_mean(str(name), list(REGISTRY)))
-        extra = _steps(body["pipeline"], f"{here}.pipeline") if body.get("pipeline") else ()
+        extra = _steps(body["pipeline"], f"{here}.pipeline", ctx) if body.get("pipeline") else ()
         rules[str(label)] = ClassRule(frozenset(excluded), extra)
     return rules
 
 
-def _steps(items: Any, where: str) -> tuple[Node, ...]:
+def _steps(items: Any, where: str, ctx: _Context) -> tuple[Node, ...]:
     """Validate a list of steps."""
     if not isinstance(items, list):
         raise RecipeError(where, "a list of steps (each '- name: {params}')", _show(items))
-    return tuple(_step(item, f"{where}[{i}]") for i, item in enumerate(items))
+    return tuple(_step(item, f"{where}[{i}]", ctx) for i, item in enumerate(items))
 
 
-def _step(item: Any, where: str) -> Node:
+def _step(item: Any, where: str, ctx: _Context) -> Node:
     """Validate one step: ``name``, ``name: {params}`` or a group."""
+    ctx.count(where)
     if isinstance(item, str):
         name, body = item, None
     elif isinstance(item, Mapping) and len(item) == 1:
@@ -273,21 +485,32 @@ def _step(item: Any, where: str) -> Node:
         raise RecipeError(where, "a one-key mapping 'name: {params}'", _show(item) if not isinstance(
             item, Mapping) else f"{len(item)} keys ({', '.join(map(str, item))})")
     here = f"{where}.{name}"
+    if not isinstance(name, str):
+        raise RecipeError(where, "a transform name (see 'augcli transforms') or one_of, some_of, sequence",
+                          _show(name), hint=_key_hint(name, [*REGISTRY, *GROUP_PARAMS]))
     if name in GROUP_PARAMS:
-        return _group(name, body, here)
+        return _group(name, body, here, ctx)
+    return _transform_step(name, body, where, ctx)
+
+
+def _transform_step(name: str, body: Any, where: str, ctx: _Context) -> Step:
+    """Validate a transform step; a custom one only when custom steps are allowed."""
     spec = REGISTRY.get(name)
     if spec is None:
         raise RecipeError(where, "a transform name (see 'augcli transforms') or one_of, some_of, sequence",
-                          _show(name), hint=did_you_mean(str(name), [*REGISTRY, *GROUP_PARAMS]))
+                          _show(name), hint=did_you_mean(name, [*REGISTRY, *GROUP_PARAMS]))
     if spec.cls.inputs > 1:
         raise RecipeError(where, "a single-image transform", _show(name),
                           hint=f"'{name}' combines two images and is made by 'augcli balance', not by a recipe step")
+    if name == "custom" and not ctx.allow_custom:
+        raise RecipeError(where, "a step that runs no code named by the recipe", _show(name), hint=CUSTOM_HINT)
+    here = f"{where}.{name}"
     body = _mapping(body, here)
     p = GROUP_PARAMS["sequence"]["p"].validate(body.pop("p"), f"{here}.p") if "p" in body else 1.0
     return Step(name, spec.build(body, here), p)
 
 
-def _group(kind: str, body: Any, where: str) -> Group:
+def _group(kind: str, body: Any, where: str, ctx: _Context) -> Group:
     """Validate ``sequence``, ``one_of`` or ``some_of`` (a list, or a mapping with ``of``)."""
     listed = isinstance(body, list)
     body = _mapping({"of": body} if listed else body, where)
@@ -295,7 +518,7 @@ def _group(kind: str, body: Any, where: str) -> Group:
     _check_keys(body, known, where)
     if "of" not in body:
         raise RecipeError(where, "'of: [steps]'", "no 'of'")
-    children = _steps(body["of"], where if listed else f"{where}.of")
+    children = _steps(body["of"], where if listed else f"{where}.of", ctx)
     p = GROUP_PARAMS[kind]["p"].validate(body["p"], f"{where}.p") if "p" in body else 1.0
     weights = _weights(body.get("weights"), len(children), f"{where}.weights")
     n = (1, 1)
@@ -309,11 +532,81 @@ def _group(kind: str, body: Any, where: str) -> Group:
 
 
 def _weights(value: Any, count: int, where: str) -> tuple[float, ...] | None:
-    """Validate one_of weights: one non-negative number per step, not all zero."""
+    """Validate one_of weights: one finite, non-negative number per step, not all zero, with a finite sum."""
     if value is None:
         return None
-    ok = isinstance(value, list) and len(value) == count
-    ok = ok and all(isinstance(v, int | float) and not isinstance(v, bool) and v >= 0 for v in value)
-    if not ok or sum(value) <= 0:
-        raise RecipeError(where, f"{count} non-negative numbers, not all 0 (one per step)", _show(value))
-    return tuple(float(v) for v in value)
+    ok = isinstance(value, list) and len(value) == count and all(_is_number(v) and v >= 0 for v in value)
+    weights = tuple(float(v) for v in value) if ok else ()
+    total = sum(weights)
+    if not ok or not 0 < total < math.inf:
+        hint = None
+        if isinstance(value, list) and len(value) == count and not (ok and total == 0):
+            hint = "weights are finite numbers (not .inf or .nan) with a finite sum"
+        raise RecipeError(where, f"{count} non-negative numbers, not all 0 (one per step)", _show(value), hint=hint)
+    return weights
+
+
+# ---------------------------------------------------------------- the balance section
+
+
+def read_target(value: Any) -> str | int | float:
+    """``max``, a count N in [1, MAX_TARGET] or a ratio in (0, 1], from text or a number.
+
+    Raises:
+        ValueError: with args (what was expected, the value as read).
+    """
+    if isinstance(value, str):
+        text = value.strip().lower()
+        if text == "max":
+            return "max"
+        value = _number_text(text, value)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError(TARGET_EXPECTED, _show(value))
+    if isinstance(value, int):
+        if not 1 <= value <= MAX_TARGET:
+            raise ValueError(f"a number of images N >= 1 and at most {MAX_TARGET} (or max, or a ratio in (0, 1])",
+                             _show(value))
+        return value
+    if not 0.0 < value <= 1.0:
+        raise ValueError("a ratio in (0, 1] of the largest class (or max, or a whole number N >= 1)", _show(value))
+    return float(value)
+
+
+def _number_text(text: str, value: str) -> int | float:
+    """An int or float written as text."""
+    try:
+        return int(text)
+    except ValueError:
+        try:
+            return float(text)
+        except ValueError:
+            raise ValueError(TARGET_EXPECTED, _show(value)) from None
+
+
+def balance_section(value: Any, where: str = "balance") -> dict[str, Any]:
+    """Validate a recipe's ``balance:`` section at load; class names in a target are checked against the data later."""
+    section = _mapping(value, where)
+    _check_keys(section, BALANCE_KEYS, where)
+    if "target" in section:
+        _balance_target(section["target"], f"{where}.target")
+    method = section.get("method", "transforms")
+    if method not in BALANCE_METHODS:
+        raise RecipeError(f"{where}.method", "one of " + ", ".join(BALANCE_METHODS), f"{_show(method)} instead",
+                          hint=did_you_mean(str(method), BALANCE_METHODS))
+    if not isinstance(section.get("undersample", False), bool):
+        raise RecipeError(f"{where}.undersample", "true or false", f"{_show(section['undersample'])} instead")
+    return section
+
+
+def _balance_target(value: Any, where: str) -> None:
+    """A target: a scalar read by :func:`read_target`, or ``{class: N}``."""
+    if not isinstance(value, Mapping):
+        try:
+            read_target(value)
+        except ValueError:
+            raise RecipeError(where, TARGET_EXPECTED + ", or {class: N}", f"{_show(value)} instead") from None
+        return
+    for label, n in value.items():
+        if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= MAX_TARGET:
+            raise RecipeError(f"{where}.{label}", f"a whole number of images N >= 1 and at most {MAX_TARGET}",
+                              f"{_show(n)} instead")

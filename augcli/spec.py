@@ -16,6 +16,8 @@ from typing import Any, ClassVar
 from augcli.errors import RecipeError
 
 REGISTRY: dict[str, TransformSpec] = {}
+MAX_SIDE = 16384  # largest image side in pixels a step may produce (declared sizes, and checked when sampling)
+_SHOW_CHARS = 80  # longest rendering of a user value in an error message
 
 
 def did_you_mean(word: str, options: Sequence[str]) -> str | None:
@@ -25,19 +27,39 @@ def did_you_mean(word: str, options: Sequence[str]) -> str | None:
 
 
 def _show(value: Any) -> str:
-    """Render a user value for an error message."""
+    """Render a user value for an error message, cut to a readable length."""
+    text = _render(value)
+    return text if len(text) <= _SHOW_CHARS else text[:_SHOW_CHARS - 5] + "[...]"
+
+
+def _render(value: Any) -> str:
+    """Render a user value in full (lists item by item, stopping once long enough to be cut)."""
     if isinstance(value, str):
-        return repr(value)
+        return repr(value[:_SHOW_CHARS + 1])
     if isinstance(value, list | tuple):
-        return "[" + ", ".join(_show(v) for v in value) + "]"
+        parts, size = [], 0
+        for item in value:
+            parts.append(_show(item))
+            size += len(parts[-1]) + 2
+            if size > _SHOW_CHARS:
+                break
+        return "[" + ", ".join(parts) + "]"
     if value is None:
         return "nothing"
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 256:
+        sign = "a negative" if value < 0 else "an"
+        return f"{sign} integer of about {int(value.bit_length() * 0.30103)} digits"
     return str(value)
 
 
 def _is_number(value: Any) -> bool:
-    """True for int or float, but not bool, and not NaN or infinity."""
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+    """True for int or float, but not bool, and not NaN, infinity or an int too large for a float."""
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an int beyond about 1e308
+        return False
 
 
 def _fmt(x: float) -> str:
@@ -144,6 +166,24 @@ class Range(Param):
         if not (self.bounds[0] <= lo and hi <= self.bounds[1]):
             raise RecipeError(where, self.describe(), f"{_show(value)} (outside {_bounds_text(self.bounds)})")
         return (lo, hi)
+
+
+@dataclass(frozen=True)
+class Factor(Range):
+    """A factor range as torchvision's ColorJitter takes it: b means [max(0, 1 - b), 1 + b], or ``[lo, hi]``."""
+
+    def describe(self) -> str:
+        return f"number b (meaning [max(0, 1 - b), 1 + b]) or [lo, hi] in {_bounds_text(self.bounds)}"
+
+    def default_text(self) -> str:
+        return f"[{_fmt(self.lo)}, {_fmt(self.hi)}]"
+
+    def validate(self, value: Any, where: str) -> tuple[float, float]:
+        if _is_number(value):
+            if value < 0:
+                raise RecipeError(where, self.describe(), f"{_show(value)} (b < 0)")
+            value = [max(0.0, 1.0 - value), 1.0 + value]
+        return super().validate(value, where)
 
 
 @dataclass(frozen=True)
@@ -372,8 +412,9 @@ class TransformSpec:
         check = getattr(transform, "check", None)
         if check is not None:
             problem = check()
-            if problem:
-                raise RecipeError(where, problem[0], problem[1])
+            if problem:  # (expected, got) or (expected, got, parameter name, hint)
+                param, hint = (problem[2], problem[3]) if len(problem) > 2 else (None, None)
+                raise RecipeError(f"{where}.{param}" if param else where, problem[0], problem[1], hint=hint)
         return transform
 
 

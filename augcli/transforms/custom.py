@@ -3,6 +3,8 @@
 ``custom: {fn: "package.module:function", **params}`` calls ``function(image, rng, params)``.
 Only the named module is imported, when the recipe is validated, so a wrong path fails before
 any image is read. Keys other than ``fn`` (and the step's ``p``) are passed to the function.
+Importing runs code, so ``load_recipe(..., allow_custom=False)`` (``--no-custom``) refuses the
+step before this module's validation is reached.
 """
 
 from __future__ import annotations
@@ -107,7 +109,8 @@ def _check_result(out: Any, image: Any, path: str) -> Any:
                  "uint8 or uint16 (a copy the function may change); rng is a numpy Generator rebuilt from a "
                  "recorded seed, the only randomness the function may use. The result must keep dtype, size "
                  "and channel count ((H, W) is accepted for one channel), else the run stops with an error "
-                 "naming the function.")
+                 "naming the function. Loading a recipe with a custom step imports and runs that module: "
+                 "use --no-custom for recipes from others and in CI (see docs/trust.md).")
 class Custom(Transform):
     fn = Text(None, check=_problem, what=_PATH, doc="the function to call, 'package.module:function'")
     examples = [{"fn": "tests.custom_fn:add_offset"}, {"fn": "tests.custom_fn:add_offset", "amount": 80}]

@@ -9,19 +9,12 @@ import numpy as np
 
 from augcli import rng as R
 from augcli.ops import geometric as G
-from augcli.spec import (INTERPOLATION, WARP_KEYS, Choice, Flag, Number, Numbers, Range, Resampling, Transform,
-                         transform)
+from augcli.spec import INTERPOLATION, MAX_SIDE, Choice, Flag, Number, Numbers, Range, Resampling, Transform, transform
 
 Shape = tuple[int, ...]
 
 class _Warp(Resampling):
-    """A resampling geometric transform with a matrix: warped on its own, or fused by ``render``."""
-
-    @classmethod
-    def apply(cls, image: Any, params: dict[str, Any]) -> Any:  # type: ignore[override]
-        """Warp through this op's matrix."""
-        matrix, size = cls.matrix(params, image.shape)
-        return G.warp(image, matrix, size, **{k: params[k] for k in WARP_KEYS})
+    """A resampling geometric transform: it declares only its matrix; ``render`` resamples it, alone or fused."""
 
 
 @transform("hflip", family="geometric", doc="Mirror the image left to right.")
@@ -34,10 +27,6 @@ class Hflip(Transform):
     def matrix(params: dict[str, Any], shape: Shape) -> tuple[G.Matrix, G.Size]:
         return G.hflip_matrix(shape[1]), (shape[1], shape[0])
 
-    @staticmethod
-    def apply(image: Any, params: dict[str, Any]) -> Any:
-        return G.hflip(image)
-
 
 @transform("vflip", family="geometric", doc="Mirror the image top to bottom.")
 class Vflip(Transform):
@@ -49,10 +38,6 @@ class Vflip(Transform):
     def matrix(params: dict[str, Any], shape: Shape) -> tuple[G.Matrix, G.Size]:
         return G.vflip_matrix(shape[0]), (shape[1], shape[0])
 
-    @staticmethod
-    def apply(image: Any, params: dict[str, Any]) -> Any:
-        return G.vflip(image)
-
 
 @transform("rot90", family="geometric", doc="Turn by a whole number of quarter turns, counter-clockwise.")
 class Rot90(Transform):
@@ -63,10 +48,6 @@ class Rot90(Transform):
     @staticmethod
     def matrix(params: dict[str, Any], shape: Shape) -> tuple[G.Matrix, G.Size]:
         return G.rot90_matrix(params["k"], shape[1], shape[0])
-
-    @staticmethod
-    def apply(image: Any, params: dict[str, Any]) -> Any:
-        return G.rot90(image, params["k"])
 
 
 @transform("rotate", family="geometric", doc="Rotate about the centre by an angle (counter-clockwise).")
@@ -116,7 +97,9 @@ class Scale(_Warp):
         return m, (shape[1], shape[0])
 
 
-@transform("shear", family="geometric", doc="Shear along x and y by angles in degrees.")
+@transform("shear", family="geometric", doc="Shear along x and y by angles in degrees.",
+           notes="Same sign as albumentations' and torchvision's shear: a positive x angle moves the rows "
+                 "below the centre to the left.")
 class Shear(_Warp):
     x = Range(-10, 10, bounds=(-80, 80), unit="deg", doc="horizontal shear angle")
     y = Range(0, 0, bounds=(-80, 80), unit="deg", doc="vertical shear angle")
@@ -132,7 +115,8 @@ class Shear(_Warp):
         return m, (shape[1], shape[0])
 
 
-@transform("affine", family="geometric", doc="Rotate, zoom, shift and shear in one step, about the centre.")
+@transform("affine", family="geometric", doc="Rotate, zoom, shift and shear in one step, about the centre.",
+           notes="Applied as albumentations' Affine: scale, then rotate, then shear (same sign), then shift.")
 class Affine(_Warp):
     degrees = Range(-15, 15, bounds=(-360, 360), unit="deg", doc="rotation angle")
     scale = Range(0.9, 1.1, bounds=(0.05, 20), doc="zoom factor, same on both axes")
@@ -179,10 +163,14 @@ class Perspective(_Warp):
         return G.perspective_matrix(src, params["corners"]), (w, h)
 
 
-@transform("resize", family="geometric", doc="Resize to a fixed size, or scale both sides by one factor.")
+@transform("resize", family="geometric", doc="Resize to a fixed size, or scale both sides by one factor.",
+           notes="Alone or fused with crops and flips this is cv2.resize of the cropped box with the "
+                 "interpolation asked for (area included). Fused with a rotation or shear, a shrinking "
+                 "area resize is warped to a size that needs no shrinking, then area-resized.")
 class Resize(_Warp):
-    width = Number(0, bounds=(0, 65535), integer=True, doc="output width in pixels (0: from height, keeping aspect)")
-    height = Number(0, bounds=(0, 65535), integer=True, doc="output height in pixels (0: from width, keeping aspect)")
+    width = Number(0, bounds=(0, MAX_SIDE), integer=True, doc="output width in pixels (0: from height, keeping aspect)")
+    height = Number(0, bounds=(0, MAX_SIDE), integer=True,
+                    doc="output height in pixels (0: from width, keeping aspect)")
     factor = Range(1, 1, bounds=(0.01, 20), doc="scale factor, used when width and height are both 0")
     interpolation = Choice("area", INTERPOLATION.options, doc="resampling filter (area: best for shrinking)")
     deterministic = True
@@ -205,13 +193,9 @@ class Resize(_Warp):
         size = (params["width"], params["height"])
         return G.box_matrix((0, 0, shape[1], shape[0]), size), size
 
-    @staticmethod
-    def apply(image: Any, params: dict[str, Any]) -> Any:
-        return G.resize(image, (params["width"], params["height"]), params["interpolation"])
-
 
 class _Crop(Transform):
-    """A crop to a whole-pixel box: exact, a view of the source."""
+    """A crop to a whole-pixel box: exact (``render`` slices it, alone or fused)."""
 
     exact = True
 
@@ -220,18 +204,16 @@ class _Crop(Transform):
         x0, y0, x1, y1 = params["box"]
         return G.translation(-x0, -y0), (x1 - x0, y1 - y0)
 
-    @staticmethod
-    def apply(image: Any, params: dict[str, Any]) -> Any:
-        return G.crop(image, params["box"])
-
 
 @transform("crop", family="geometric", doc="Cut out a fixed box, or a centred box of a given size.",
-           notes="A box or size larger than the image is clipped to the image.")
+           notes="A box or size larger than the image is clipped to the image. A centred box starts at "
+                 "floor((W - width) / 2), as albumentations' CenterCrop; torchvision's CenterCrop rounds, "
+                 "so the two differ by one pixel when W - width is odd.")
 class Crop(_Crop):
-    box = Numbers(None, length=4, bounds=(0, 65535), integer=True, names="x0, y0, x1, y1",
+    box = Numbers(None, length=4, bounds=(0, MAX_SIDE), integer=True, names="x0, y0, x1, y1",
                   doc="box in pixels; null: centred box of width x height")
-    width = Number(0, bounds=(0, 65535), integer=True, doc="centred box width (0: whole width)")
-    height = Number(0, bounds=(0, 65535), integer=True, doc="centred box height (0: whole height)")
+    width = Number(0, bounds=(0, MAX_SIDE), integer=True, doc="centred box width (0: whole width)")
+    height = Number(0, bounds=(0, MAX_SIDE), integer=True, doc="centred box height (0: whole height)")
     deterministic = True
     examples = [{"box": [2, 3, 30, 20]}, {"width": 24, "height": 16}]
 
@@ -257,8 +239,8 @@ class Crop(_Crop):
 @transform("random_crop", family="geometric", doc="Cut out a box of a given size at a random place.",
            notes="A size larger than the image is clipped to the image.")
 class RandomCrop(_Crop):
-    width = Number(224, bounds=(1, 65535), integer=True, doc="box width in pixels")
-    height = Number(224, bounds=(1, 65535), integer=True, doc="box height in pixels")
+    width = Number(224, bounds=(1, MAX_SIDE), integer=True, doc="box width in pixels")
+    height = Number(224, bounds=(1, MAX_SIDE), integer=True, doc="box height in pixels")
     examples = [{"width": 20, "height": 16}]
 
     def sample(self, rng: Any, shape: Shape) -> dict[str, Any]:
@@ -273,8 +255,8 @@ class RandomCrop(_Crop):
 class RandomResizedCrop(_Warp):
     area = Range(0.08, 1.0, bounds=(0.0001, 1), doc="fraction of the image area to keep")
     ratio = Range(0.75, 4 / 3, bounds=(0.01, 100), doc="aspect ratio (width / height) of the box, drawn log-uniformly")
-    width = Number(0, bounds=(0, 65535), integer=True, doc="output width (0: the input's width)")
-    height = Number(0, bounds=(0, 65535), integer=True, doc="output height (0: the input's height)")
+    width = Number(0, bounds=(0, MAX_SIDE), integer=True, doc="output width (0: the input's width)")
+    height = Number(0, bounds=(0, MAX_SIDE), integer=True, doc="output height (0: the input's height)")
     examples = [{}, {"area": [0.5, 1], "width": 32, "height": 32}]
 
     def sample(self, rng: Any, shape: Shape) -> dict[str, Any]:
@@ -327,7 +309,3 @@ class Pad(_Warp):
     def matrix(params: dict[str, Any], shape: Shape) -> tuple[G.Matrix, G.Size]:
         left, top, right, bottom = params["sides"]
         return G.translation(left, top), (shape[1] + left + right, shape[0] + top + bottom)
-
-    @staticmethod
-    def apply(image: Any, params: dict[str, Any]) -> Any:
-        return G.pad(image, tuple(params["sides"]), params["border"], params["fill"])  # type: ignore[arg-type]

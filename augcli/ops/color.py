@@ -45,13 +45,19 @@ def shift_hsv(image: Image, hue: float, saturation: float, value: float) -> Imag
     if image.shape[2] == 1:
         return adjust_brightness(image, value)
     top = max_value(image.dtype)
-    hsv = cv2.cvtColor(image.astype(np.float32) * np.float32(1.0 / top), cv2.COLOR_BGR2HSV)
-    h, s, v = cv2.split(hsv)
-    h = np.mod(h + np.float32(hue), np.float32(360.0))
-    s = np.clip(s * np.float32(1.0 + saturation), 0.0, 1.0)
-    v = np.clip(v + np.float32(value), 0.0, 1.0)
+    # OpenCV's float HSV keeps V (and so the whole conversion) in the input's scale, S as a ratio and
+    # H in degrees: no normalisation pass is needed.
+    h, s, v = cv2.split(cv2.cvtColor(image.astype(np.float32), cv2.COLOR_BGR2HSV))
+    if hue:
+        h += np.float32(hue % 360.0)  # OpenCV wraps hues up to 720 degrees, not negative ones
+    if saturation:
+        s = np.minimum(s * np.float32(1.0 + saturation), np.float32(1.0))
+    if value:
+        v = np.clip(v + np.float32(value * top), 0.0, float(top))
     out = cv2.cvtColor(cv2.merge([h, s, v]), cv2.COLOR_HSV2BGR)
-    return np.clip(np.rint(out * top), 0, top).astype(image.dtype)
+    if image.dtype == np.uint8:
+        return cv2.convertScaleAbs(out)  # rounds and saturates to 0-255 in one pass
+    return np.clip(np.rint(out), 0, top).astype(image.dtype)
 
 
 @keep_alpha

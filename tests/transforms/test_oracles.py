@@ -234,7 +234,9 @@ def _hsv_oracle(bgr: tuple[int, int, int], hue: float, sat: float, val: float) -
 @pytest.mark.parametrize(("hue", "sat", "val"), [(30.0, 0.0, 0.0), (-50.0, 0.3, -0.1), (7.0, -0.6, 0.2),
                                                  (1.0, 0.0, 0.0)])
 def test_hsv_changes_coloured_pixels_as_the_formula_says(hue: float, sat: float, val: float) -> None:
-    pixels = [(40, 90, 200), (200, 30, 60), (10, 250, 128), (90, 91, 92)]
+    # The last pixel has hue 9 degrees, so -50 crosses zero; the row is 40 wide because OpenCV's vector
+    # path (long rows) handles hues outside [0, 360) differently from its scalar path.
+    pixels = [(40, 90, 200), (200, 30, 60), (10, 250, 128), (90, 91, 92), (30, 60, 220)] * 8
     image = np.array([pixels], dtype=np.uint8)
     out = render(image, [_op("hsv", hue=hue, saturation=sat, value=val)])
     expected = np.array([[_hsv_oracle(p, hue, sat, val) for p in pixels]])

@@ -12,13 +12,35 @@ from augcli import api
 from augcli import previewing as PV
 from augcli.dataset import scan
 from augcli.errors import RecipeError
-from augcli.io import read_image
-from augcli.render import render
 from augcli.spec import REGISTRY
 
 from .conftest import make_image, write_image
 
 WARP = {"border": "reflect", "fill": 0, "interpolation": "linear"}
+
+# The sheet layout, written out rather than read from augcli.previewing: a 22 px header line, then
+# per row the cell, a 30 px caption strip (two 13 px lines + 4 px) and a 4 px gap; 4 px margins
+# and 4 px between cells. So a sheet is columns * cell + (columns + 1) * 4 wide and
+# 22 + rows * (cell + 34) + 4 high.
+HEADER, CAPTION, GAP = 22, 30, 4
+GREY = 128  # letterbox colour around a fitted image
+
+
+def _imread(path: Path) -> np.ndarray:
+    """A PNG the test tree (or expand) wrote, decoded by OpenCV directly (not augcli.io)."""
+    image = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    assert image is not None and image.dtype == np.uint8 and image.shape[2] == 3
+    return image
+
+
+def _letterboxed(image: np.ndarray, width: int, height: int, cell: int) -> np.ndarray:
+    """Oracle for a cell of an 8-bit BGR image: ``cv2.resize`` (bilinear: every use here enlarges) to
+    the hand-computed ``width`` x ``height``, centred on a ``cell`` x ``cell`` grey square."""
+    out = np.full((cell, cell, 3), GREY, np.uint8)
+    top, left = (cell - height) // 2, (cell - width) // 2
+    out[top : top + height, left : left + width] = cv2.resize(image, (width, height),
+                                                              interpolation=cv2.INTER_LINEAR)
+    return out
 
 
 def _sheet(path: Path) -> np.ndarray:
@@ -30,8 +52,8 @@ def _sheet(path: Path) -> np.ndarray:
 
 def _cell_at(sheet: np.ndarray, row: int, column: int, cell: int) -> np.ndarray:
     """The image square of one cell, cut out of a sheet."""
-    y = PV.HEADER + row * (cell + PV.CAPTION + PV.GAP)
-    x = PV.GAP + column * (cell + PV.GAP)
+    y = HEADER + row * (cell + CAPTION + GAP)
+    x = GAP + column * (cell + GAP)
     return sheet[y : y + cell, x : x + cell]
 
 
@@ -40,8 +62,8 @@ def test_sheet_has_one_row_per_image_and_original_plus_variants_columns(tmp_path
     result = api.preview(tree, tmp_path / "grid.png", images=3, variants=2, cell=48)
     assert (result.rows, result.columns) == (3, 3)
     sheet = _sheet(result.path)
-    height = PV.HEADER + 3 * (48 + PV.CAPTION + PV.GAP) + PV.GAP
-    assert sheet.shape == (height, 3 * 48 + 4 * PV.GAP, 3) and sheet.dtype == np.uint8
+    # 3 rows: 22 + 3 * (48 + 30 + 4) + 4 = 272 high; 3 columns: 3 * 48 + 4 * 4 = 160 wide
+    assert sheet.shape == (272, 160, 3) and sheet.dtype == np.uint8
 
 
 def test_same_seed_same_bytes_other_seed_other_bytes(tmp_path: Path, make_tree) -> None:
@@ -68,26 +90,37 @@ def test_unreadable_sample_gives_way_to_the_next_file(make_tree) -> None:
 
 
 def test_variants_are_what_expand_writes(tmp_path: Path, make_tree) -> None:
+    """A cross-check of two commands (preview against expand); the cells are fitted by cv2 directly."""
     tree = make_tree({"cat": 1})
     api.expand(tree, tmp_path / "out", copies=2, workers=1, seed=9)
     sheet = _sheet(api.preview(tree, tmp_path / "g.png", images=1, variants=2, seed=9, cell=64).path)
-    assert np.array_equal(_cell_at(sheet, 0, 0, 64), PV.fit_image(read_image(tree / "cat/cat_000.png"), 64))
+    # every image is 32 wide x 24 high (the tree's size; the default recipe keeps it): into a 64 cell
+    # it scales by min(64/32, 64/24) = 2 to 64 x 48, with (64 - 48) / 2 = 8 grey rows above and below
+    original = _imread(tree / "cat/cat_000.png")
+    assert np.array_equal(_cell_at(sheet, 0, 0, 64), _letterboxed(original, 64, 48, 64))
     for copy in (1, 2):
-        made = read_image(tmp_path / "out" / f"cat/cat_000__aug00{copy}.png")
-        assert np.array_equal(_cell_at(sheet, 0, copy, 64), PV.fit_image(made, 64))
+        made = _imread(tmp_path / "out" / f"cat/cat_000__aug00{copy}.png")
+        assert made.shape == (24, 32, 3)
+        assert np.array_equal(_cell_at(sheet, 0, copy, 64), _letterboxed(made, 64, 48, 64))
 
 
 def test_rotate_sweep_goes_from_low_to_high_angle(tmp_path: Path, make_tree) -> None:
     tree = make_tree({"cat": 2, "dog": 3})
     assert PV._sweep_values(REGISTRY["rotate"], 3) == [{"degrees": -15}, {"degrees": 0}, {"degrees": 15}]
     result = api.preview(tree, tmp_path / "s.png", images=9, variants=3, cell=48, transform="rotate")
-    assert (result.rows, result.columns) == (PV.SWEEP_ROWS, 4)
+    assert (result.rows, result.columns) == (4, 4)  # 5 images, but a sweep shows at most 4 rows
     sheet = _sheet(result.path)
-    assert sheet.shape[1] == 4 * 48 + 5 * PV.GAP
-    image = read_image(tree / "cat/cat_000.png")
+    assert sheet.shape[1] == 212  # 4 columns: 4 * 48 + 5 * 4
+    image = _imread(tree / "cat/cat_000.png")
+    height, width = image.shape[:2]  # 24 x 32: into a 48 cell it scales by 1.5 to 48 x 36
     for column, angle in ((1, -15.0), (2, 0.0), (3, 15.0)):
-        op = {"name": "rotate", "params": {"angle": angle, **WARP}}
-        assert np.array_equal(_cell_at(sheet, 0, column, 48), PV.fit_image(render(image, [op]), 48))
+        # oracle: OpenCV's own counter-clockwise rotation about the centre of the pixel grid, with
+        # the recorded warp settings (bilinear, border "reflect" = BORDER_REFLECT_101); 0 degrees is
+        # the image unchanged
+        matrix = cv2.getRotationMatrix2D(((width - 1) / 2, (height - 1) / 2), angle, 1.0)
+        turned = image if angle == 0 else cv2.warpAffine(image, matrix, (width, height), flags=cv2.INTER_LINEAR,
+                                                         borderMode=cv2.BORDER_REFLECT_101)
+        assert np.array_equal(_cell_at(sheet, 0, column, 48), _letterboxed(turned, 48, 36, 48))
     assert not np.array_equal(_cell_at(sheet, 0, 1, 48), _cell_at(sheet, 0, 3, 48))
 
 
@@ -132,7 +165,7 @@ def test_cli_writes_the_sheet_and_reports_its_size(cli, make_tree, tmp_path: Pat
     result = cli("preview", "--images", 3, "--variants", 2, "--cell", 40, tree, tmp_path / "g.png")
     assert result.exit_code == 0, result.output
     assert "(3 rows x 3 columns)" in result.stdout
-    assert _sheet(tmp_path / "g.png").shape[0] == PV.sheet_size(3, 3, 40)[1]
+    assert _sheet(tmp_path / "g.png").shape[:2] == (248, 136)  # 22 + 3 * (40 + 34) + 4; 3 * 40 + 4 * 4
 
 
 @pytest.mark.parametrize("name, message", [("g.jpg", "ending in .png"),
@@ -160,7 +193,8 @@ def test_captions_fit_the_cell_in_at_most_two_lines() -> None:
     words = ["hflip(+1.23)", "affine(+11.5)", "brightness(+0.12)", "gaussian_noise(5.57)", "contrast(0.9)"]
     lines = PV.fit_caption([words], 100)
     assert len(lines) == 2
-    assert all(PV._width(line) <= 100 for line in lines)
+    # measured by OpenCV directly, in the caption font (Hershey simplex, scale 0.4, thickness 1)
+    assert all(cv2.getTextSize(line, cv2.FONT_HERSHEY_SIMPLEX, 0.4, 1)[0][0] <= 100 for line in lines)
     assert PV.fit_caption([["short", "one"]], 100) == ("short one",)
     assert PV.fit_caption([["too", "long", "to", "fit"], ["tiny"]], 30) == ("tiny",)
 
@@ -176,7 +210,7 @@ def test_cells_are_8bit_bgr_letterboxed_on_grey(dtype, channels) -> None:
 def test_transparent_pixels_show_a_checkerboard() -> None:
     clear = np.zeros((32, 32, 4), np.uint8)
     cell = PV.fit_image(clear, 32)
-    assert set(np.unique(cell)) == set(PV._CHECKER)
+    assert set(np.unique(cell)) == {200, 250}  # fully transparent: only the two checkerboard greys
     white16 = np.full((8, 8, 1), 65535, np.uint16)
     assert (PV.fit_image(white16, 8) == 255).all()
 

@@ -188,3 +188,20 @@ def test_changed_recipe_is_named_once_in_the_refusal(tmp_path: Path, tree: Path,
     other.write_text(RECIPE.replace("hflip: {p: 0.5}", "vflip: {p: 0.5}"))
     with pytest.raises(InputError, match=r"holds a run with a different recipe; resume needs"):
         api.expand(tree, out, recipe=other, workers=1)
+
+
+def test_in_process_run_leaves_the_callers_process_as_it_was(tmp_path: Path, tree: Path) -> None:
+    """workers=1 runs in the caller's process: its OpenCV threads and signal handlers are left alone."""
+    import signal
+
+    import cv2
+
+    threads = cv2.getNumThreads()
+    cv2.setNumThreads(3)
+    handlers = (signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM))
+    try:
+        api.expand(tree, tmp_path / "out", copies=1, workers=1)
+        assert cv2.getNumThreads() == 3
+        assert (signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)) == handlers
+    finally:
+        cv2.setNumThreads(threads)

@@ -60,7 +60,7 @@ def make_split(root: Path, seed: int) -> tuple[Path, np.ndarray, np.ndarray]:
 
 def features(images: list[np.ndarray], kind: str) -> np.ndarray:
     """Classifier features of grey images (augcli's extractor: hog, or pixels at 16x16)."""
-    from augcli.smote import image_features
+    from augcli.features import image_features
 
     return np.stack([image_features(im.reshape(*im.shape[:2], 1), kind, 16) for im in images])
 

@@ -8,6 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from augcli import _imblearn as H
+from augcli import features as F
 from augcli import smote as S
 from augcli.dataset import scan
 from augcli.errors import InputError
@@ -44,7 +46,7 @@ def test_hook_sees_every_row_and_rebuilds_it(variant: str) -> None:
     from imblearn.over_sampling import SMOTE, SVMSMOTE, BorderlineSMOTE, KMeansSMOTE
 
     X, y = _two_blobs()
-    pairs = S.oversample(X, y, 2, 30, variant, 3, seed=5, share=0.5)
+    pairs = H.oversample(X, y, 2, 30, variant, 3, seed=5, share=0.5)
     assert len(pairs) >= 30
     plain = {
         "smote": SMOTE,
@@ -53,8 +55,8 @@ def test_hook_sees_every_row_and_rebuilds_it(variant: str) -> None:
         "svm": SVMSMOTE,
         "kmeans": KMeansSMOTE,
     }[variant]
-    assert S._Capture in type(S._sampler(variant, 3, len(y), {2: 42}, 5, 0.5)).__mro__
-    assert issubclass(type(S._sampler(variant, 3, len(y), {2: 42}, 5, 0.5)), plain)
+    assert H._Capture in type(H._sampler(variant, 3, len(y), {2: 42}, 5, 0.5)).__mro__
+    assert issubclass(type(H._sampler(variant, 3, len(y), {2: 42}, 5, 0.5)), plain)
     for pair in pairs:
         assert y[pair.a] == 2
         if variant != "borderline2":
@@ -70,7 +72,7 @@ def test_hook_output_equals_plain_imblearn() -> None:
     from imblearn.over_sampling import SMOTE
 
     X, y = _two_blobs()
-    pairs = S.oversample(X, y, 1, 25, "smote", 4, seed=9)
+    pairs = H.oversample(X, y, 1, 25, "smote", 4, seed=9)
     state = np.random.RandomState(np.random.MT19937(9))
     X_res, _ = SMOTE(sampling_strategy={1: 45}, k_neighbors=4, random_state=state).fit_resample(X, y)
     np.testing.assert_array_equal(np.stack([p.vector for p in pairs]), X_res[len(X) :])
@@ -82,8 +84,8 @@ def test_equal_classes_get_different_draws() -> None:
     y = np.where(y == 2, 1, y)[:80]
     X = X[:80]
     y[70:] = 2
-    one = S.oversample(X, y, 1, 10, "smote", 3, seed=S.plan_seed(1, "smote", "smote", "a"))
-    two = S.oversample(X, y, 2, 10, "smote", 3, seed=S.plan_seed(1, "smote", "smote", "b"))
+    one = H.oversample(X, y, 1, 10, "smote", 3, seed=S.plan_seed(1, "smote", "smote", "a"))
+    two = H.oversample(X, y, 2, 10, "smote", 3, seed=S.plan_seed(1, "smote", "smote", "b"))
     assert [p.step for p in one] != [p.step for p in two]
 
 
@@ -114,7 +116,7 @@ def test_blend_matches_features(make_tree: Callable[..., Path], tmp_path: Path) 
         step = row.op_list()[0]["params"]["step"]
         x_a, x_b = plan.vectors[a], plan.vectors[b]
         np.testing.assert_allclose(vectors[row.path], x_a + step * (x_b - x_a), rtol=1e-5, atol=1e-6)
-        rendered = S.image_features(read_image(tmp_path / "out" / row.path), "pixels", 32)
+        rendered = F.image_features(read_image(tmp_path / "out" / row.path), "pixels", 32)
         assert np.abs(rendered - vectors[row.path]).max() <= 2.5 / 255  # resize and rounding only
 
 
@@ -166,7 +168,7 @@ def test_embeddings_file(make_tree: Callable[..., Path], tmp_path: Path) -> None
 @pytest.mark.parametrize("kind", ["pixels", "hog", "color_hist"])
 def test_feature_kinds_equal_length_for_any_image(kind: str) -> None:
     lengths = {
-        S.image_features(make_image(dtype, c, 20 + c, 30), kind).shape
+        F.image_features(make_image(dtype, c, 20 + c, 30), kind).shape
         for dtype in (np.uint8, np.uint16)
         for c in (1, 3, 4)
     }

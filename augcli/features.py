@@ -1,0 +1,172 @@
+"""Image features for SMOTE and features.npz: pixels, HOG, colour histograms, or a user's embeddings.
+
+Read in a process pool when there are many images. Below ``smote`` (the planner), which imports it;
+nothing here knows about plans.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+
+from augcli.errors import InputError
+from augcli.io import ReadError, flatten_alpha, read_image, write_atomic
+from augcli.manifest import Row
+from augcli.ops._image import Image
+from augcli.pool import map_tasks
+from augcli.spec import did_you_mean
+
+FEATURES = ("pixels", "hog", "color_hist")
+FEATURES_FILE = "features.npz"
+_POOL_MIN = 64  # fewer images than this are read in this process
+
+Vector = npt.NDArray[np.float32]
+
+
+def _bgr8(image: Image) -> Image:
+    """Any supported image as 3-channel 8-bit BGR: alpha flattened on white, 16-bit scaled, grey repeated."""
+    if image.shape[2] == 4:
+        image = flatten_alpha(image)
+    if image.dtype == np.uint16:
+        image = ((image.astype(np.uint32) + 128) // 257).astype(np.uint8)
+    return np.repeat(image, 3, axis=2) if image.shape[2] == 1 else image
+
+
+def _hog(grey: Image) -> Vector:
+    """HOG of a 64x64 grey image (8x8 cells, 2x2-cell blocks, 9 unsigned bins, L2-Hys), as Dalal-Triggs."""
+    gx = cv2.Sobel(grey, cv2.CV_32F, 1, 0, ksize=1)
+    gy = cv2.Sobel(grey, cv2.CV_32F, 0, 1, ksize=1)
+    magnitude, angle = cv2.cartToPolar(gx, gy, angleInDegrees=True)
+    bins = (np.mod(angle, 180.0) // 20.0).astype(np.intp).clip(0, 8)
+    cell = np.arange(64) // 8
+    index = (cell[:, None] * 8 + cell[None, :]) * 9 + bins
+    hist = np.bincount(index.ravel(), weights=magnitude.ravel(), minlength=8 * 8 * 9).reshape(8, 8, 9)
+    blocks = np.concatenate([hist[:-1, :-1], hist[1:, :-1], hist[:-1, 1:], hist[1:, 1:]], axis=2).reshape(
+        49, 36
+    )
+    blocks = blocks / np.sqrt((blocks**2).sum(axis=1, keepdims=True) + 1e-6)
+    blocks = np.minimum(blocks, 0.2)
+    blocks = blocks / np.sqrt((blocks**2).sum(axis=1, keepdims=True) + 1e-6)
+    return blocks.ravel().astype(np.float32)
+
+
+def image_features(image: Image, kind: str, size: int = 32) -> Vector:
+    """One image's feature vector: ``pixels`` (size x size BGR in [0, 1]), ``hog`` or ``color_hist``."""
+    bgr = _bgr8(image)
+    if kind == "pixels":
+        small = cv2.resize(bgr, (size, size), interpolation=cv2.INTER_AREA)
+        return (small.astype(np.float32) / np.float32(255.0)).ravel()
+    if kind == "hog":
+        grey = cv2.cvtColor(cv2.resize(bgr, (64, 64), interpolation=cv2.INTER_AREA), cv2.COLOR_BGR2GRAY)
+        return _hog(grey)
+    hist = cv2.calcHist([np.ascontiguousarray(bgr)], [0, 1, 2], None, [8, 8, 8], [0, 256, 0, 256, 0, 256])
+    return (hist.ravel() / max(float(hist.sum()), 1.0)).astype(np.float32)
+
+
+def _features_of(job: tuple[Path, str, str, int], _shared: object = None) -> tuple[str, Vector | None, str]:
+    """Read one file and compute its features; (rel, vector or None, reason)."""
+    root, rel, kind, size = job
+    try:
+        return rel, image_features(read_image(root / rel), kind, size), ""
+    except ReadError as exc:
+        return rel, None, str(exc)
+
+
+def _no_setup(_shared: object) -> None:
+    """Feature workers need nothing beyond what every pool process gets."""
+
+
+def extract_features(
+    root: Path, rels: Sequence[str], kind: str, size: int = 32, workers: int | None = None
+) -> tuple[dict[str, Vector], list[tuple[str, str]]]:
+    """Features of many files (a process pool when there are many); unreadable ones come back as errors."""
+    jobs = [(root, rel, kind, size) for rel in rels]
+    workers = workers or (
+        len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    )
+    results = list(map_tasks(_features_of, jobs, _no_setup, None, workers if len(jobs) >= _POOL_MIN else 1))
+    vectors = {rel: vec for rel, vec, _ in results if vec is not None}
+    return vectors, sorted((rel, why) for rel, vec, why in results if vec is None)
+
+
+def load_embeddings(path: Path, rels: Sequence[str]) -> dict[str, Vector]:
+    """A user's own features: an npz with ``paths`` (relative to the input folder) and ``features``."""
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            paths, features = [str(p) for p in data["paths"]], np.asarray(data["features"], dtype=np.float32)
+    except (OSError, ValueError, KeyError) as exc:
+        raise InputError(
+            f"--features {path}: expected an .npz file with arrays 'paths' and 'features', "
+            f"got an unreadable file ({exc})"
+        ) from None
+    if features.ndim != 2 or features.shape[0] != len(paths):
+        raise InputError(
+            f"--features {path}: expected 'features' of shape (len(paths), n), got {features.shape} "
+            f"for {len(paths)} paths"
+        )
+    table = dict(zip(paths, features, strict=True))
+    missing = [rel for rel in rels if rel not in table]
+    if missing:
+        shown = ", ".join(missing[:5]) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
+        raise InputError(
+            f"--features {path}: no embedding for {len(missing)} input images ({shown}); "
+            "'paths' must hold every image's path relative to the input folder"
+        )
+    return {rel: table[rel] for rel in rels}
+
+
+def input_vectors(
+    root: Path, rels: Sequence[str], features: str | Path, size: int, workers: int | None
+) -> tuple[dict[str, Vector], list[tuple[str, str]], str]:
+    """Feature vectors of every input, unreadable inputs, and the features' name."""
+    if str(features) in FEATURES:
+        vectors, errors = extract_features(root, rels, str(features), size, workers)
+        return vectors, errors, str(features)
+    path = Path(features)
+    if not path.is_file():
+        raise InputError(
+            f"--features: expected {', '.join(FEATURES)} or an embeddings .npz file, got {features!r}"
+            + (f"; {hint}" if (hint := did_you_mean(str(features), FEATURES)) else "")
+        )
+    return load_embeddings(path, rels), [], str(path)
+
+
+def save_features(out_root: Path, rows: Sequence[Row], *, features: str, feature_size: int,
+                   vectors: dict[str, Vector], synthetic: dict[str, Vector]) -> Path:
+    """Write ``features.npz``: paths (relative to the output), labels, kinds and features of every row.
+
+    Originals reuse their input's vector, synthetic rows the vector imbalanced-learn made, and images
+    made by transforms are read back from the output folder (left out with embeddings, which augcli
+    cannot compute).
+    """
+    found: dict[str, Vector] = {}
+    for row in rows:
+        if row.kind == "smote" and row.path in synthetic:
+            found[row.path] = synthetic[row.path]
+        elif row.kind == "original" and row.sources in vectors:
+            found[row.path] = vectors[row.sources]
+    missing = [row.path for row in rows if row.path not in found]
+    if missing and features in FEATURES:
+        extra, _ = extract_features(out_root, missing, features, feature_size)
+        found.update(extra)
+    kept = [row for row in rows if row.path in found]
+    width = len(next(iter(vectors.values()))) if vectors else 0
+    matrix = np.stack([found[row.path] for row in kept]) if kept else np.zeros((0, width), dtype=np.float32)
+    buffer = io.BytesIO()
+    np.savez(
+        buffer,
+        paths=np.array([row.path for row in kept], dtype=str),
+        labels=np.array([row.label for row in kept], dtype=str),
+        kinds=np.array([row.kind for row in kept], dtype=str),
+        features=matrix.astype(np.float32),
+        feature=np.array(features),
+    )
+    target = out_root / FEATURES_FILE
+    write_atomic(target, buffer.getvalue())
+    return target

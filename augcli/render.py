@@ -107,10 +107,7 @@ def render(image: Image, ops: Sequence[Op]) -> Image:
     """Apply ops in order and return a new image; ``image`` is never modified."""
     out = image
     for geometric, run in geometric_runs(ops):
-        if geometric:
-            out = _render_geometric(out, run)
-        else:
-            out = _cls(run[0]).apply(out, run[0]["params"])
+        out = _render_geometric(out, run) if geometric else _cls(run[0]).apply(out, run[0]["params"])
     return out if out is not image else image.copy()
 
 

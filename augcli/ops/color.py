@@ -11,10 +11,7 @@ from augcli.ops._image import Image, cv_view, hwc, keep_alpha, lut_apply, lut_fr
 def luma_mean(image: Image) -> float:
     """Mean brightness of the colour channels, normalised to [0, 1]."""
     means = cv2.mean(cv_view(image))
-    if image.shape[2] >= 3:
-        value = 0.114 * means[0] + 0.587 * means[1] + 0.299 * means[2]
-    else:
-        value = means[0]
+    value = 0.114 * means[0] + 0.587 * means[1] + 0.299 * means[2] if image.shape[2] >= 3 else means[0]
     return float(value) / max_value(image.dtype)
 
 

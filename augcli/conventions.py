@@ -71,10 +71,11 @@ def fixed_values(pipeline: Any) -> list[str]:
             if not isinstance(param, Range) or isinstance(param, Factor) or param.symmetric:
                 continue
             lo, hi = getattr(step.transform, pname)
-            if lo != hi or (lo, hi) == param.default:
+            # A signed parameter at 0 is "off" in every library (albumentations' limit 0 is [0, 0] too).
+            if lo != hi or (lo, hi) == param.default or (lo == 0 and param.bounds[0] < 0):
                 continue
             text = f"{step.name}.{pname} = {_fmt(lo)} (fixed"
-            text += f", not ±{_fmt(abs(lo))})" if param.bounds[0] < 0 and lo != 0 else ")"
+            text += f", not ±{_fmt(abs(lo))})" if param.bounds[0] < 0 else ")"
             if text not in found:
                 found.append(text)
     return found

@@ -144,7 +144,9 @@ pipeline:
   - brightness: {limit: 0.1}
   - color_jitter: {brightness: 0.3}
   - solarize: {}
+  - hsv: {hue: [-8, 8], value: 0}
 """)
+    # hsv.value = 0 is "off" in every library: not listed (the packaged default recipe says it).
     assert fixed_values(recipe) == ["rotate.degrees = 30 (fixed, not ±30)", "gamma.gamma = 2.2 (fixed)"]
     assert fixed_values(recipe.pipeline[:1]) == ["rotate.degrees = 30 (fixed, not ±30)"]
 

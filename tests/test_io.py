@@ -9,7 +9,8 @@ import cv2
 import numpy as np
 import pytest
 
-from augcli.io import ReadError, encode_image, jpeg_orientation, read_image, write_atomic
+from augcli.formats import jpeg_orientation
+from augcli.io import ReadError, encode_image, read_image, write_atomic
 from tests.conftest import KIND_IDS, KINDS, make_image, write_image
 
 

@@ -83,7 +83,8 @@ class _Bar:
     """A tqdm bar on stderr, fed by the API's progress callback."""
 
     def __init__(self, quiet: bool, what: str) -> None:
-        self.quiet, self.what, self.bar = quiet, what, None
+        self.quiet, self.what = quiet, what
+        self.bar: Any = None
 
     def __call__(self, advance: int, total: int) -> None:
         if self.quiet:

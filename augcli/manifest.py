@@ -110,7 +110,8 @@ def _parse_row(record: list[str], width: int) -> Row | None:
     digest = values.get("sha256", "")
     if digest and (len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest)):
         return None
-    return Row(**{**values, "copy": copy, "seed": seed, "sha256": digest})
+    return Row(path=values["path"], label=values["label"], kind=values["kind"], sources=values["sources"],
+               copy=copy, seed=seed, ops=values["ops"], sha256=digest)
 
 
 class Appender:

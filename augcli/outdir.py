@@ -170,7 +170,8 @@ class _Sources:
     """Which inputs are unchanged since their stamps: size and mtime first, the content hash if those moved."""
 
     def __init__(self, in_root: Path, stamps: dict[str, M.Stamp]) -> None:
-        self.in_root, self.stamps, self.known = in_root, stamps, {}  # type: dict[str, bool]
+        self.in_root, self.stamps = in_root, stamps
+        self.known: dict[str, bool] = {}
 
     def unchanged(self, rel: str) -> bool:
         if rel not in self.known:

@@ -17,7 +17,7 @@ import multiprocessing
 import os
 import signal
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from multiprocessing.connection import Connection, wait
 from typing import Any
 
@@ -78,7 +78,7 @@ def _chunks(tasks: Sequence[Any], workers: int) -> Iterator[list[Any]]:
 
 
 def map_tasks(fn: Callable[..., Any], tasks: Sequence[Any], init: Callable[[Any], None], shared: Any,
-              workers: int) -> Iterator[Any]:
+              workers: int) -> Generator[Any, None, None]:
     """Yield ``fn(task)`` for every task, in the order they finish, from ``workers`` processes."""
     if workers <= 1 or len(tasks) <= 1:
         yield from (fn(task, shared) for task in tasks)
@@ -86,7 +86,7 @@ def map_tasks(fn: Callable[..., Any], tasks: Sequence[Any], init: Callable[[Any]
     import cv2
 
     cv2.setNumThreads(1)  # no OpenCV threads in a process about to fork
-    context = multiprocessing.get_context(start_method())
+    context: Any = multiprocessing.get_context(start_method())
     chunks = _chunks(tasks, workers)
     procs: dict[Connection, Any] = {}
     clean = False
@@ -101,7 +101,7 @@ def map_tasks(fn: Callable[..., Any], tasks: Sequence[Any], init: Callable[[Any]
         for conn in procs:
             pending[conn] += _feed(conn, chunks, AHEAD)
         while any(pending.values()):
-            for conn in wait([c for c, n in pending.items() if n]):
+            for conn in wait([c for c, n in pending.items() if n]):  # type: ignore[assignment]
                 yield from _receive(conn, procs[conn])
                 pending[conn] += _feed(conn, chunks, 1) - 1
         for conn in procs:

@@ -11,7 +11,7 @@ import hashlib
 import os
 import signal
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
@@ -163,7 +163,7 @@ def run_task(task: Task, ctx: Context | None = None) -> TaskResult:
     return result
 
 
-def execute(tasks: Sequence[Task], ctx: Context, workers: int) -> Iterator[TaskResult]:
+def execute(tasks: Sequence[Task], ctx: Context, workers: int) -> Generator[TaskResult, None, None]:
     """Run a plan's tasks, yielding results as they finish."""
     return map_tasks(run_task, tasks, _init_worker, ctx, workers)
 

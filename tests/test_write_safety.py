@@ -326,7 +326,8 @@ def test_missing_input_folder_exits_2(cli: Any, tmp_path: Path) -> None:
 
 def test_spawned_workers_give_the_same_bytes(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, make_tree: Any,
                                              recipe: Path) -> None:
-    """Workers started with spawn (which re-imports augcli) write exactly what one in-process worker writes."""
+    """Workers started with spawn (which re-imports augcli) write exactly what one in-process worker writes:
+    expand, SMOTE balance and replay."""
     src = make_tree({"a": 3, "b": 1}, size=(16, 16))
     one = api.expand(src, tmp_path / "e1", recipe=recipe, workers=1)
     b1 = api.balance(src, tmp_path / "b1", method="smote", k_neighbors=2, workers=1)
@@ -341,7 +342,9 @@ def test_spawned_workers_give_the_same_bytes(monkeypatch: pytest.MonkeyPatch, tm
     monkeypatch.setattr(multiprocessing, "get_context", spy)
     two = api.expand(src, tmp_path / "e2", recipe=recipe, workers=2)
     b2 = api.balance(src, tmp_path / "b2", method="smote", k_neighbors=2, workers=2)
-    assert methods == ["spawn", "spawn"]  # both runs used a pool of spawned workers
+    replayed = api.replay(tmp_path / "e1" / M.MANIFEST, tmp_path / "r2", workers=2)
+    assert methods == ["spawn", "spawn", "spawn"]  # every run used a pool of spawned workers
+    assert (replayed.rebuilt, replayed.identical, replayed.mismatched) == (12, 12, ())
     assert one.made == two.made == 12 and b1.made == b2.made == 6
     assert dict(b2.added) == {"a": 0, "b": 2}
     assert _files(tmp_path / "e1", {M.LOCK}) == _files(tmp_path / "e2", {M.LOCK})

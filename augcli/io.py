@@ -28,6 +28,7 @@ from pathlib import Path, PurePosixPath
 import cv2
 import numpy as np
 
+from augcli.errors import AugcliError
 from augcli.formats import SIZE_READERS, jpeg_complete, jpeg_orientation, sniff_format
 from augcli.ops._image import Image
 
@@ -45,8 +46,9 @@ _UNSUPPORTED_EXTENSIONS = {".gif": "gif", ".heic": "heic", ".heif": "heif", ".av
 _RENAME_EXTENSIONS = {".jfif": ".jpg", ".jpe": ".jpg", ".pjpeg": ".jpg", ".pjp": ".jpg", ".tif2": ".tif"}
 
 
-class ReadError(Exception):
-    """An input file is not a usable image; the message says why."""
+class ReadError(AugcliError):
+    """An input file is not a usable image; the message says why. Runs record it per file and go on;
+    one that escapes (a single image read through the API) is a failed read, exit status 1."""
 
 
 def is_image_name(name: str) -> bool:

@@ -115,7 +115,7 @@ def test_signal_stops_with_one_line_and_resumes(tree: Path, reference: tuple[dic
         time.sleep(0.005)
     time.sleep(reference[1] * 0.1)
     os.killpg(proc.pid, sig)  # as a terminal's Ctrl-C does: the whole group
-    _, err = proc.communicate(timeout=60)
+    _, err = proc.communicate(timeout=90)
     text = err.decode()
     if proc.returncode == 0:  # the run finished before the signal landed: nothing to check but the files
         assert _files(out) == reference[0]
@@ -139,11 +139,12 @@ def test_group_signals_early_in_the_run_never_hang(tree: Path) -> None:
         time.sleep(0.002 * k)
         os.killpg(proc.pid, signal.SIGTERM if k % 2 else signal.SIGINT)
         try:
-            _, err = proc.communicate(timeout=30)
+            _, err = proc.communicate(timeout=90)  # a run takes about a second: 90 s is a hang even on a loaded CI
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             raise AssertionError(f"trial {k}: the run hung after the signal") from None
-        assert proc.returncode in (0, 130, 143), err.decode()
+        # 130/143 from augcli, or death by the signal itself (a shell shows 130/143 for those too).
+        assert proc.returncode in (0, 130, 143, -signal.SIGINT, -signal.SIGTERM), err.decode()
         assert "Traceback" not in err.decode()
 
 

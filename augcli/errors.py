@@ -44,12 +44,21 @@ class RecipeError(AugcliError):
             text += f"; {self.hint}"
         return text
 
+    def __reduce__(self) -> tuple[object, ...]:
+        """Pickle with the keyword fields, so an error raised in a worker process reaches the parent whole."""
+        return (_rebuild_recipe_error, (self.where, self.expected, self.got, self.source, self.line, self.hint))
+
     def located(self, source: str, line: int | None) -> RecipeError:
         """Return a copy that names the recipe file and line."""
         return RecipeError(
             self.where, self.expected, self.got, source=source,
             line=line if line is not None else self.line, hint=self.hint,
         )
+
+
+def _rebuild_recipe_error(where: str, expected: str, got: str | None, source: str | None, line: int | None,
+                          hint: str | None) -> RecipeError:
+    return RecipeError(where, expected, got, source=source, line=line, hint=hint)
 
 
 class InputError(AugcliError):

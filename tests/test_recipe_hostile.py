@@ -10,10 +10,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 from augcli.errors import RecipeError, RunError
 from augcli.recipe import MAX_CHARS, MAX_DEPTH, MAX_NODES, MAX_STEPS, load_recipe, parse_recipe
+from augcli.render import render
 from augcli.rng import generator
 from augcli.spec import MAX_SIDE
 
@@ -317,3 +319,34 @@ def test_excluding_custom_by_name_is_not_running_it() -> None:
     recipe = parse_recipe("pipeline: [hflip]\nclasses: {cat: {exclude: [custom]}}\n", "r.yaml", allow_custom=False)
     assert recipe.classes["cat"].exclude == frozenset({"custom"})
 
+
+
+def test_recipe_errors_survive_pickling() -> None:
+    """A RecipeError raised in a worker process reaches the parent with every field (it raised TypeError)."""
+    import pickle
+
+    error = RecipeError("pipeline[0].rotate.degrees", "a number", "'x'", source="r.yaml", line=3, hint="try 30")
+    again = pickle.loads(pickle.dumps(error))
+    assert isinstance(again, RecipeError) and str(again) == str(error)
+    assert (again.where, again.line, again.hint) == ("pipeline[0].rotate.degrees", 3, "try 30")
+
+
+def test_one_pixel_wide_sources_do_not_hang_cubic_reflect_warps() -> None:
+    """OpenCV's cubic warp with BORDER_REFLECT_101 never returned on a 1 px wide source: such a source now
+    uses BORDER_REFLECT (its one column repeated), the same as a mirror of a single column."""
+    text = "pipeline: [{crop: {box: [0, 0, 1, 10]}}, invert, {rotate: {degrees: 10, interpolation: cubic}}]"
+    image = np.full((24, 32, 3), 40, dtype=np.uint8)
+    out = render(image, parse_recipe(text).sample(generator(1), image.shape))
+    # Oracle: a flat image stays flat under crop, invert and any turn that repeats its border.
+    assert out.shape == (10, 1, 3) and np.array_equal(out, np.full((10, 1, 3), 215, dtype=np.uint8))
+
+
+def test_random_resized_crop_fallback_never_rounds_to_zero_pixels() -> None:
+    """An extreme ratio on a narrow image fell back to a 0 px box (ZeroDivisionError); now at least 1 px."""
+    recipe = parse_recipe("pipeline: [{random_resized_crop: {ratio: [0.01, 0.01], width: 8, height: 8}}]")
+    image = np.zeros((24, 32, 3), dtype=np.uint8)
+    for seed in range(5):
+        ops = recipe.sample(generator(seed), image.shape)
+        x0, y0, x1, y1 = ops[0]["params"]["box"]
+        assert 1 <= x1 - x0 <= 32 and 1 <= y1 - y0 <= 24
+        assert render(image, ops).shape == (8, 8, 3)

@@ -103,11 +103,20 @@ def warp(
         flags = cv2.INTER_LINEAR
     value = scale_fill(fill, image)
     src = cv_view(image)
+    mode = safe_border(BORDERS[border], image.shape)
     if abs(matrix[2, 0]) > 1e-12 or abs(matrix[2, 1]) > 1e-12 or abs(matrix[2, 2] - 1.0) > 1e-12:
-        out = cv2.warpPerspective(src, matrix, size, flags=flags, borderMode=BORDERS[border], borderValue=value)
+        out = cv2.warpPerspective(src, matrix, size, flags=flags, borderMode=mode, borderValue=value)
     else:
-        out = cv2.warpAffine(src, matrix[:2], size, flags=flags, borderMode=BORDERS[border], borderValue=value)
+        out = cv2.warpAffine(src, matrix[:2], size, flags=flags, borderMode=mode, borderValue=value)
     return hwc(out, image.shape[2])
+
+
+def safe_border(mode: int, shape: tuple[int, ...]) -> int:
+    """OpenCV's warps and remap never return with BORDER_REFLECT_101 on a source 1 px wide or tall (there
+    is nothing to mirror to): such a source uses BORDER_REFLECT, which repeats its one row or column."""
+    if mode == cv2.BORDER_REFLECT_101 and min(shape[0], shape[1]) == 1:
+        return cv2.BORDER_REFLECT
+    return mode
 
 
 def hflip(image: Image) -> Image:
@@ -259,6 +268,6 @@ def remap(image: Image, map_x: npt.NDArray[np.float32], map_y: npt.NDArray[np.fl
     flags = INTERPOLATIONS[interpolation]
     if flags == cv2.INTER_AREA:
         flags = cv2.INTER_LINEAR
-    out = cv2.remap(cv_view(image), map_x, map_y, flags, borderMode=BORDERS[border],
+    out = cv2.remap(cv_view(image), map_x, map_y, flags, borderMode=safe_border(BORDERS[border], image.shape),
                     borderValue=scale_fill(fill, image))
     return hwc(out, image.shape[2])

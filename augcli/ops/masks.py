@@ -15,6 +15,7 @@ import numpy.typing as npt
 
 from augcli.ops import blur as B
 from augcli.ops import color as C
+from augcli.ops import geometric as G
 from augcli.ops import noise as N
 from augcli.ops._image import Image, keep_alpha, lut_apply, lut_from, max_value, to_float
 
@@ -32,7 +33,7 @@ def _upscale(grid: Mask, height: int, width: int) -> Mask:
     gh, gw = grid.shape
     m = np.array([[(gw - 1) / max(width - 1, 1), 0.0, 0.0], [0.0, (gh - 1) / max(height - 1, 1), 0.0]])
     out = cv2.warpAffine(grid, m, (width, height), flags=cv2.INTER_CUBIC | cv2.WARP_INVERSE_MAP,
-                         borderMode=cv2.BORDER_REFLECT_101)
+                         borderMode=G.safe_border(cv2.BORDER_REFLECT_101, grid.shape))
     return np.asarray(out, dtype=np.float32)
 
 

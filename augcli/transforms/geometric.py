@@ -283,10 +283,10 @@ def _resized_crop_box(rng: Any, w: int, h: int, area: tuple[float, float],
             x0, y0 = int(rng.integers(0, w - cw + 1)), int(rng.integers(0, h - ch + 1))
             return [x0, y0, x0 + cw, y0 + ch]
     in_ratio = w / h
-    if in_ratio < ratio[0]:
-        cw, ch = w, round(w / ratio[0])
+    if in_ratio < ratio[0]:  # (torchvision's fallback; a side never rounds to 0 px on a narrow image)
+        cw, ch = w, min(h, max(1, round(w / ratio[0])))
     elif in_ratio > ratio[1]:
-        ch, cw = h, round(h * ratio[1])
+        ch, cw = h, min(w, max(1, round(h * ratio[1])))
     else:
         cw, ch = w, h
     x0, y0 = (w - cw) // 2, (h - ch) // 2

@@ -42,6 +42,8 @@ LINKED_CLASS = ("class folder is a link to {target}, inside or above the input f
                 "so no image is counted twice")
 LINKED_FOLDER = "link to a folder, not followed (only class folders may be links); its images are left out"
 NOT_A_FILE = "broken link, or not a regular file; left out"
+UNSAFE_NAME = ("name holds a backslash or a carriage return, which augcli cannot record safely in its "
+               "manifest; rename it (left out)")
 
 
 @dataclass(frozen=True)
@@ -161,6 +163,9 @@ def scan(root: str | Path) -> Dataset:
     problems: list[Problem] = []
     labels = _top_level(root, problems)
     sources = [Source(rel, label) for label in labels for rel in _class_files(root, label, problems)]
+    unsafe = [source for source in sources if "\\" in source.rel or "\r" in source.rel]
+    problems.extend((source.rel, UNSAFE_NAME) for source in unsafe)
+    sources = [source for source in sources if source not in unsafe]
     used = {source.label for source in sources}
     reported = {path for path, _ in problems}
     problems.extend((label, EMPTY_CLASS) for label in labels if label not in used and label not in reported)

@@ -105,11 +105,15 @@ def load_embeddings(path: Path, rels: Sequence[str]) -> dict[str, Vector]:
             f"--features {path}: expected an .npz file with arrays 'paths' and 'features', "
             f"got an unreadable file ({exc})"
         ) from None
-    if features.ndim != 2 or features.shape[0] != len(paths):
+    if features.ndim != 2 or features.shape[0] != len(paths) or features.shape[1] == 0:
         raise InputError(
-            f"--features {path}: expected 'features' of shape (len(paths), n), got {features.shape} "
+            f"--features {path}: expected 'features' of shape (len(paths), n) with n >= 1, got {features.shape} "
             f"for {len(paths)} paths"
         )
+    if not np.isfinite(features).all():
+        raise InputError(f"--features {path}: expected finite numbers in 'features', got NaN or infinity")
+    if len(set(paths)) != len(paths):
+        raise InputError(f"--features {path}: expected each path once in 'paths', got duplicates")
     table = dict(zip(paths, features, strict=True))
     missing = [rel for rel in rels if rel not in table]
     if missing:

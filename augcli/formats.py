@@ -8,6 +8,8 @@ import codecs
 import struct
 from collections.abc import Callable
 
+MAX_SIDE = 16384  # largest image side augcli reads or any step may produce, in pixels
+
 _AVIF_BRANDS = (b"avif", b"avis")
 _HEIC_BRANDS = (b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"hevm", b"hevs", b"mif1", b"msf1")
 

@@ -29,7 +29,7 @@ import cv2
 import numpy as np
 
 from augcli.errors import AugcliError
-from augcli.formats import SIZE_READERS, jpeg_complete, jpeg_orientation, sniff_format
+from augcli.formats import MAX_SIDE, SIZE_READERS, jpeg_complete, jpeg_orientation, sniff_format
 from augcli.ops._image import Image
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
@@ -142,6 +142,9 @@ def check_pixels(width: int, height: int, max_pixels: int | None) -> None:
     if max_pixels is not None and width * height > max_pixels:
         raise ReadError(f"image is {width}x{height} ({_amount(width * height)}), above the limit of "
                         f"{_amount(max_pixels)}; raise it with --max-pixels if you trust this file")
+    if max(width, height) > MAX_SIDE:
+        raise ReadError(f"image is {width}x{height}, a side above {MAX_SIDE} pixels, the largest augcli "
+                        "transforms; resize or split it first")
 
 
 def _amount(pixels: int) -> str:

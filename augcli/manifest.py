@@ -8,6 +8,7 @@ import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, fields
 from pathlib import Path
+from stat import S_ISREG
 from typing import Any
 
 from augcli.io import write_atomic
@@ -85,17 +86,25 @@ def read_rows_tolerant(path: Path) -> tuple[list[Row], list[int]]:
         return [], []
     with open(path, newline="", **ENCODING) as handle:  # type: ignore[call-overload]
         reader = csv.reader(handle)
-        header = next(reader, None)
+        header = next(_records(reader, path), None)
         if header not in (COLUMNS, LEGACY_COLUMNS):
             raise ValueError(f"{path} is not an augcli manifest (columns {header})")
         rows, bad = [], []
-        for record in reader:
+        for record in _records(reader, path):
             row = _parse_row(record, len(header))
             if row is None:
                 bad.append(reader.line_num)
             elif row.path:
                 rows.append(row)
         return rows, bad
+
+
+def _records(reader: Any, path: Path) -> Iterable[list[str]]:
+    """CSV records; a field past the csv module's size limit is a ValueError naming the file and line."""
+    try:
+        yield from reader
+    except csv.Error as exc:
+        raise ValueError(f"{path}:{reader.line_num}: {exc}") from None
 
 
 def _parse_row(record: list[str], width: int) -> Row | None:
@@ -146,17 +155,23 @@ def write_errors(path: Path, errors: Sequence[tuple[str, str]]) -> None:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(["path", "reason"])
-    writer.writerows(sorted(errors))
+    # A carriage return is not quoted by the csv module (only the line terminator is): keep it visible.
+    writer.writerows((path.replace("\r", "\\r"), reason) for path, reason in sorted(errors))
     write_atomic(path, buffer.getvalue().encode(**ENCODING))
 
 
+RECORD_LIMIT = 16 * 1024 * 1024  # a run record is a few KiB; anything larger is not one
+
+
 def read_record(path: Path) -> dict[str, Any] | None:
-    """The run record of an earlier run, or None."""
-    if not path.exists():
-        return None
+    """The run record of an earlier run, or None (also for a FIFO, a device or an oversized file: never
+    one augcli wrote, and reading it could block or fill memory)."""
     try:
+        stat = path.stat()
+        if not S_ISREG(stat.st_mode) or stat.st_size > RECORD_LIMIT:
+            return None
         record = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):
         return None
     return record if isinstance(record, dict) else None
 
@@ -200,11 +215,14 @@ def read_stamps(path: Path) -> dict[str, Stamp]:
     if not path.is_file():
         return {}
     found: dict[str, Stamp] = {}
-    with open(path, newline="", **ENCODING) as handle:  # type: ignore[call-overload]
-        reader = csv.reader(handle)
-        if next(reader, None) != STAMP_COLUMNS:
-            return {}
-        for record in reader:
-            if len(record) == 4 and len(record[3]) == 64 and record[1].isdigit() and record[2].isdigit():
-                found[record[0]] = Stamp(record[0], int(record[1]), int(record[2]), record[3])
+    try:
+        with open(path, newline="", **ENCODING) as handle:  # type: ignore[call-overload]
+            records = list(csv.reader(handle))
+    except (csv.Error, UnicodeDecodeError):  # an oversized field: not a file augcli wrote; sources are remade
+        return {}
+    if not records or records[0] != STAMP_COLUMNS:
+        return {}
+    for record in records[1:]:
+        if len(record) == 4 and len(record[3]) == 64 and record[1].isdigit() and record[2].isdigit():
+            found[record[0]] = Stamp(record[0], int(record[1]), int(record[2]), record[3])
     return found

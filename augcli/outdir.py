@@ -42,6 +42,9 @@ class Lock:
             try:
                 fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
             except FileExistsError:
+                if self.path.is_symlink() or not self.path.is_file():
+                    raise RunError(f"{shown(self.path)} is not a lock file augcli made (a link, folder or "
+                                   "device); remove it, then run again") from None
                 if self._holder_alive():
                     raise RunError(f"another augcli run is writing to {self.path.parent} "
                                    f"(lock {self.path}); wait for it, or delete the lock if it is stale") from None
@@ -55,6 +58,8 @@ class Lock:
     def _holder_alive(self) -> bool:
         """True when the lock's pid is a running process other than this one."""
         try:
+            if self.path.stat().st_size > 64:  # a pid is a few digits
+                return False
             pid = int(self.path.read_text().strip() or 0)
             if pid == os.getpid() or pid <= 0:
                 return False
@@ -103,7 +108,9 @@ def prepare(out_root: Path, in_root: Path, tasks: Sequence[Task], record: dict[s
             raise InputError(f"output folder {shown(out_root)} holds a run with a different {', '.join(changed)}; "
                              "resume needs the same recipe and options: pass --overwrite to replace that run, "
                              "or choose another folder")
-        for target in _removable(out_root, rows):
+        removable = _removable(out_root, rows)
+        _refuse_strays(out_root, tasks, {row.path for row in rows})
+        for target in removable:
             target.unlink()
         for name in (M.MANIFEST, M.SOURCES, M.ERRORS):
             (out_root / name).unlink(missing_ok=True)
@@ -124,7 +131,12 @@ def _old_rows(out_root: Path) -> list[M.Row]:
     except (ValueError, UnicodeDecodeError, OSError) as exc:
         raise InputError(f"{shown(path)}: {exc}; this folder was not left by augcli as it is: "
                          "choose another output folder") from None
+    seen: set[str] = set()
     for row in rows:
+        if row.path in seen:
+            raise InputError(f"{shown(path)}: output {shown(row.path)!r} is listed twice; augcli did not write "
+                             "this manifest: choose another output folder")
+        seen.add(row.path)
         if not safe_rel(row.path) or not all(safe_rel(s) for s in row.source_list()):
             raise InputError(f"{shown(path)}: row {shown(row.path)!r} names a path outside the folders; "
                              "augcli did not write this manifest: choose another output folder")
@@ -220,19 +232,24 @@ def _reconcile(out_root: Path, in_root: Path, tasks: Sequence[Task], rows: list[
             done[row.path] = row
         elif not keep:
             stale.append(row)
-    recorded = {row.path for row in stale}
-    strays = [rel for rel in planned if rel not in done and rel not in recorded and (out_root / rel).exists()]
-    if strays:
-        raise InputError(f"output folder {shown(out_root)} holds {shown(strays[0])}"
-                         f"{f' and {len(strays) - 1} more files' if len(strays) > 1 else ''} that this run "
-                         "would write, but no augcli manifest records them; nothing was deleted: move them "
-                         "away, then run again")
+    _refuse_strays(out_root, tasks, set(done) | {row.path for row in stale})
     removable = _removable(out_root, stale)
     for target in removable:
         target.unlink()
     removed = len(removable)
     kept_sources = {s for row in done.values() for s in row.source_list()}
     return Resume(done, {rel: st for rel, st in sources.stamps.items() if rel in kept_sources}, removed)
+
+
+def _refuse_strays(out_root: Path, tasks: Sequence[Task], recorded: set[str]) -> None:
+    """Refuse when a file this run would write sits at a path no manifest row records: it is not augcli's."""
+    strays = [job.rel for task in tasks for job in task.jobs
+              if job.rel not in recorded and os.path.lexists(out_root / job.rel)]
+    if strays:
+        raise InputError(f"output folder {shown(out_root)} holds {shown(strays[0])}"
+                         f"{f' and {len(strays) - 1} more files' if len(strays) > 1 else ''} that this run "
+                         "would write, but no augcli manifest records them; nothing was deleted: move them "
+                         "away, then run again")
 
 
 def _remove_temporaries(out_root: Path) -> None:

@@ -50,9 +50,13 @@ def check_not_input(path: Path, input_root: Path, what: str) -> None:
                          "(augcli never writes into the input tree)")
 
 
+_CONTROL = {c: f"\\x{c:02x}" for c in (*range(0x20), 0x7F)}
+
+
 def shown(path: str | Path) -> str:
-    """A path fit to print anywhere: bytes of a name that is not UTF-8 shown as ``\\xe9`` escapes."""
-    text = str(path)
+    """A path fit to print anywhere: bytes of a name that is not UTF-8 and control characters (a carriage
+    return, a newline) shown as ``\\xNN`` escapes."""
+    text = str(path).translate(_CONTROL)
     try:
         text.encode("utf-8")
         return text

@@ -128,11 +128,26 @@ def _feed(conn: Connection, chunks: Iterator[list[Any]], count: int) -> int:
     """Send up to ``count`` more chunks to a worker; return how many were sent."""
     sent = 0
     for chunk in chunks:
-        conn.send(chunk)
+        try:
+            conn.send(chunk)
+        except OSError:  # the worker is gone: stop the run with what it said last, never drop the chunk
+            _raise_last_word(conn)
         sent += 1
         if sent == count:
             break
     return sent
+
+
+def _raise_last_word(conn: Connection) -> None:
+    """Raise the error a dead worker sent before it went, or say it stopped unexpectedly."""
+    try:
+        while True:
+            kind, payload = conn.recv()
+            if kind == "error":
+                raise payload
+    except (EOFError, OSError):
+        raise RunError("a worker process stopped unexpectedly; it may have run out of memory: try fewer "
+                       "--workers, then run the same command again to resume") from None
 
 
 def _receive(conn: Connection, proc: Any) -> list[Any]:

@@ -223,6 +223,8 @@ def run_plan(
         out_root.mkdir(parents=True, exist_ok=True)
         with Lock(out_root), _signals():
             return _run_locked(tasks, ctx, record, workers, overwrite, list(errors), progress)
+    except _Terminated:  # while the folder was being checked, before any output
+        raise Interrupted(0, sum(len(t.jobs) for t in tasks), "terminated") from None
     except OSError as exc:
         where = shown(Path(exc.filename)) if exc.filename else shown(out_root)
         raise RunError(f"cannot write {where}: {exc.strerror or exc}; check the output folder "

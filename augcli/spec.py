@@ -14,9 +14,10 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from augcli.errors import RecipeError
+from augcli.formats import MAX_SIDE  # noqa: F401  (re-exported: declarations and recipes bound sizes by it)
 
 REGISTRY: dict[str, TransformSpec] = {}
-MAX_SIDE = 16384  # largest image side in pixels a step may produce (declared sizes, and checked when sampling)
+# MAX_SIDE: the largest image side in pixels a step may produce (declared sizes, and checked when sampling).
 _SHOW_CHARS = 80  # longest rendering of a user value in an error message
 
 

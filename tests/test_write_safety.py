@@ -194,7 +194,7 @@ def test_stale_outputs_are_all_checked_before_any_is_removed(tree: Path, recipe:
     (tree / "cat" / "cat_000.png").rename(tree / "dog" / "cat_000.png")
     (run / "cat" / "cat_000__aug002.png").write_bytes(b"retouched")
     before = _files(run)
-    with pytest.raises(InputError, match=r"cat_000__aug002\.png was changed after augcli wrote it.*nothing was deleted"):
+    with pytest.raises(InputError, match=r"cat_000__aug002\.png was changed after augcli wrote it.*nothing was delet"):
         api.expand(tree, run, recipe=recipe, workers=1)
     assert _files(run) == before
 
@@ -507,3 +507,92 @@ def test_an_input_that_vanishes_during_the_run_is_an_error_row(tree: Path, recip
     result = api.expand(tree, tmp_path / "out", recipe=recipe, workers=1)
     assert result.made == 6 and result.skipped == 3
     assert result.errors == (("cat/cat_001.png", "cannot read file (No such file or directory)"),)
+
+
+def test_overwrite_never_writes_over_a_file_no_manifest_lists(cli: Any, tree: Path, recipe: Path, run: Path) -> None:
+    """--overwrite with more copies: a user file where a new output would go stops the run before any delete."""
+    user = run / "cat" / "cat_000__aug003.png"  # the recipe makes 2 copies; --copies 3 would write this one
+    user.write_bytes(b"USERDATA")
+    before = _files(run)
+    result = cli("expand", "-q", "-w", 1, "--recipe", recipe, "--copies", 3, "--overwrite", tree, run)
+    assert result.exit_code == 2, result.output
+    assert "cat/cat_000__aug003.png that this run would write" in result.stderr
+    assert "nothing was deleted" in result.stderr
+    assert _files(run) == before
+
+
+def test_a_manifest_listing_an_output_twice_is_refused(tree: Path, recipe: Path, run: Path) -> None:
+    """A duplicated manifest row is not augcli's writing: exit 2 naming it, before anything is removed."""
+    lines = (run / M.MANIFEST).read_text().splitlines(keepends=True)
+    (run / M.MANIFEST).write_text("".join(lines) + lines[1])
+    before = _files(run)
+    with pytest.raises(InputError, match="is listed twice"):
+        api.expand(tree, run, recipe=recipe, workers=1, seed=7, overwrite=True)
+    assert _files(run) == before
+
+
+# ---------------------------------------------------------------- found by an independent attack session
+
+
+def test_an_image_with_a_side_over_the_limit_is_one_error_row(tmp_path: Path, recipe: Path, tree: Path) -> None:
+    """A 20000x1 image (few pixels, one huge side) is refused on its own; the rest of the run is made."""
+    write_image(tree / "cat" / "tall.png", np.zeros((1, 20000, 3), np.uint8))
+    result = api.expand(tree, tmp_path / "out", recipe=recipe, workers=2)
+    assert result.made == 9 and result.skipped == 3
+    assert result.errors == (("cat/tall.png", "image is 20000x1, a side above 16384 pixels, the largest augcli "
+                                              "transforms; resize or split it first"),)
+
+
+@pytest.mark.parametrize("kind", ["fifo", "zero"])
+def test_bookkeeping_files_that_are_not_files_never_hang(cli: Any, tree: Path, recipe: Path, run: Path,
+                                                        kind: str) -> None:
+    """A FIFO or a link to /dev/zero as the run record or the lock: a clean refusal, no hang, no memory blow-up."""
+    shutil.copy(run / M.RUN_RECORD, run.parent / "record.json")
+    for name, status, message in ((M.RUN_RECORD, 2, "holds no augcli run"), (M.LOCK, 1, "is not a lock file")):
+        path = run / name
+        path.unlink(missing_ok=True)
+        os.mkfifo(path) if kind == "fifo" else path.symlink_to("/dev/zero")
+        result = cli("expand", "-q", "-w", 1, "--recipe", recipe, tree, run)
+        assert result.exit_code == status, result.output
+        assert message in result.stderr
+        path.unlink()
+        if name == M.RUN_RECORD:
+            shutil.copy(run.parent / "record.json", path)
+
+
+def test_names_with_a_backslash_or_carriage_return_are_reported(tmp_path: Path, recipe: Path) -> None:
+    """Such names would break the manifest or the path rules: they are left out and listed, the run goes on."""
+    for folder in ("ok", "back\\slash", "CR\rx"):
+        write_image(tmp_path / "in" / folder / "a.png", make_image(np.uint8, 3, 24, 32))
+    result = api.expand(tmp_path / "in", tmp_path / "out", recipe=recipe, workers=2)
+    assert result.made == 3
+    assert [path for path, _ in result.errors] == ["CR\rx", "CR\rx/a.png", "back\\slash", "back\\slash/a.png"]
+    text = (tmp_path / "out" / M.ERRORS).read_text()
+    assert "CR\\rx/a.png,\"name holds a backslash or a carriage return" in text and "\r" not in text
+
+
+def test_an_oversized_manifest_field_is_refused_cleanly(tree: Path, recipe: Path, run: Path) -> None:
+    """A hand-made field past the csv module's limit is an InputError naming the file, not a traceback."""
+    lines = (run / M.MANIFEST).read_text().splitlines(keepends=True)
+    lines[2] = lines[2].replace('"[', '"[' + " " * 200_000, 1)  # inside the quoted ops field of a generated row
+    (run / M.MANIFEST).write_text("".join(lines))
+    with pytest.raises(InputError, match="field larger than field limit"):
+        api.expand(tree, run, recipe=recipe, workers=1)
+
+
+def test_a_deeply_nested_run_record_is_not_a_run(cli: Any, tree: Path, recipe: Path, run: Path) -> None:
+    """100,000 nested brackets in augcli-run.json: no RecursionError traceback; the folder is not taken as a run."""
+    (run / M.RUN_RECORD).write_text("[" * 100_000)
+    result = cli("expand", "-q", "-w", 1, "--recipe", recipe, tree, run)
+    assert result.exit_code == 2 and "holds no augcli run" in result.stderr
+
+
+def test_non_finite_embeddings_exit_2(cli: Any, tmp_path: Path, tree: Path) -> None:
+    """An embeddings file with NaN features is refused naming the file (it ended in an sklearn traceback)."""
+    paths = sorted(p.relative_to(tree).as_posix() for p in tree.rglob("*.png"))
+    features = np.full((len(paths), 4), np.nan, dtype=np.float32)
+    np.savez(tmp_path / "emb.npz", paths=np.array(paths), features=features)
+    result = cli("balance", "-q", "-w", 1, "--method", "smote", "--features", tmp_path / "emb.npz", tree,
+                 tmp_path / "out")
+    assert result.exit_code == 2
+    assert f"--features {tmp_path / 'emb.npz'}: expected finite numbers" in result.stderr

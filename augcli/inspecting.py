@@ -188,4 +188,4 @@ def report(result: InspectResult) -> str:
         lines.extend(f"  {path}: {reason}" for path, reason in result.problems)
     if result.chart:
         lines.append(f"Chart: {result.chart}")
-    return shown("\n".join(lines) + "\n")  # reasons may name paths too
+    return "".join(shown(line) + "\n" for line in lines)  # reasons may name paths too

@@ -92,9 +92,9 @@ def read_rows_tolerant(path: Path) -> tuple[list[Row], list[int]]:
         rows, bad = [], []
         for record in _records(reader, path):
             row = _parse_row(record, len(header))
-            if row is None:
+            if row is None or not row.path:
                 bad.append(reader.line_num)
-            elif row.path:
+            else:
                 rows.append(row)
         return rows, bad
 

@@ -14,11 +14,12 @@ from augcli.errors import InputError
 
 
 def safe_rel(rel: str) -> bool:
-    """True for a non-empty relative POSIX path with no ``..``, no backslash and no NUL."""
+    """True for a non-empty, normalised relative POSIX path with no ``..``, no backslash and no NUL."""
     if not rel or "\\" in rel or "\x00" in rel:
         return False
     path = PurePosixPath(rel)
-    return not path.is_absolute() and ".." not in path.parts and path.parts[:1] != ("",)
+    # Normalised form only: no "." or empty parts, no trailing slash, so one file has one name.
+    return bool(path.parts) and str(path) == rel and not path.is_absolute() and ".." not in path.parts
 
 
 def inside(root: Path, rel: str) -> Path:

@@ -204,6 +204,10 @@ def _read_manifest(manifest: Path) -> list[M.Row]:
         if row.path in seen:
             raise InputError(f"{manifest}:{line}: output path {row.path!r} appears twice")
         seen.add(row.path)
+    folders = {str(parent) for path in seen for parent in PurePosixPath(path).parents}
+    for line, row in enumerate(rows, start=2):
+        if row.path in folders:
+            raise InputError(f"{manifest}:{line}: output path {row.path!r} is also a folder of other outputs")
     return rows
 
 

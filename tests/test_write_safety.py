@@ -596,3 +596,19 @@ def test_non_finite_embeddings_exit_2(cli: Any, tmp_path: Path, tree: Path) -> N
                  tmp_path / "out")
     assert result.exit_code == 2
     assert f"--features {tmp_path / 'emb.npz'}: expected finite numbers" in result.stderr
+
+
+@pytest.mark.parametrize(("path", "message"), [(".", "expected relative paths inside the folders"),
+                                                ("cat/./x.png", "expected relative paths inside the folders"),
+                                                ("cat", "is also a folder of other outputs"),
+                                                ("", "not a manifest row")])
+def test_replay_refuses_rows_that_name_no_single_file(cli: Any, tmp_path: Path, run: Path, path: str,
+                                                      message: str) -> None:
+    """A row naming '.', a non-normal path, a folder of other outputs, or nothing: exit 2 (it was exit 1 or
+    a silently dropped row)."""
+    lines = (run / M.MANIFEST).read_text().splitlines(keepends=True)
+    lines[1] = path + lines[1][lines[1].index(","):]
+    (run / M.MANIFEST).write_text("".join(lines))
+    result = cli("replay", "-q", run / M.MANIFEST, tmp_path / "re")
+    assert result.exit_code == 2, result.output
+    assert message in result.stderr

@@ -45,7 +45,7 @@ def test_permute_equals_numpy_for_every_flip_and_turn(name: str, dtype: type, ch
     assert np.array_equal(out, fn(image)) and out.flags["C_CONTIGUOUS"] and not np.shares_memory(out, image)
 
 
-@pytest.mark.parametrize(("name", "box"), itertools.product(sorted(DIHEDRAL), [(2, 3, 15, 11), (0, 0, 22, 13)]))
+@pytest.mark.parametrize(("name", "box"), list(itertools.product(sorted(DIHEDRAL), [(2, 3, 15, 11), (0, 0, 22, 13)])))
 def test_permute_of_a_crop_then_a_turn(name: str, box: tuple[int, int, int, int]) -> None:
     image = make_image(np.uint8, 3, 13, 22)
     fn, linear = DIHEDRAL[name]

@@ -165,6 +165,7 @@ def run_task(task: Task, ctx: Context | None = None) -> TaskResult:
 
 def execute(tasks: Sequence[Task], ctx: Context, workers: int) -> Generator[TaskResult, None, None]:
     """Run a plan's tasks, yielding results as they finish."""
+    _CHECKED.clear()  # folders are proven again for every run: a link may have appeared since the last one
     return map_tasks(run_task, tasks, _init_worker, ctx, workers)
 
 

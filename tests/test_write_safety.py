@@ -18,7 +18,7 @@ import pytest
 
 from augcli import api
 from augcli import manifest as M
-from augcli.errors import InputError
+from augcli.errors import InputError, RunError
 from tests.conftest import make_image, write_image
 
 RECIPE = "seed: 1\ncopies: 2\npipeline:\n  - rotate: {degrees: [-20, 20], p: 1}\n"
@@ -612,3 +612,18 @@ def test_replay_refuses_rows_that_name_no_single_file(cli: Any, tmp_path: Path, 
     result = cli("replay", "-q", run / M.MANIFEST, tmp_path / "re")
     assert result.exit_code == 2, result.output
     assert message in result.stderr
+
+
+def test_a_link_planted_between_two_runs_in_one_process_is_refused(tmp_path: Path, tree: Path, recipe: Path) -> None:
+    """In a training loop (workers=1, one process), a link put into out/ after a first run is checked again."""
+    out = tmp_path / "out"
+    api.expand(tree, out, recipe=recipe, workers=1)
+    victim = tmp_path / "elsewhere"
+    victim.mkdir()
+    for path in list((out / "dog").iterdir()):
+        path.unlink()
+    (out / "dog").rmdir()
+    (out / "dog").symlink_to(victim)
+    with pytest.raises(RunError, match="refusing to write .*leads outside"):
+        api.expand(tree, out, recipe=recipe, workers=1)
+    assert list(victim.iterdir()) == []

@@ -223,7 +223,9 @@ def test_jpeg_named_png_gets_its_orientation_applied() -> None:
     (b"<!DOCTYPE html><html><body>404 Not Found</body></html>", "not a readable image: the file is an HTML page"),
     (b"just some notes\n", "not a readable image: the file holds text"),
     (bytes(range(256)) * 4, "not a readable image: its content is not PNG, JPEG, BMP, TIFF or WebP"),
-], ids=["gif89a", "gif87a", "heic", "avif", "svg", "html", "text", "binary"])
+    (b"", "empty file"),
+    (b"not an image at all", "not a readable image"),
+], ids=["gif89a", "gif87a", "heic", "avif", "svg", "html", "text", "binary", "empty", "short-text"])
 def test_unsupported_content_is_refused_with_its_reason(tmp_path: Path, content: bytes, reason: str) -> None:
     path = tmp_path / "x.png"
     path.write_bytes(content)

@@ -20,7 +20,7 @@ from augcli import recipe as _recipe
 from augcli.compose import Op
 from augcli.conventions import fixed_values
 from augcli.dataset import Dataset, scan
-from augcli.errors import InputError
+from augcli.errors import InputError, did_you_mean
 from augcli.io import DEFAULT_MAX_PIXELS
 from augcli.ops._image import Image
 from augcli.outdir import check_folders
@@ -29,7 +29,6 @@ from augcli.recipe import Recipe
 from augcli.render import render
 from augcli.rng import generator
 from augcli.run import Context, Progress, RunStats, run_plan
-from augcli.spec import did_you_mean
 
 RecipeLike = Recipe | str | Path | None
 

@@ -22,11 +22,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from augcli.dataset import Dataset, Source
-from augcli.errors import InputError, RecipeError
+from augcli.errors import InputError, RecipeError, did_you_mean, show
 from augcli.plan import SourcePlan, Task, plan_tasks
 from augcli.recipe import BALANCE_METHODS, Recipe, balance_section, read_target
 from augcli.rng import generator, plan_seed
-from augcli.spec import _show, did_you_mean
 
 Target = str | int | float  # "max", a count N, or a ratio of the largest class
 METHODS = BALANCE_METHODS  # the recipe's balance: section is validated at load, by augcli.recipe
@@ -118,7 +117,7 @@ def _per_class(rec: Recipe, raw: Mapping[Any, Any], classes: Sequence[str]) -> d
     for label, n in raw.items():
         if str(label) not in classes:
             raise rec.error(f"balance.target.{label}", "a class folder of the input (" + ", ".join(classes) + ")",
-                            f"{_show(label)} instead", hint=did_you_mean(str(label), classes))
+                            f"{show(label)} instead", hint=did_you_mean(str(label), classes))
         out[str(label)] = int(n)
     return dict(sorted(out.items()))
 

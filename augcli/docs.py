@@ -6,8 +6,8 @@ from collections import defaultdict
 
 import augcli.transforms  # noqa: F401  (fills the registry)
 from augcli.compose import GROUP_PARAMS
-from augcli.errors import InputError
-from augcli.spec import REGISTRY, P, TransformSpec, did_you_mean
+from augcli.errors import InputError, did_you_mean
+from augcli.spec import REGISTRY, P, TransformSpec
 
 FAMILY_ORDER = ("geometric", "color", "noise", "blur", "mask", "policy", "custom")
 
@@ -41,8 +41,8 @@ def transforms_text(name: str | None = None) -> str:
         spec = REGISTRY.get(name)
         if spec is None:
             hint = did_you_mean(name, list(REGISTRY))
-            raise InputError(f"no transform named {name!r}" + (f"; {hint}" if hint else "")
-                             + "; 'augcli transforms' lists them all")
+            raise InputError(f"no transform named {name!r}", hint=f"{hint + '; ' if hint else ''}"
+                             "'augcli transforms' lists them all")
         return _spec_text(spec)
     parts = []
     for family, specs in _families().items():

@@ -1,6 +1,49 @@
-"""Exceptions raised by augcli. The CLI maps them to exit statuses in one place."""
+"""The error vocabulary of augcli: exceptions, how a user value is shown, and "did you mean".
+
+Every error a user can cause is an ``AugcliError``; its ``exit_code`` is the process exit status,
+mapped in one place (``augcli.cli``). ``RecipeError`` and ``InputError`` are structured: they name
+where the problem is, what was expected, what was given and, when one is close, the name meant.
+"""
 
 from __future__ import annotations
+
+import difflib
+from collections.abc import Sequence
+from typing import Any
+
+SHOW_CHARS = 80  # longest rendering of a user value in an error message
+
+
+def did_you_mean(word: object, options: Sequence[str]) -> str | None:
+    """Return a ``did you mean 'x'?`` hint for a misspelt name, or None."""
+    close = difflib.get_close_matches(str(word), list(options), n=1, cutoff=0.6)
+    return f"did you mean '{close[0]}'?" if close else None
+
+
+def show(value: Any) -> str:
+    """Render a user value for an error message, cut to a readable length."""
+    text = _render(value)
+    return text if len(text) <= SHOW_CHARS else text[:SHOW_CHARS - 5] + "[...]"
+
+
+def _render(value: Any) -> str:
+    """Render a user value in full (lists item by item, stopping once long enough to be cut)."""
+    if isinstance(value, str):
+        return repr(value[:SHOW_CHARS + 1])
+    if isinstance(value, list | tuple):
+        parts, size = [], 0
+        for item in value:
+            parts.append(show(item))
+            size += len(parts[-1]) + 2
+            if size > SHOW_CHARS:
+                break
+        return "[" + ", ".join(parts) + "]"
+    if value is None:
+        return "nothing"
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 256:
+        sign = "a negative" if value < 0 else "an"
+        return f"{sign} integer of about {int(value.bit_length() * 0.30103)} digits"
+    return str(value)
 
 
 class AugcliError(Exception):
@@ -9,15 +52,17 @@ class AugcliError(Exception):
     exit_code = 1
 
 
-class RecipeError(AugcliError):
-    """A recipe (or an option standing in for one) is not valid."""
+class _Located(AugcliError):
+    """An error that says where, what was expected, what was given, and perhaps a hint.
 
-    exit_code = 2
+    Renders as ``[file:line: ]where: expected …[, got …][; hint]``. Built with one argument only,
+    the argument is the whole message (for errors that have no single place to name).
+    """
 
     def __init__(
         self,
         where: str,
-        expected: str,
+        expected: str | None = None,
         got: str | None = None,
         *,
         source: str | None = None,
@@ -37,7 +82,7 @@ class RecipeError(AugcliError):
         loc = ""
         if self.source is not None:
             loc = f"{self.source}:{self.line}: " if self.line is not None else f"{self.source}: "
-        text = f"{loc}{self.where}: expected {self.expected}"
+        text = f"{loc}{self.where}" if self.expected is None else f"{loc}{self.where}: expected {self.expected}"
         if self.got is not None:
             text += f", got {self.got}"
         if self.hint:
@@ -46,7 +91,19 @@ class RecipeError(AugcliError):
 
     def __reduce__(self) -> tuple[object, ...]:
         """Pickle with the keyword fields, so an error raised in a worker process reaches the parent whole."""
-        return (_rebuild_recipe_error, (self.where, self.expected, self.got, self.source, self.line, self.hint))
+        return (_rebuild, (type(self), self.where, self.expected, self.got, self.source, self.line, self.hint))
+
+
+def _rebuild(cls: type[_Located], where: str, expected: str | None, got: str | None, source: str | None,
+             line: int | None, hint: str | None) -> _Located:
+    return cls(where, expected, got, source=source, line=line, hint=hint)
+
+
+class RecipeError(_Located):
+    """A recipe (or an option standing in for one) is not valid."""
+
+    exit_code = 2
+    expected: str
 
     def located(self, source: str, line: int | None) -> RecipeError:
         """Return a copy that names the recipe file and line."""
@@ -56,12 +113,7 @@ class RecipeError(AugcliError):
         )
 
 
-def _rebuild_recipe_error(where: str, expected: str, got: str | None, source: str | None, line: int | None,
-                          hint: str | None) -> RecipeError:
-    return RecipeError(where, expected, got, source=source, line=line, hint=hint)
-
-
-class InputError(AugcliError):
+class InputError(_Located):
     """The input or output folders, or an option, cannot be used as given."""
 
     exit_code = 2

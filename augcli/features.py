@@ -15,12 +15,11 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-from augcli.errors import InputError
+from augcli.errors import InputError, did_you_mean
 from augcli.io import ReadError, flatten_alpha, read_image, write_atomic
 from augcli.manifest import Row
 from augcli.ops._image import Image
 from augcli.pool import map_tasks
-from augcli.spec import did_you_mean
 
 FEATURES = ("pixels", "hog", "color_hist")
 FEATURES_FILE = "features.npz"
@@ -134,10 +133,8 @@ def input_vectors(
         return vectors, errors, str(features)
     path = Path(features)
     if not path.is_file():
-        raise InputError(
-            f"--features: expected {', '.join(FEATURES)} or an embeddings .npz file, got {features!r}"
-            + (f"; {hint}" if (hint := did_you_mean(str(features), FEATURES)) else "")
-        )
+        raise InputError("--features", f"{', '.join(FEATURES)} or an embeddings .npz file", repr(features),
+                         hint=did_you_mean(features, FEATURES))
     return load_embeddings(path, rels), [], str(path)
 
 

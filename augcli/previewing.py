@@ -20,14 +20,14 @@ from augcli.chart import printable_ascii
 from augcli.compose import Op
 from augcli.conventions import fixed_values
 from augcli.dataset import Dataset, Source, scan
-from augcli.errors import InputError
+from augcli.errors import InputError, did_you_mean
 from augcli.io import DEFAULT_MAX_PIXELS, ReadError, read_image, write_atomic
 from augcli.ops._image import Image
 from augcli.paths import check_not_input, shown
 from augcli.recipe import Recipe
 from augcli.render import render
 from augcli.rng import generator, sample_seed
-from augcli.spec import REGISTRY, Range, TransformSpec, did_you_mean
+from augcli.spec import REGISTRY, Range, TransformSpec
 
 FONT = cv2.FONT_HERSHEY_SIMPLEX
 FONT_SCALE = 0.4
@@ -346,9 +346,8 @@ def _sweep_spec(name: str) -> TransformSpec:
     """The registry entry of a transform to sweep; unknown names get a did-you-mean."""
     spec = REGISTRY.get(name)
     if spec is None:
-        hint = did_you_mean(name, sorted(REGISTRY))
-        raise InputError(f"--transform: expected a transform name (see 'augcli transforms'), got {name!r}"
-                         + (f"; {hint}" if hint else ""))
+        raise InputError("--transform", "a transform name (see 'augcli transforms')", repr(name),
+                         hint=did_you_mean(name, sorted(REGISTRY)))
     if spec.cls.inputs > 1:
         raise InputError(f"--transform: '{name}' combines {spec.cls.inputs} images (made by "
                          "'augcli balance') and cannot be previewed on one image")

@@ -22,8 +22,8 @@ from yaml.scanner import Scanner
 
 import augcli.transforms  # noqa: F401  (fills the registry)
 from augcli.compose import GROUP_PARAMS, Group, Node, Op, Shape, Step, sample_pipeline
-from augcli.errors import RecipeError
-from augcli.spec import REGISTRY, Choice, Number, _is_number, _show, did_you_mean
+from augcli.errors import RecipeError, did_you_mean, show
+from augcli.spec import REGISTRY, Choice, Number, _is_number
 
 DEFAULT_RECIPE = "default.yaml"
 FORMATS = ("same", "jpg", "png", "webp")
@@ -398,10 +398,10 @@ def _build(data: Any, source: str, ctx: _Context) -> Recipe:
     if data is None:
         data = {}
     if not isinstance(data, Mapping):
-        raise RecipeError("recipe", "a mapping with keys " + ", ".join(TOP_KEYS), _show(data))
+        raise RecipeError("recipe", "a mapping with keys " + ", ".join(TOP_KEYS), show(data))
     for key in data:
         if key not in TOP_KEYS:
-            raise RecipeError(str(key), "a recipe key (" + ", ".join(TOP_KEYS) + ")", _show(key),
+            raise RecipeError(str(key), "a recipe key (" + ", ".join(TOP_KEYS) + ")", show(key),
                               hint=_key_hint(key, TOP_KEYS))
     pipeline = data.get("pipeline")
     if pipeline is None:
@@ -422,7 +422,7 @@ def _mapping(value: Any, where: str) -> dict[str, Any]:
     if value is None:
         return {}
     if not isinstance(value, Mapping):
-        raise RecipeError(where, "a mapping", _show(value))
+        raise RecipeError(where, "a mapping", show(value))
     return dict(value)
 
 
@@ -430,7 +430,7 @@ def _check_keys(value: Mapping[str, Any], known: Sequence[str], where: str) -> N
     """Refuse unknown keys, with a did-you-mean."""
     for key in value:
         if key not in known:
-            raise RecipeError(f"{where}.{key}", "one of " + ", ".join(known), _show(key), hint=_key_hint(key, known))
+            raise RecipeError(f"{where}.{key}", "one of " + ", ".join(known), show(key), hint=_key_hint(key, known))
 
 
 def _key_hint(key: Any, known: Sequence[str]) -> str | None:
@@ -457,10 +457,10 @@ def _classes(value: Any, where: str, ctx: _Context) -> dict[str, ClassRule]:
         _check_keys(body, ["exclude", "pipeline"], here)
         excluded = body.get("exclude") or []
         if not isinstance(excluded, list):
-            raise RecipeError(f"{here}.exclude", "a list of transform names", _show(excluded))
+            raise RecipeError(f"{here}.exclude", "a list of transform names", show(excluded))
         for i, name in enumerate(excluded):
             if not isinstance(name, str) or name not in REGISTRY:
-                raise RecipeError(f"{here}.exclude[{i}]", "a transform name", _show(name),
+                raise RecipeError(f"{here}.exclude[{i}]", "a transform name", show(name),
                                   hint=did_you_mean(str(name), list(REGISTRY)))
         extra = _steps(body["pipeline"], f"{here}.pipeline", ctx) if body.get("pipeline") else ()
         rules[str(label)] = ClassRule(frozenset(excluded), extra)
@@ -470,7 +470,7 @@ def _classes(value: Any, where: str, ctx: _Context) -> dict[str, ClassRule]:
 def _steps(items: Any, where: str, ctx: _Context) -> tuple[Node, ...]:
     """Validate a list of steps."""
     if not isinstance(items, list):
-        raise RecipeError(where, "a list of steps (each '- name: {params}')", _show(items))
+        raise RecipeError(where, "a list of steps (each '- name: {params}')", show(items))
     return tuple(_step(item, f"{where}[{i}]", ctx) for i, item in enumerate(items))
 
 
@@ -482,12 +482,12 @@ def _step(item: Any, where: str, ctx: _Context) -> Node:
     elif isinstance(item, Mapping) and len(item) == 1:
         name, body = next(iter(item.items()))
     else:
-        raise RecipeError(where, "a one-key mapping 'name: {params}'", _show(item) if not isinstance(
+        raise RecipeError(where, "a one-key mapping 'name: {params}'", show(item) if not isinstance(
             item, Mapping) else f"{len(item)} keys ({', '.join(map(str, item))})")
     here = f"{where}.{name}"
     if not isinstance(name, str):
         raise RecipeError(where, "a transform name (see 'augcli transforms') or one_of, some_of, sequence",
-                          _show(name), hint=_key_hint(name, [*REGISTRY, *GROUP_PARAMS]))
+                          show(name), hint=_key_hint(name, [*REGISTRY, *GROUP_PARAMS]))
     if name in GROUP_PARAMS:
         return _group(name, body, here, ctx)
     return _transform_step(name, body, where, ctx)
@@ -498,12 +498,12 @@ def _transform_step(name: str, body: Any, where: str, ctx: _Context) -> Step:
     spec = REGISTRY.get(name)
     if spec is None:
         raise RecipeError(where, "a transform name (see 'augcli transforms') or one_of, some_of, sequence",
-                          _show(name), hint=did_you_mean(name, [*REGISTRY, *GROUP_PARAMS]))
+                          show(name), hint=did_you_mean(name, [*REGISTRY, *GROUP_PARAMS]))
     if spec.cls.inputs > 1:
-        raise RecipeError(where, "a single-image transform", _show(name),
+        raise RecipeError(where, "a single-image transform", show(name),
                           hint=f"'{name}' combines two images and is made by 'augcli balance', not by a recipe step")
     if name == "custom" and not ctx.allow_custom:
-        raise RecipeError(where, "a step that runs no code named by the recipe", _show(name), hint=CUSTOM_HINT)
+        raise RecipeError(where, "a step that runs no code named by the recipe", show(name), hint=CUSTOM_HINT)
     here = f"{where}.{name}"
     body = _mapping(body, here)
     p = GROUP_PARAMS["sequence"]["p"].validate(body.pop("p"), f"{here}.p") if "p" in body else 1.0
@@ -525,7 +525,7 @@ def _group(kind: str, body: Any, where: str, ctx: _Context) -> Group:
     if kind == "some_of":
         n = GROUP_PARAMS[kind]["n"].validate(body.get("n", [1, len(children)]), f"{where}.n")
         if n[1] > len(children):
-            raise RecipeError(f"{where}.n", f"at most {len(children)} (the number of steps in 'of')", _show(body["n"]))
+            raise RecipeError(f"{where}.n", f"at most {len(children)} (the number of steps in 'of')", show(body["n"]))
     random_order = GROUP_PARAMS["some_of"]["random_order"].validate(body.get("random_order", False),
                                                                       f"{where}.random_order")
     return Group(kind, children, p, weights, n, random_order)
@@ -542,7 +542,7 @@ def _weights(value: Any, count: int, where: str) -> tuple[float, ...] | None:
         hint = None
         if isinstance(value, list) and len(value) == count and not (ok and total == 0):
             hint = "weights are finite numbers (not .inf or .nan) with a finite sum"
-        raise RecipeError(where, f"{count} non-negative numbers, not all 0 (one per step)", _show(value), hint=hint)
+        raise RecipeError(where, f"{count} non-negative numbers, not all 0 (one per step)", show(value), hint=hint)
     return weights
 
 
@@ -561,14 +561,14 @@ def read_target(value: Any) -> str | int | float:
             return "max"
         value = _number_text(text, value)
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ValueError(TARGET_EXPECTED, _show(value))
+        raise ValueError(TARGET_EXPECTED, show(value))
     if isinstance(value, int):
         if not 1 <= value <= MAX_TARGET:
             raise ValueError(f"a number of images N >= 1 and at most {MAX_TARGET} (or max, or a ratio in (0, 1])",
-                             _show(value))
+                             show(value))
         return value
     if not 0.0 < value <= 1.0:
-        raise ValueError("a ratio in (0, 1] of the largest class (or max, or a whole number N >= 1)", _show(value))
+        raise ValueError("a ratio in (0, 1] of the largest class (or max, or a whole number N >= 1)", show(value))
     return float(value)
 
 
@@ -580,7 +580,7 @@ def _number_text(text: str, value: str) -> int | float:
         try:
             return float(text)
         except ValueError:
-            raise ValueError(TARGET_EXPECTED, _show(value)) from None
+            raise ValueError(TARGET_EXPECTED, show(value)) from None
 
 
 def balance_section(value: Any, where: str = "balance") -> dict[str, Any]:
@@ -591,10 +591,10 @@ def balance_section(value: Any, where: str = "balance") -> dict[str, Any]:
         _balance_target(section["target"], f"{where}.target")
     method = section.get("method", "transforms")
     if method not in BALANCE_METHODS:
-        raise RecipeError(f"{where}.method", "one of " + ", ".join(BALANCE_METHODS), f"{_show(method)} instead",
+        raise RecipeError(f"{where}.method", "one of " + ", ".join(BALANCE_METHODS), f"{show(method)} instead",
                           hint=did_you_mean(str(method), BALANCE_METHODS))
     if not isinstance(section.get("undersample", False), bool):
-        raise RecipeError(f"{where}.undersample", "true or false", f"{_show(section['undersample'])} instead")
+        raise RecipeError(f"{where}.undersample", "true or false", f"{show(section['undersample'])} instead")
     return section
 
 
@@ -604,9 +604,9 @@ def _balance_target(value: Any, where: str) -> None:
         try:
             read_target(value)
         except ValueError:
-            raise RecipeError(where, TARGET_EXPECTED + ", or {class: N}", f"{_show(value)} instead") from None
+            raise RecipeError(where, TARGET_EXPECTED + ", or {class: N}", f"{show(value)} instead") from None
         return
     for label, n in value.items():
         if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= MAX_TARGET:
             raise RecipeError(f"{where}.{label}", f"a whole number of images N >= 1 and at most {MAX_TARGET}",
-                              f"{_show(n)} instead")
+                              f"{show(n)} instead")

@@ -16,14 +16,14 @@ from typing import Any
 import numpy as np
 
 from augcli import manifest as M
-from augcli.errors import InputError, RunError
+from augcli.errors import InputError, RunError, did_you_mean
 from augcli.io import ReadError, decode_image, encode_image, write_atomic
 from augcli.paths import inside, is_within, safe_rel
 from augcli.pool import map_tasks
 from augcli.recipe import FORMATS
 from augcli.render import render_sources
 from augcli.rng import generator
-from augcli.spec import REGISTRY, did_you_mean
+from augcli.spec import REGISTRY
 
 Progress = Callable[[int, int], None]
 DIFFERS = "its bytes differ from the rebuilt file"
@@ -160,9 +160,8 @@ def _check_op(where: str, op: dict[str, Any]) -> None:
     """An op names a known transform and carries exactly the parameters that transform records."""
     name = op.get("name")
     if name not in REGISTRY:
-        hint = did_you_mean(str(name), list(REGISTRY))
-        raise InputError(f"{where}: unknown transform {name!r} in the ops column"
-                         + (f"; {hint}" if hint else "; was it made by a newer augcli?"))
+        raise InputError(f"{where}: unknown transform {name!r} in the ops column",
+                         hint=did_you_mean(name, list(REGISTRY)) or "was it made by a newer augcli?")
     expected, got = op_keys(name), set(op["params"])
     if expected is not None and got != expected:
         missing, extra = sorted(expected - got), sorted(got - expected)

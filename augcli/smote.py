@@ -20,12 +20,11 @@ import numpy.typing as npt
 
 from augcli._imblearn import Pair, oversample
 from augcli.dataset import Dataset
-from augcli.errors import InputError, RunError
+from augcli.errors import InputError, RunError, did_you_mean
 from augcli.features import Vector, input_vectors, save_features
 from augcli.manifest import Row
 from augcli.plan import Job, Task, output_suffix, unique_name
 from augcli.rng import plan_seed, sample_seed
-from augcli.spec import did_you_mean
 
 VARIANTS = ("smote", "borderline", "borderline2", "svm", "kmeans", "adasyn")
 SMOTE_TAG = 0x534D4F54  # "SMOT": seeds of smote outputs differ from augmented copies of the same source
@@ -55,11 +54,8 @@ def _check_variant(variant: str) -> str:
     if variant == "adasyn":
         raise InputError(f"--smote adasyn: {ADASYN_REFUSAL}")
     if variant not in VARIANTS:
-        hint = did_you_mean(variant, VARIANTS)
-        raise InputError(
-            f"--smote: expected one of {', '.join(VARIANTS[:-1])}, got {variant!r}"
-            + (f"; {hint}" if hint else "")
-        )
+        raise InputError("--smote", f"one of {', '.join(VARIANTS[:-1])}", repr(variant),
+                         hint=did_you_mean(variant, VARIANTS))
     return variant
 
 

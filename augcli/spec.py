@@ -7,50 +7,16 @@ the generated docs and the common tests.
 
 from __future__ import annotations
 
-import difflib
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from augcli.errors import RecipeError
+from augcli.errors import RecipeError, did_you_mean, show
 from augcli.formats import MAX_SIDE  # noqa: F401  (re-exported: declarations and recipes bound sizes by it)
 
 REGISTRY: dict[str, TransformSpec] = {}
 # MAX_SIDE: the largest image side in pixels a step may produce (declared sizes, and checked when sampling).
-_SHOW_CHARS = 80  # longest rendering of a user value in an error message
-
-
-def did_you_mean(word: str, options: Sequence[str]) -> str | None:
-    """Return a ``did you mean 'x'?`` hint for a misspelt name, or None."""
-    close = difflib.get_close_matches(str(word), list(options), n=1, cutoff=0.6)
-    return f"did you mean '{close[0]}'?" if close else None
-
-
-def _show(value: Any) -> str:
-    """Render a user value for an error message, cut to a readable length."""
-    text = _render(value)
-    return text if len(text) <= _SHOW_CHARS else text[:_SHOW_CHARS - 5] + "[...]"
-
-
-def _render(value: Any) -> str:
-    """Render a user value in full (lists item by item, stopping once long enough to be cut)."""
-    if isinstance(value, str):
-        return repr(value[:_SHOW_CHARS + 1])
-    if isinstance(value, list | tuple):
-        parts, size = [], 0
-        for item in value:
-            parts.append(_show(item))
-            size += len(parts[-1]) + 2
-            if size > _SHOW_CHARS:
-                break
-        return "[" + ", ".join(parts) + "]"
-    if value is None:
-        return "nothing"
-    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 256:
-        sign = "a negative" if value < 0 else "an"
-        return f"{sign} integer of about {int(value.bit_length() * 0.30103)} digits"
-    return str(value)
 
 
 def _is_number(value: Any) -> bool:
@@ -84,7 +50,7 @@ class Param:
 
     def default_text(self) -> str:
         """Render the default for docs."""
-        return _show(self.default)
+        return show(self.default)
 
 
 @dataclass(frozen=True)
@@ -103,10 +69,10 @@ class Number(Param):
 
     def validate(self, value: Any, where: str) -> float:
         if not _is_number(value) or (self.integer and not float(value).is_integer()):
-            raise RecipeError(where, self.describe(), _show(value))
+            raise RecipeError(where, self.describe(), show(value))
         lo, hi = self.bounds
         if not lo <= value <= hi:
-            raise RecipeError(where, self.describe(), _show(value))
+            raise RecipeError(where, self.describe(), show(value))
         return int(value) if self.integer else float(value)
 
 
@@ -160,12 +126,12 @@ class Range(Param):
         if ok and self.integer:
             ok = all(float(v).is_integer() for v in pair)
         if not ok:
-            raise RecipeError(where, self.describe(), _show(value))
+            raise RecipeError(where, self.describe(), show(value))
         lo, hi = (int(v) if self.integer else float(v) for v in pair)
         if lo > hi:
-            raise RecipeError(where, self.describe(), f"{_show(value)} (lo > hi)")
+            raise RecipeError(where, self.describe(), f"{show(value)} (lo > hi)")
         if not (self.bounds[0] <= lo and hi <= self.bounds[1]):
-            raise RecipeError(where, self.describe(), f"{_show(value)} (outside {_bounds_text(self.bounds)})")
+            raise RecipeError(where, self.describe(), f"{show(value)} (outside {_bounds_text(self.bounds)})")
         return (lo, hi)
 
 
@@ -182,7 +148,7 @@ class Factor(Range):
     def validate(self, value: Any, where: str) -> tuple[float, float]:
         if _is_number(value):
             if value < 0:
-                raise RecipeError(where, self.describe(), f"{_show(value)} (b < 0)")
+                raise RecipeError(where, self.describe(), f"{show(value)} (b < 0)")
             value = [max(0.0, 1.0 - value), 1.0 + value]
         return super().validate(value, where)
 
@@ -201,7 +167,7 @@ class Choice(Param):
     def validate(self, value: Any, where: str) -> str:
         if value not in self.options:
             hint = did_you_mean(value, self.options) if isinstance(value, str) else None
-            raise RecipeError(where, self.describe(), _show(value), hint=hint)
+            raise RecipeError(where, self.describe(), show(value), hint=hint)
         return str(value)
 
 
@@ -220,7 +186,7 @@ class Flag(Param):
 
     def validate(self, value: Any, where: str) -> bool:
         if not isinstance(value, bool):
-            raise RecipeError(where, self.describe(), _show(value))
+            raise RecipeError(where, self.describe(), show(value))
         return value
 
 
@@ -242,7 +208,7 @@ class Fill(Param):
         items = [value] if _is_number(value) else value
         ok = isinstance(items, list | tuple) and len(items) in ((1,) if _is_number(value) else (3, 4))
         if not ok or not all(_is_number(v) and 0 <= v <= 255 for v in items):
-            raise RecipeError(where, self.describe(), _show(value))
+            raise RecipeError(where, self.describe(), show(value))
         return float(value) if _is_number(value) else tuple(float(v) for v in items)
 
 
@@ -270,7 +236,7 @@ class Numbers(Param):
         if ok and self.integer:
             ok = all(float(v).is_integer() for v in value)
         if not ok:
-            raise RecipeError(where, self.describe(), _show(value))
+            raise RecipeError(where, self.describe(), show(value))
         return tuple(int(v) if self.integer else float(v) for v in value)
 
 
@@ -288,10 +254,10 @@ class Text(Param):
 
     def validate(self, value: Any, where: str) -> str:
         if not isinstance(value, str) or not value:
-            raise RecipeError(where, self.describe(), _show(value))
+            raise RecipeError(where, self.describe(), show(value))
         problem = self.check(value) if self.check else None
         if problem:
-            raise RecipeError(where, self.describe(), f"{_show(value)} ({problem})")
+            raise RecipeError(where, self.describe(), f"{show(value)} ({problem})")
         return value
 
 
@@ -395,12 +361,12 @@ class TransformSpec:
         """Validate user values (unknown keys are errors) and return a frozen transform."""
         values = {} if values is None else values
         if not isinstance(values, Mapping):
-            raise RecipeError(where, f"a mapping of parameters for '{self.name}'", _show(values))
+            raise RecipeError(where, f"a mapping of parameters for '{self.name}'", show(values))
         for key in values:
             if key not in self.params:
                 known = ", ".join(self.params) or "none"
                 raise RecipeError(
-                    f"{where}.{key}", f"a parameter of '{self.name}' ({known})", _show(key),
+                    f"{where}.{key}", f"a parameter of '{self.name}' ({known})", show(key),
                     hint=did_you_mean(key, list(self.params)),
                 )
         normalised = {}

@@ -19,8 +19,8 @@ from typing import Any
 import numpy as np
 
 from augcli import rng as R
-from augcli.errors import RecipeError, RunError
-from augcli.spec import REGISTRY, Text, Transform, TransformSpec, _show, did_you_mean, transform
+from augcli.errors import RecipeError, RunError, did_you_mean, show
+from augcli.spec import REGISTRY, Text, Transform, TransformSpec, transform
 
 Shape = tuple[int, ...]
 
@@ -71,17 +71,17 @@ def _plain(value: Any, where: str) -> Any:
         return value
     if isinstance(value, float):
         if not math.isfinite(value):
-            raise RecipeError(where, "a finite number", _show(value))
+            raise RecipeError(where, "a finite number", show(value))
         return value
     if isinstance(value, list | tuple):
         return [_plain(v, f"{where}[{i}]") for i, v in enumerate(value)]
     if isinstance(value, Mapping):
         for key in value:
             if not isinstance(key, str):
-                raise RecipeError(f"{where}.{key}", "a string key", _show(key))
+                raise RecipeError(f"{where}.{key}", "a string key", show(key))
         return {k: _plain(v, f"{where}.{k}") for k, v in value.items()}
     raise RecipeError(where, "plain data (numbers, strings, true/false, null, lists, mappings)",
-                      f"{_show(value)} ({type(value).__name__})")
+                      f"{show(value)} ({type(value).__name__})")
 
 
 def _check_result(out: Any, image: Any, path: str) -> Any:
@@ -150,12 +150,12 @@ class _CustomSpec(TransformSpec):
             if extra:
                 key = next(iter(extra))
                 raise RecipeError(f"{where}.{key}", f"fn (the function's own parameters need fn: {_PATH})",
-                                  _show(key), hint=did_you_mean(str(key), ["fn"]))
+                                  show(key), hint=did_you_mean(str(key), ["fn"]))
             raise RecipeError(f"{where}.fn", _PATH, "nothing", hint="custom needs fn")
         built = super().build({"fn": values["fn"]}, where)
         for key in extra:
             if not isinstance(key, str):
-                raise RecipeError(f"{where}.{key}", "a parameter name (a string)", _show(key))
+                raise RecipeError(f"{where}.{key}", "a parameter name (a string)", show(key))
         plain = {key: _plain(value, f"{where}.{key}") for key, value in extra.items()}
         object.__setattr__(built, "extra", plain)
         return built

@@ -14,8 +14,10 @@ from typing import Any, Union
 import numpy as np
 
 from augcli import rng as R
+from augcli.declare import Transform
 from augcli.errors import RunError
-from augcli.spec import MAX_SIDE, Flag, Number, Range, Transform
+from augcli.formats import MAX_SIDE
+from augcli.params import Flag, Number, Range
 
 Op = dict[str, Any]
 Shape = tuple[int, ...]
@@ -38,8 +40,9 @@ GROUP_PARAMS = {
 
 def next_shape(name: str, transform: type[Transform], params: dict[str, Any], shape: Shape) -> Shape:
     """The image shape after applying one op."""
-    if transform.is_geometric():
-        _, (w, h) = transform.matrix(params, shape)  # type: ignore[attr-defined]
+    matrix = transform.spec.matrix
+    if matrix is not None:
+        _, (w, h) = matrix(params, shape)
         return (h, w, *shape[2:])
     return transform.out_shape(params, shape)
 

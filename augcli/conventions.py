@@ -55,7 +55,7 @@ def fixed_values(pipeline: Any) -> list[str]:
     Parameters that read a number as a magnitude or a factor spread already (``limit``, colour
     jitter factors) are not listed.
     """
-    from augcli.spec import Factor, Range
+    from augcli.params import Factor, Range
 
     if hasattr(pipeline, "pipeline"):
         nodes = list(pipeline.pipeline)

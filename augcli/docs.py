@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-import augcli.transforms  # noqa: F401  (fills the registry)
 from augcli.compose import GROUP_PARAMS
+from augcli.declare import TransformSpec
 from augcli.errors import InputError, did_you_mean
-from augcli.spec import REGISTRY, P, TransformSpec
+from augcli.params import P
+from augcli.registry import FAMILIES, REGISTRY
 
-FAMILY_ORDER = ("geometric", "color", "noise", "blur", "mask", "policy", "custom")
+FAMILY_ORDER = tuple(module.__name__.rsplit(".", 1)[-1] for module in FAMILIES)
 
 
 def _families() -> dict[str, list[TransformSpec]]:

@@ -20,14 +20,16 @@ from augcli.chart import printable_ascii
 from augcli.compose import Op
 from augcli.conventions import fixed_values
 from augcli.dataset import Dataset, Source, scan
+from augcli.declare import TransformSpec
 from augcli.errors import InputError, did_you_mean
 from augcli.io import DEFAULT_MAX_PIXELS, ReadError, read_image, write_atomic
 from augcli.ops._image import Image
+from augcli.params import Range
 from augcli.paths import check_not_input, shown
 from augcli.recipe import Recipe
+from augcli.registry import REGISTRY
 from augcli.render import render
 from augcli.rng import generator, sample_seed
-from augcli.spec import REGISTRY, Range, TransformSpec
 
 FONT = cv2.FONT_HERSHEY_SIMPLEX
 FONT_SCALE = 0.4

@@ -20,10 +20,10 @@ from yaml.reader import Reader
 from yaml.resolver import Resolver
 from yaml.scanner import Scanner
 
-import augcli.transforms  # noqa: F401  (fills the registry)
 from augcli.compose import GROUP_PARAMS, Group, Node, Op, Shape, Step, sample_pipeline
 from augcli.errors import RecipeError, did_you_mean, show
-from augcli.spec import REGISTRY, Choice, Number, _is_number
+from augcli.params import Choice, Number, is_number
+from augcli.registry import REGISTRY
 
 DEFAULT_RECIPE = "default.yaml"
 FORMATS = ("same", "jpg", "png", "webp")
@@ -535,7 +535,7 @@ def _weights(value: Any, count: int, where: str) -> tuple[float, ...] | None:
     """Validate one_of weights: one finite, non-negative number per step, not all zero, with a finite sum."""
     if value is None:
         return None
-    ok = isinstance(value, list) and len(value) == count and all(_is_number(v) and v >= 0 for v in value)
+    ok = isinstance(value, list) and len(value) == count and all(is_number(v) and v >= 0 for v in value)
     weights = tuple(float(v) for v in value) if ok else ()
     total = sum(weights)
     if not ok or not 0 < total < math.inf:

@@ -14,21 +14,22 @@ from typing import Any
 
 import numpy as np
 
-import augcli.transforms  # noqa: F401  (fills the registry)
 from augcli.compose import Op
+from augcli.declare import TransformSpec
 from augcli.ops import geometric as G
 from augcli.ops._image import Image
-from augcli.spec import REGISTRY, WARP_KEYS, Transform
+from augcli.params import WARP_KEYS
+from augcli.registry import REGISTRY
 
 
-def _cls(op: Op) -> type[Transform]:
-    """The transform class that applies an op."""
-    return REGISTRY[op["name"]].cls
+def _spec(op: Op) -> TransformSpec:
+    """The declaration of the transform that applies an op."""
+    return REGISTRY[op["name"]]
 
 
 def _warp_settings(op: Op) -> tuple[Any, ...] | None:
     """(border, fill, interpolation) of a resampling op; None for exact ops."""
-    if _cls(op).exact:
+    if _spec(op).cls.exact:
         return None
     params = op["params"]
     return tuple(str(params.get(k)) for k in WARP_KEYS)
@@ -38,7 +39,7 @@ def geometric_runs(ops: Sequence[Op]) -> list[tuple[bool, list[Op]]]:
     """Split ops into runs: (True, fusable geometric ops sharing warp settings) or (False, [pixel op])."""
     runs: list[tuple[bool, list[Op]]] = []
     for op in ops:
-        if not _cls(op).is_geometric():
+        if not _spec(op).geometric:
             runs.append((False, [op]))
             continue
         if runs and runs[-1][0]:
@@ -56,7 +57,9 @@ def fused_matrix(ops: Sequence[Op], shape: tuple[int, ...]) -> tuple[G.Matrix, G
     matrix = np.eye(3)
     size = (shape[1], shape[0])
     for op in ops:
-        step, size = _cls(op).matrix(op["params"], (size[1], size[0], *shape[2:]))  # type: ignore[attr-defined]
+        matrix_of = _spec(op).matrix
+        assert matrix_of is not None  # geometric_runs put only geometric ops in a run
+        step, size = matrix_of(op["params"], (size[1], size[0], *shape[2:]))
         matrix = step @ matrix
     return matrix, size
 
@@ -98,7 +101,7 @@ def resample(image: Image, matrix: G.Matrix, size: G.Size, *, interpolation: str
 def _render_geometric(image: Image, ops: list[Op]) -> Image:
     """Apply one fusable run through its fused matrix, with the first resampling op's settings."""
     matrix, size = fused_matrix(ops, image.shape)
-    settings: dict[str, Any] = next((op["params"] for op in ops if not _cls(op).exact), {})
+    settings: dict[str, Any] = next((op["params"] for op in ops if not _spec(op).cls.exact), {})
     defaults = {"border": "reflect", "fill": 0, "interpolation": "linear"}
     return resample(image, matrix, size, **{k: settings.get(k, defaults[k]) for k in WARP_KEYS})
 
@@ -107,8 +110,16 @@ def render(image: Image, ops: Sequence[Op]) -> Image:
     """Apply ops in order and return a new image; ``image`` is never modified."""
     out = image
     for geometric, run in geometric_runs(ops):
-        out = _render_geometric(out, run) if geometric else _cls(run[0]).apply(out, run[0]["params"])
+        out = _render_geometric(out, run) if geometric else _render_pixels(out, run[0])
     return out if out is not image else image.copy()
+
+
+def _render_pixels(image: Image, op: Op) -> Image:
+    """Apply one pixel op, or render the nested ops that an op stands for (a policy's)."""
+    spec = _spec(op)
+    if spec.expand is not None:
+        return render(image, spec.expand(op["params"]))
+    return spec.cls.apply(image, op["params"])
 
 
 def render_sources(images: Sequence[Image], ops: Sequence[Op]) -> Image:
@@ -119,9 +130,10 @@ def render_sources(images: Sequence[Image], ops: Sequence[Op]) -> Image:
     """
     if len(images) == 1:
         return render(images[0], ops)
-    first = _cls(ops[0])
-    combined = first.combine(list(images), ops[0]["params"])  # type: ignore[attr-defined]
-    return render(combined, ops[1:])
+    combine = _spec(ops[0]).combine
+    if combine is None:
+        raise ValueError(f"op {ops[0]['name']!r} does not combine images")
+    return render(combine(list(images), ops[0]["params"]), ops[1:])
 
 
 def render_stepwise(image: Image, ops: Sequence[Op]) -> Image:

@@ -7,7 +7,6 @@ match for every row proves the manifest says completely how each file was made.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -16,14 +15,13 @@ from typing import Any
 import numpy as np
 
 from augcli import manifest as M
-from augcli.errors import InputError, RunError, did_you_mean
+from augcli.errors import InputError, RecipeError, RunError, did_you_mean
 from augcli.io import ReadError, decode_image, encode_image, write_atomic
 from augcli.paths import inside, is_within, safe_rel
 from augcli.pool import map_tasks
 from augcli.recipe import FORMATS
+from augcli.registry import REGISTRY
 from augcli.render import render_sources
-from augcli.rng import generator
-from augcli.spec import REGISTRY
 
 Progress = Callable[[int, int], None]
 DIFFERS = "its bytes differ from the rebuilt file"
@@ -144,31 +142,19 @@ def _execute(tasks: Sequence[_Task], setup: _Setup, workers: int) -> Iterator[li
 # ---------------------------------------------------------------- reading the run
 
 
-@functools.cache
-def op_keys(name: str) -> frozenset[str] | None:
-    """The parameter names an op of this transform carries (what its default declaration samples),
-    or None when the declaration samples nothing (planned ops such as ``smote_blend``)."""
-    spec = REGISTRY[name]
-    try:
-        keys = spec.build((spec.cls.examples or [{}])[0], name).sample(generator(0), (32, 32, 3))
-    except Exception:  # a declaration that needs more than a plain image to sample
-        return None
-    return frozenset(keys) or None
-
-
 def _check_op(where: str, op: dict[str, Any]) -> None:
-    """An op names a known transform and carries exactly the parameters that transform records."""
+    """An op names a known transform and carries what its declaration says an op carries (nested ops too)."""
     name = op.get("name")
     if name not in REGISTRY:
         raise InputError(f"{where}: unknown transform {name!r} in the ops column",
                          hint=did_you_mean(name, list(REGISTRY)) or "was it made by a newer augcli?")
-    expected, got = op_keys(name), set(op["params"])
-    if expected is not None and got != expected:
-        missing, extra = sorted(expected - got), sorted(got - expected)
-        raise InputError(f"{where}: op {name!r}: expected parameters {', '.join(sorted(expected))}, got "
-                         f"{', '.join(sorted(got)) or 'none'} (missing: {', '.join(missing) or '-'}; "
-                         f"unknown: {', '.join(extra) or '-'}); was the manifest edited, or made by "
-                         "another augcli version?")
+    try:
+        nested = REGISTRY[name].check_op(op["params"], f"op {name!r}")
+    except RecipeError as exc:
+        raise InputError(f"{where}: {exc.message()}",
+                         hint="was the manifest edited, or made by another augcli version?") from None
+    for inner in nested:
+        _check_op(where, inner)
 
 
 def _check_row(manifest: Path, line: int, row: M.Row) -> None:

@@ -71,7 +71,7 @@ def test_strict_turns_unreadable_inputs_into_exit_1(cli, make_tree, tmp_path: Pa
 
 
 def test_transforms_lists_every_registered_transform(cli) -> None:
-    from augcli.spec import REGISTRY
+    from augcli.registry import REGISTRY
 
     result = cli("transforms")
     assert result.exit_code == 0

@@ -15,7 +15,7 @@ from augcli.ops import tone as T
 from augcli.recipe import parse_recipe
 from augcli.render import render
 from augcli.rng import generator
-from augcli.spec import REGISTRY
+from augcli.registry import REGISTRY
 from augcli.transforms import policies as PO
 from tests.conftest import make_image
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from augcli.docs import transforms_markdown
-from augcli.spec import REGISTRY
+from augcli.registry import REGISTRY
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "transforms.md"
 

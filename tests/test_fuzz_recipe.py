@@ -21,7 +21,9 @@ from augcli.errors import RecipeError, RunError
 from augcli.recipe import TOP_KEYS, Recipe, parse_recipe
 from augcli.render import render
 from augcli.rng import generator
-from augcli.spec import MAX_SIDE, REGISTRY, Choice, Fill, Flag, Number, Numbers, Param, Range
+from augcli.formats import MAX_SIDE
+from augcli.params import Choice, Fill, Flag, Number, Numbers, Param, Range
+from augcli.registry import REGISTRY
 from tests.conftest import make_image
 
 CONFIGS = sorted((Path(__file__).resolve().parents[1] / "configs").glob("*.yaml"))

@@ -12,7 +12,7 @@ from augcli import api
 from augcli import previewing as PV
 from augcli.dataset import scan
 from augcli.errors import RecipeError
-from augcli.spec import REGISTRY
+from augcli.registry import REGISTRY
 
 from .conftest import make_image, write_image
 

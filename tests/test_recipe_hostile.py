@@ -17,7 +17,7 @@ from augcli.errors import RecipeError, RunError
 from augcli.recipe import MAX_CHARS, MAX_DEPTH, MAX_NODES, MAX_STEPS, load_recipe, parse_recipe
 from augcli.render import render
 from augcli.rng import generator
-from augcli.spec import MAX_SIDE
+from augcli.formats import MAX_SIDE
 
 CUSTOM_HINT = "custom steps run Python code named by the recipe; refused because --no-custom was given"
 

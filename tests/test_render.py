@@ -105,9 +105,9 @@ def test_recipe_output_is_replayable_for_every_kind() -> None:
 
 from augcli.compose import Step, next_shape  # noqa: E402
 from augcli.ops import geometric as G  # noqa: E402
-from augcli.spec import REGISTRY  # noqa: E402
+from augcli.registry import REGISTRY  # noqa: E402
 
-GEOMETRIC = [(name, i, example) for name in sorted(REGISTRY) if REGISTRY[name].cls.is_geometric()
+GEOMETRIC = [(name, i, example) for name in sorted(REGISTRY) if REGISTRY[name].geometric
              for i, example in enumerate(REGISTRY[name].cls.examples)]
 GEOMETRIC_IDS = [f"{name}-{i}" for name, i, _ in GEOMETRIC]
 LINEAR = {"border": "reflect", "fill": 0, "interpolation": "linear"}
@@ -120,10 +120,10 @@ def _sampled(name: str, example: dict, image: np.ndarray, seed: int = 5) -> dict
 
 
 def test_geometric_transforms_declare_a_matrix_and_no_kernel_of_their_own() -> None:
-    from augcli.spec import Transform
+    from augcli.declare import Transform
 
     for name, spec in REGISTRY.items():
-        if spec.cls.is_geometric():
+        if spec.geometric:
             assert spec.cls.apply is Transform.apply, name  # render owns the pixels: only the matrix is declared
 
 

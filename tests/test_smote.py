@@ -18,7 +18,7 @@ from augcli.manifest import read_rows
 from augcli.recipe import load_recipe
 from augcli.render import render_sources
 from augcli.run import Context, run_plan
-from augcli.transforms.mix import blend_pair
+from augcli.ops.mix import blend_pair
 from tests.conftest import make_image, write_image
 
 VARIANTS = ["smote", "borderline", "borderline2", "svm", "kmeans"]

@@ -7,6 +7,7 @@ import errno
 import hashlib
 import multiprocessing
 import os
+import re
 import shutil
 import sys
 from collections.abc import Collection
@@ -365,6 +366,34 @@ def test_replay_refuses_an_edited_op_parameter_naming_line_and_op(cli: Any, tmp_
     assert f"Error: {run / M.MANIFEST}:3: op 'rotate': expected parameters" in result.stderr
     assert "unknown: angel" in result.stderr and "missing: angle" in result.stderr
     assert not (tmp_path / "replayed").exists()
+
+
+def test_replay_checks_op_values_against_the_declaration(cli: Any, tmp_path: Path, run: Path) -> None:
+    """An op value of the wrong kind (a word for an angle) is exit 2 naming the line, op and field."""
+    lines = (run / M.MANIFEST).read_text().splitlines(keepends=True)
+    lines[2], count = re.subn(r'""angle"":\s*[-0-9.e]+', '""angle"":""ninety""', lines[2])
+    assert count == 1
+    (run / M.MANIFEST).write_text("".join(lines))
+    result = cli("replay", "-q", run / M.MANIFEST, tmp_path / "replayed")
+    assert result.exit_code == 2, result.output
+    assert (f"Error: {run / M.MANIFEST}:3: op 'rotate'.angle: expected number in [-360, 360] (deg), "
+            "got 'ninety'; was the manifest edited") in result.stderr
+    assert not (tmp_path / "replayed").exists()
+
+
+def test_nested_policy_ops_are_checked_by_their_own_declaration() -> None:
+    """A policy's nested op is checked as the transform it names (an unknown key inside is refused)."""
+    from augcli.errors import RecipeError
+    from augcli.registry import REGISTRY
+
+    good = {"name": "rotate", "params": {"angle": 5.0, "border": "constant", "fill": 128, "interpolation": "nearest"}}
+    assert REGISTRY["rand_augment"].check_op({"ops": [good]}, "op") == [good]
+    with pytest.raises(RecipeError, match=r"op\.ops: expected a list of ops"):
+        REGISTRY["rand_augment"].check_op({"ops": [{"name": "rotate"}]}, "op")
+    bad = {**good, "params": {**good["params"], "fill": 1e9}}
+    with pytest.raises(RecipeError, match=r"op\.fill: expected number or \[b, g, r\]"):
+        for op in REGISTRY["rand_augment"].check_op({"ops": [bad]}, "op"):
+            REGISTRY[op["name"]].check_op(op["params"], "op")
 
 
 def test_replay_without_a_run_record_uses_the_input_option(cli: Any, tmp_path: Path, tree: Path,

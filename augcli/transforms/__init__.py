@@ -1,24 +1,4 @@
-"""Transform declarations. Importing this package fills ``augcli.spec.REGISTRY``.
+"""Transform declarations, one module per family (the family is the module's name).
 
-Each family module is imported explicitly (no star imports, no metaclass).
+Importing this package imports nothing: ``augcli.registry`` lists the family modules.
 """
-
-from __future__ import annotations
-
-from augcli.transforms import (
-                               blur,
-                               color,
-                               custom,
-                               distort,
-                               dropout,
-                               filters,
-                               geometric,
-                               masks,
-                               mix,
-                               noise,
-                               policies,
-                               tone,
-)
-
-__all__ = ["blur", "color", "custom", "distort", "dropout", "filters", "geometric", "masks", "mix", "noise", "policies",
-           "tone"]

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
+from augcli.declare import Transform, transform
 from augcli.ops import blur as B
-from augcli.spec import Range, Transform, transform
+from augcli.params import Pair, Range, param
 
 Shape = tuple[int, ...]
 
 
-@transform("gaussian_blur", family="blur", doc="Blur with a Gaussian kernel.")
+@transform("gaussian_blur", doc="Blur with a Gaussian kernel.")
 class GaussianBlur(Transform):
-    sigma = Range(0.5, 1.5, bounds=(0, 50), unit="px", doc="standard deviation of the kernel")
+    sigma: Pair = param(Range(0.5, 1.5, bounds=(0, 50), unit="px", doc="standard deviation of the kernel"))
     examples = [{}, {"sigma": 3}]
 
     @staticmethod

@@ -5,15 +5,17 @@ from __future__ import annotations
 from typing import Any
 
 from augcli import rng as R
+from augcli.declare import Transform, transform
 from augcli.ops import color as C
-from augcli.spec import Range, Transform, transform
+from augcli.params import Number, Pair, Range, param
 
 Shape = tuple[int, ...]
 
 
-@transform("brightness", family="color", doc="Add a random offset to every colour value.")
+@transform("brightness", doc="Add a random offset to every colour value.")
 class Brightness(Transform):
-    limit = Range(-0.2, 0.2, bounds=(-1, 1), symmetric=True, doc="offset, fraction of full scale")
+    limit: Pair = param(Range(-0.2, 0.2, bounds=(-1, 1), symmetric=True, doc="offset, fraction of full scale"))
+    carries = {"delta": Number(0, bounds=(-1, 1), doc="offset, fraction of full scale")}
     examples = [{}, {"limit": [0.1, 0.4]}]
 
     def sample(self, rng: Any, shape: Shape) -> dict[str, Any]:
@@ -24,9 +26,10 @@ class Brightness(Transform):
         return C.adjust_brightness(image, params["delta"])
 
 
-@transform("contrast", family="color", doc="Stretch or squeeze values about the mean brightness.")
+@transform("contrast", doc="Stretch or squeeze values about the mean brightness.")
 class Contrast(Transform):
-    limit = Range(-0.2, 0.2, bounds=(-1, 10), symmetric=True, doc="change of contrast: factor is 1 + x")
+    limit: Pair = param(Range(-0.2, 0.2, bounds=(-1, 10), symmetric=True, doc="change of contrast: factor is 1 + x"))
+    carries = {"factor": Number(1, bounds=(0, 11), doc="contrast factor")}
     examples = [{}, {"limit": [-0.5, 0.5]}]
 
     def sample(self, rng: Any, shape: Shape) -> dict[str, Any]:
@@ -37,7 +40,7 @@ class Contrast(Transform):
         return C.adjust_contrast(image, params["factor"])
 
 
-@transform("hsv", family="color", doc="Shift hue and value, scale saturation.",
+@transform("hsv", doc="Shift hue and value, scale saturation.",
            notes="Computed on float HSV with hue in whole degrees (no 2-degree steps as in OpenCV's "
                  "8-bit HSV, where albumentations' uint8 hue_shift_limit counts 2-degree units: its 20 "
                  "is hue 40 here) and rounded once; with all three at 0 the image is unchanged. "
@@ -45,9 +48,9 @@ class Contrast(Transform):
                  "grey and white pixels (S = 0, hue undefined) stay neutral instead of turning red. "
                  "On a single-channel image only the value shift applies.")
 class Hsv(Transform):
-    hue = Range(-10, 10, bounds=(-180, 180), unit="deg", doc="hue shift")
-    saturation = Range(-0.15, 0.15, bounds=(-1, 1), doc="saturation change: S is multiplied by 1 + x")
-    value = Range(-0.1, 0.1, bounds=(-1, 1), doc="value shift, fraction of full scale")
+    hue: Pair = param(Range(-10, 10, bounds=(-180, 180), unit="deg", doc="hue shift"))
+    saturation: Pair = param(Range(-0.15, 0.15, bounds=(-1, 1), doc="saturation change: S is multiplied by 1 + x"))
+    value: Pair = param(Range(-0.1, 0.1, bounds=(-1, 1), doc="value shift, fraction of full scale"))
     examples = [{}, {"hue": [-90, 90], "saturation": [-0.5, 0.5], "value": 0.1}]
 
     @staticmethod
@@ -55,10 +58,10 @@ class Hsv(Transform):
         return C.shift_hsv(image, params["hue"], params["saturation"], params["value"])
 
 
-@transform("grayscale", family="color", doc="Turn towards grey; the channel count is kept.",
+@transform("grayscale", doc="Turn towards grey; the channel count is kept.",
            notes="A single-channel image is left as it is.")
 class Grayscale(Transform):
-    alpha = Range(1, 1, bounds=(0, 1), doc="blend: 0 keeps the colour, 1 is fully grey")
+    alpha: Pair = param(Range(1, 1, bounds=(0, 1), doc="blend: 0 keeps the colour, 1 is fully grey"))
     deterministic = True
     examples = [{}, {"alpha": [0.3, 0.8]}]
 

@@ -11,20 +11,21 @@ from __future__ import annotations
 
 import copy
 import importlib
-import math
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, fields
+from dataclasses import field
 from typing import Any
 
 import numpy as np
 
 from augcli import rng as R
+from augcli.declare import Params, Transform, transform
 from augcli.errors import RecipeError, RunError, did_you_mean, show
-from augcli.spec import REGISTRY, Text, Transform, TransformSpec, transform
+from augcli.params import Number, Plain, Text, param
 
 Shape = tuple[int, ...]
 
 _PATH = "a function path 'package.module:function'"
+_PLAIN = Plain()
 
 
 def _split(path: str) -> tuple[str, str]:
@@ -65,25 +66,6 @@ def _problem(path: str) -> str | None:
     return None
 
 
-def _plain(value: Any, where: str) -> Any:
-    """Check that a free-form parameter is plain JSON data (recorded in the manifest); return a copy."""
-    if value is None or isinstance(value, bool | int | str):
-        return value
-    if isinstance(value, float):
-        if not math.isfinite(value):
-            raise RecipeError(where, "a finite number", show(value))
-        return value
-    if isinstance(value, list | tuple):
-        return [_plain(v, f"{where}[{i}]") for i, v in enumerate(value)]
-    if isinstance(value, Mapping):
-        for key in value:
-            if not isinstance(key, str):
-                raise RecipeError(f"{where}.{key}", "a string key", show(key))
-        return {k: _plain(v, f"{where}.{k}") for k, v in value.items()}
-    raise RecipeError(where, "plain data (numbers, strings, true/false, null, lists, mappings)",
-                      f"{show(value)} ({type(value).__name__})")
-
-
 def _check_result(out: Any, image: Any, path: str) -> Any:
     """The function's result as an image of the input's kind, or a RunError naming the function."""
     def fail(got: str) -> RunError:
@@ -101,7 +83,7 @@ def _check_result(out: Any, image: Any, path: str) -> Any:
     return np.ascontiguousarray(out)
 
 
-@transform("custom", family="custom", doc="Call your own function: fn(image, rng, params) -> image.",
+@transform("custom", doc="Call your own function: fn(image, rng, params) -> image.",
            notes="fn names an importable module and a function in it ('package.module:function'): a module "
                  "on sys.path (installed, or on PYTHONPATH) so that worker processes can import it too. Only "
                  "that module is imported, when the recipe is loaded. Every other key of the step is passed "
@@ -112,18 +94,36 @@ def _check_result(out: Any, image: Any, path: str) -> Any:
                  "naming the function. Loading a recipe with a custom step imports and runs that module: "
                  "use --no-custom for recipes from others and in CI (see docs/trust.md).")
 class Custom(Transform):
-    fn = Text(None, check=_problem, what=_PATH, doc="the function to call, 'package.module:function'")
+    fn: str = param(Text(None, check=_problem, what=_PATH, doc="the function to call, 'package.module:function'"))
+    extra: dict[str, Any] = field(default_factory=dict, hash=False)  # the function's own parameters, plain data
+    carries = {"fn": Text(None, what=_PATH, doc="the function called"),
+               "seed": Number(0, bounds=(0, 2**63 - 1), integer=True, doc="seed of the function's generator"),
+               "params": Plain(doc="the function's own parameters")}
     examples = [{"fn": "tests.custom_fn:add_offset"}, {"fn": "tests.custom_fn:add_offset", "amount": 80}]
+
+    @staticmethod
+    def extra_keys(values: Mapping[str, Any], extra: Mapping[str, Any], where: str) -> dict[str, Any]:
+        """Every key but ``fn`` is the function's: a string name with plain data, kept as given."""
+        if "fn" not in values:
+            if extra:
+                key = next(iter(extra))
+                raise RecipeError(f"{where}.{key}", f"fn (the function's own parameters need fn: {_PATH})",
+                                  show(key), hint=did_you_mean(str(key), ["fn"]))
+            raise RecipeError(f"{where}.fn", _PATH, "nothing", hint="custom needs fn")
+        for key in extra:
+            if not isinstance(key, str):
+                raise RecipeError(f"{where}.{key}", "a parameter name (a string)", show(key))
+        return {key: _PLAIN.validate(value, f"{where}.{key}") for key, value in extra.items()}
 
     def values(self) -> dict[str, Any]:
         """The function path and its free-form parameters, as the recipe gives them."""
-        return {"fn": self.fn, **self.extra}  # type: ignore[attr-defined]
+        return {"fn": self.fn, **self.extra}
 
-    def sample(self, rng: Any, shape: Shape) -> dict[str, Any]:
-        return {"fn": self.fn, "seed": R.noise_seed(rng), "params": copy.deepcopy(self.extra)}  # type: ignore[attr-defined]
+    def sample(self, rng: Any, shape: Shape) -> Params:
+        return {"fn": self.fn, "seed": R.noise_seed(rng), "params": copy.deepcopy(self.extra)}
 
     @staticmethod
-    def apply(image: Any, params: dict[str, Any]) -> Any:
+    def apply(image: Any, params: Params) -> Any:
         path = params["fn"]
         try:
             fn = _resolve(path)
@@ -135,32 +135,3 @@ class Custom(Transform):
         except Exception as exc:
             raise RunError(f"custom function {path} raised {type(exc).__name__}: {exc}") from exc
         return _check_result(out, image, path)
-
-
-@dataclass(frozen=True)
-class _CustomSpec(TransformSpec):
-    """The spec of ``custom``: keys other than ``fn`` are the function's parameters, kept as given."""
-
-    def build(self, values: Mapping[str, Any] | None, where: str) -> Transform:
-        """Validate ``fn`` (importing its module); pass every other key through as plain data."""
-        if not isinstance(values, Mapping):
-            return super().build(values, where)
-        extra = {key: value for key, value in values.items() if key not in self.params}
-        if "fn" not in values:
-            if extra:
-                key = next(iter(extra))
-                raise RecipeError(f"{where}.{key}", f"fn (the function's own parameters need fn: {_PATH})",
-                                  show(key), hint=did_you_mean(str(key), ["fn"]))
-            raise RecipeError(f"{where}.fn", _PATH, "nothing", hint="custom needs fn")
-        built = super().build({"fn": values["fn"]}, where)
-        for key in extra:
-            if not isinstance(key, str):
-                raise RecipeError(f"{where}.{key}", "a parameter name (a string)", show(key))
-        plain = {key: _plain(value, f"{where}.{key}") for key, value in extra.items()}
-        object.__setattr__(built, "extra", plain)
-        return built
-
-
-# Re-register custom with its spec that accepts free-form keys (spec.py's build rejects unknown keys).
-_SPEC = _CustomSpec(**{f.name: getattr(Custom.spec, f.name) for f in fields(TransformSpec)})
-REGISTRY["custom"] = Custom.spec = _SPEC

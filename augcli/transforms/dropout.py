@@ -6,12 +6,17 @@ import math
 from typing import Any
 
 from augcli import rng as R
+from augcli.declare import Transform, transform
+from augcli.formats import MAX_SIDE
 from augcli.ops import dropout as D
-from augcli.spec import Fill, Flag, Range, Transform, transform
+from augcli.params import SEED, Fill, Flag, IntPair, ListOf, Nullable, Number, Numbers, Pair, Range, param
 
 Shape = tuple[int, ...]
 
+BOX = Numbers(None, length=4, bounds=(0, MAX_SIDE), integer=True, names="x0, y0, x1, y1")
+CHANNEL = Number(0, bounds=(0, 3), integer=True, doc="channel index")
 _HOLE_FILL = "value or colour in 0-255 units, or 'random' for uniform noise in each hole"
+HOLE_FILL = {"fill": Fill(0, allow_random=True, doc=_HOLE_FILL), "seed": Nullable(SEED, doc="seed of 'random'")}
 _ERASE_ATTEMPTS = 10  # as torchvision's RandomErasing
 
 
@@ -26,11 +31,13 @@ def _fill_settings(transform: Transform, rng: Any) -> dict[str, Any]:
     return {"fill": fill, "seed": R.noise_seed(rng) if fill == "random" else None}
 
 
-@transform("salt_pepper", family="noise", doc="Set random pixels to black (pepper) or full scale (salt).",
+@transform("salt_pepper", doc="Set random pixels to black (pepper) or full scale (salt).",
            notes="A corrupted pixel changes in all colour channels together; alpha is left alone.")
 class SaltPepper(Transform):
-    amount = Range(0.01, 0.05, bounds=(0, 1), doc="fraction of pixels corrupted")
-    salt_ratio = Range(0.5, 0.5, bounds=(0, 1), doc="share of salt (full scale) among corrupted pixels")
+    amount: Pair = param(Range(0.01, 0.05, bounds=(0, 1), doc="fraction of pixels corrupted"))
+    salt_ratio: Pair = param(Range(0.5, 0.5, bounds=(0, 1), doc="share of salt (full scale) among corrupted pixels"))
+    carries = {"amount": Number(0, bounds=(0, 1), doc="fraction of pixels corrupted"),
+               "salt_ratio": Number(0.5, bounds=(0, 1), doc="share of salt"), "seed": SEED}
     examples = [{}, {"amount": 0.2, "salt_ratio": [0.2, 0.8]}]
 
     def sample(self, rng: Any, shape: Shape) -> dict[str, Any]:
@@ -45,15 +52,19 @@ class SaltPepper(Transform):
         return D.add_salt_pepper(image, params["amount"], params["salt_ratio"], params["seed"])
 
 
-@transform("coarse_dropout", family="dropout", doc="Cut rectangular holes at random places.",
+@transform("coarse_dropout", doc="Cut rectangular holes at random places.",
            notes="Hole height and width are drawn separately from size. Boxes are recorded as "
                  "[x0, y0, x1, y1], end-exclusive. With per_channel a hole drops "
                  "one random colour channel (coloured holes); alpha is left alone.")
 class CoarseDropout(Transform):
-    count = Range(1, 8, bounds=(0, 1000), integer=True, doc="number of holes")
-    size = Range(0.05, 0.2, bounds=(0, 1), doc="hole height and width, each a fraction of the shorter side")
-    fill = Fill(0, allow_random=True, doc=_HOLE_FILL)
-    per_channel = Flag(False, doc="each hole drops one random colour channel instead of all of them")
+    count: IntPair = param(Range(1, 8, bounds=(0, 1000), integer=True, doc="number of holes"))
+    size: Pair = param(Range(0.05, 0.2, bounds=(0, 1),
+                             doc="hole height and width, each a fraction of the shorter side"))
+    fill: float | str | tuple[float, ...] = param(Fill(0, allow_random=True, doc=_HOLE_FILL))
+    per_channel: bool = param(Flag(False, doc="each hole drops one random colour channel instead of all of them"))
+    carries = {"boxes": ListOf(BOX, most=1000, doc="holes [x0, y0, x1, y1], end-exclusive"),
+               "channels": Nullable(ListOf(CHANNEL, most=1000), doc="the channel each hole drops"),
+               **HOLE_FILL}
     examples = [{}, {"count": [2, 4], "size": [0.1, 0.3], "fill": "random"},
                 {"per_channel": True, "fill": [255, 0, 128]}]
 
@@ -76,14 +87,16 @@ class CoarseDropout(Transform):
         return D.coarse_dropout(image, params["boxes"], params["fill"], params["channels"], params["seed"])
 
 
-@transform("random_erasing", family="dropout", doc="Erase one random rectangle (Zhong et al. 2017).",
+@transform("random_erasing", doc="Erase one random rectangle (Zhong et al. 2017).",
            notes="As torchvision's RandomErasing: up to 10 tries to fit a box of the drawn area and "
                  "aspect ratio (height / width, drawn log-uniformly); if none fits, box is null and "
                  "the image is unchanged. Alpha is left alone.")
 class RandomErasing(Transform):
-    area = Range(0.02, 0.33, bounds=(0, 1), doc="erased area, fraction of the image")
-    ratio = Range(0.3, 3.3, bounds=(0.01, 100), doc="aspect ratio height / width, drawn log-uniformly")
-    fill = Fill("random", allow_random=True, doc=_HOLE_FILL)
+    area: Pair = param(Range(0.02, 0.33, bounds=(0, 1), doc="erased area, fraction of the image"))
+    ratio: Pair = param(Range(0.3, 3.3, bounds=(0.01, 100), doc="aspect ratio height / width, drawn log-uniformly"))
+    fill: float | str | tuple[float, ...] = param(Fill("random", allow_random=True, doc=_HOLE_FILL))
+    carries = {"box": Nullable(BOX, doc="the erased box, or null when none fitted"),
+               **HOLE_FILL}
     examples = [{}, {"area": [0.1, 0.2], "ratio": 1, "fill": 128}]
 
     def sample(self, rng: Any, shape: Shape) -> dict[str, Any]:
@@ -107,12 +120,12 @@ class RandomErasing(Transform):
         return D.coarse_dropout(image, [box] if box else [], params["fill"], None, params["seed"])
 
 
-@transform("jpeg_compression", family="dropout", doc="Compress to JPEG and decode again.",
+@transform("jpeg_compression", doc="Compress to JPEG and decode again.",
            notes="OpenCV's encoder with 4:2:0 chroma subsampling. JPEG is 8-bit here: a 16-bit image is "
                  "reduced to 8 bits, compressed and scaled back, so it also loses its low byte. "
                  "Alpha is kept as it is.")
 class JpegCompression(Transform):
-    quality = Range(50, 95, bounds=(1, 100), integer=True, doc="JPEG quality (100 is best)")
+    quality: IntPair = param(Range(50, 95, bounds=(1, 100), integer=True, doc="JPEG quality (100 is best)"))
     examples = [{}, {"quality": 10}]
 
     @staticmethod

@@ -6,20 +6,23 @@ from typing import Any
 
 from augcli import rng as R
 from augcli.conventions import fraction_trap
+from augcli.declare import Transform, transform
 from augcli.ops import noise as N
-from augcli.spec import Flag, Range, Transform, transform
+from augcli.params import SEED, Flag, Number, Pair, Range, param
 
 Shape = tuple[int, ...]
 
 
-@transform("gaussian_noise", family="noise", doc="Add zero-mean Gaussian noise.",
+@transform("gaussian_noise", doc="Add zero-mean Gaussian noise.",
            notes="Noise values are normal quantiles at 256 levels (tails cut at 2.886 sigma, standard "
                  "deviation 0.3% under std); alpha is left alone. std is in 0-255 units, where "
                  "albumentations' GaussNoise std_range is a fraction of full scale: its 0.2 is 51 here, "
                  "so a std below 1 is refused.")
 class GaussianNoise(Transform):
-    std = Range(3, 12, bounds=(0, 255), doc="standard deviation in 0-255 units")
-    per_channel = Flag(True, doc="independent noise per channel (false: the same for all)")
+    std: Pair = param(Range(3, 12, bounds=(0, 255), doc="standard deviation in 0-255 units"))
+    per_channel: bool = param(Flag(True, doc="independent noise per channel (false: the same for all)"))
+    carries = {"std": Number(3, bounds=(0, 255), doc="standard deviation in 0-255 units"),
+               "per_channel": Flag(True, doc="independent noise per channel"), "seed": SEED}
     examples = [{}, {"std": 20, "per_channel": False}]
 
     def check(self) -> tuple[str, str, str, str] | None:

@@ -1,7 +1,7 @@
 """Policies built from other transforms: RandAugment and TrivialAugment Wide.
 
 A policy samples a list of nested ops, in the same ``{"name", "params"}`` form as recipe ops,
-and renders them with :func:`augcli.render.render`. The manifest records the nested ops, so a
+and ``render`` applies them in its place (the ``expand`` role). The manifest records the nested ops, so a
 replay needs neither the policy nor its random draws. The policies' PIL-style enhancers
 that have no registered equivalent are declared here too (``pil_*``, ``autocontrast``, ``identity``).
 """
@@ -9,13 +9,14 @@ that have no registered equivalent are declared here too (``pil_*``, ``autocontr
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from augcli import rng as R
+from augcli.declare import Transform, transform
 from augcli.ops import tone as T
-from augcli.spec import INTERPOLATION, Choice, Fill, Number, Range, Transform, transform
+from augcli.params import INTERPOLATION, Choice, Fill, IntPair, Number, OpList, Pair, Range, param
 
 Shape = tuple[int, ...]
 Op = dict[str, Any]
@@ -157,25 +158,27 @@ def _draw_op(rng: Any, magnitude: Callable[[], int], top: int, space: Space, sha
     return policy_op(name, Level(m, top, sign), space, shape, warp)
 
 
+@dataclass(frozen=True)
 class _Policy(Transform):
-    """A policy: draws nested ops and renders them."""
+    """A policy: draws nested ops, which ``render`` applies in its place."""
 
-    num_bins = Number(31, bounds=(2, 31), integer=True, doc="magnitude bins (torchvision: 31)")
-    fill = Fill(128, doc="fill of the geometric ops' empty corners, 0-255 units (torchvision: 0)")
-    interpolation = Choice("nearest", INTERPOLATION.options, doc="resampling filter of the geometric ops")
+    num_bins: int = param(Number(31, bounds=(2, 31), integer=True, doc="magnitude bins (torchvision: 31)"))
+    fill: float | tuple[float, ...] = param(Fill(128, doc="fill of the geometric ops' empty corners, 0-255 units "
+                                                         "(torchvision: 0)"))
+    interpolation: str = param(Choice("nearest", INTERPOLATION.options, doc="resampling filter of the geometric ops"))
+    carries = {"ops": OpList(doc="the operations drawn, each a recorded op")}
 
     def warp_settings(self) -> dict[str, Any]:
         """Border, fill and interpolation recorded with every nested geometric op."""
         return {"border": "constant", **self.settings("fill", "interpolation")}
 
     @staticmethod
-    def apply(image: Any, params: dict[str, Any]) -> Any:
-        from augcli.render import render  # render imports the registry, which imports this module
+    def expand(params: dict[str, Any]) -> Sequence[Op]:
+        """The nested ops that stand for this one."""
+        return params["ops"]  # type: ignore[no-any-return]
 
-        return render(image, params["ops"])
 
-
-@transform("rand_augment", family="policy",
+@transform("rand_augment",
            doc="RandAugment (Cubuk et al. 2020): n operations from 14, each at one magnitude.",
            notes="Operations are drawn uniformly with replacement from identity, autocontrast, equalize, "
                  "rotate, solarize, color, posterize, contrast, brightness, sharpness, shear_x, shear_y, "
@@ -184,8 +187,9 @@ class _Policy(Transform):
                  "posterize down to 4 bits, solarize threshold 255 down to 0); signed ops get a random sign. "
                  "A [lo, hi] magnitude is drawn per operation. " + _POLICY_NOTES)
 class RandAugment(_Policy):
-    n = Range(2, 2, bounds=(0, 14), integer=True, doc="operations applied per image")
-    magnitude = Range(9, 9, bounds=(0, 30), integer=True, doc="magnitude bin, 0 to num_bins - 1")
+    n: IntPair = param(Range(2, 2, bounds=(0, 14), integer=True, doc="operations applied per image"))
+    magnitude: IntPair = param(Range(9, 9, bounds=(0, 30), integer=True,
+                                             doc="magnitude bin, 0 to num_bins - 1"))
     examples = [{}, {"n": [1, 3], "magnitude": [0, 30], "fill": [0, 0, 0]}, {"num_bins": 11, "magnitude": 10}]
 
     def check(self) -> tuple[str, str] | None:
@@ -201,7 +205,7 @@ class RandAugment(_Policy):
         return {"ops": [_draw_op(rng, draw, top, RAND, shape, warp) for _ in range(count)]}
 
 
-@transform("trivial_augment", family="policy",
+@transform("trivial_augment",
            doc="TrivialAugment Wide (Müller & Hutter 2021): one operation at a random magnitude.",
            notes="The operation is drawn uniformly from rand_augment's 14 and its magnitude bin uniformly "
                  "from num_bins, with torchvision's wide strengths (rotate 135 deg, shear 0.99, translate "
@@ -219,14 +223,15 @@ class TrivialAugment(_Policy):
 # ---------------------------------------------------------------- single operations of the policies
 
 
+@dataclass(frozen=True)
 class _Enhancer(Transform):
     """A PIL ImageEnhance-style blend with a degenerate image by a factor."""
 
-    factor = Range(0.1, 1.9, bounds=(0, 10), doc="blend factor (1 leaves the image unchanged)")
+    factor: Pair = param(Range(0.1, 1.9, bounds=(0, 10), doc="blend factor (1 leaves the image unchanged)"))
     examples = [{}, {"factor": 0.5}]
 
 
-@transform("pil_brightness", family="policy",
+@transform("pil_brightness",
            doc="Multiply values by a factor (PIL ImageEnhance.Brightness).",
            notes="The brightness step of rand_augment and trivial_augment; `brightness` adds an offset.")
 class PilBrightness(_Enhancer):
@@ -235,7 +240,7 @@ class PilBrightness(_Enhancer):
         return T.scale_brightness(image, params["factor"])
 
 
-@transform("pil_color", family="policy",
+@transform("pil_color",
            doc="Blend with the grey image by a factor (PIL ImageEnhance.Color).",
            notes="The color step of rand_augment and trivial_augment; a single-channel image is kept.")
 class PilColor(_Enhancer):
@@ -244,7 +249,7 @@ class PilColor(_Enhancer):
         return T.adjust_saturation(image, params["factor"])
 
 
-@transform("pil_sharpness", family="policy",
+@transform("pil_sharpness",
            doc="Blend with a 3x3 smoothed image by a factor (PIL ImageEnhance.Sharpness).",
            notes="The sharpness step of rand_augment and trivial_augment; border pixels are kept, as in PIL.")
 class PilSharpness(_Enhancer):
@@ -253,7 +258,7 @@ class PilSharpness(_Enhancer):
         return T.adjust_sharpness(image, params["factor"])
 
 
-@transform("autocontrast", family="policy", doc="Stretch each channel's min..max to the full range.",
+@transform("autocontrast", doc="Stretch each channel's min..max to the full range.",
            notes="PIL ImageOps.autocontrast without cutoff; a flat channel is left as it is.")
 class Autocontrast(Transform):
     deterministic = True
@@ -264,7 +269,7 @@ class Autocontrast(Transform):
         return T.autocontrast(image)
 
 
-@transform("identity", family="policy", doc="Leave the image unchanged.",
+@transform("identity", doc="Leave the image unchanged.",
            notes="The identity operation of the policies; also a do-nothing branch for one_of.")
 class Identity(Transform):
     deterministic = True

@@ -6,10 +6,12 @@ from typing import Any
 
 from augcli import rng as R
 from augcli.conventions import fraction_trap
+from augcli.declare import Transform, transform
 from augcli.ops import tone as T
-from augcli.spec import Choice, Factor, Number, Range, Transform, transform
+from augcli.params import Choice, Factor, IntPair, ListOf, MayOmit, Number, Pair, Range, param
 
 Shape = tuple[int, ...]
+CHANNEL = Number(0, bounds=(0, 2), integer=True, doc="colour channel index (B=0, G=1, R=2)")
 
 _SIXTEEN_BIT = "On 16-bit images values in 0-255 units are scaled by 257."
 
@@ -19,10 +21,10 @@ def _colour_count(shape: Shape) -> int:
     return 1 if len(shape) < 3 or shape[2] == 1 else 3
 
 
-@transform("gamma", family="color", doc="Gamma curve: normalised values are raised to a power.",
+@transform("gamma", doc="Gamma curve: normalised values are raised to a power.",
            notes="Below 1 brightens, above 1 darkens; applied through a lookup table.")
 class Gamma(Transform):
-    gamma = Range(0.8, 1.25, bounds=(0.1, 10), doc="exponent (1 leaves the image unchanged)")
+    gamma: Pair = param(Range(0.8, 1.25, bounds=(0.1, 10), doc="exponent (1 leaves the image unchanged)"))
     examples = [{}, {"gamma": 2.2}]
 
     @staticmethod
@@ -30,12 +32,12 @@ class Gamma(Transform):
         return T.adjust_gamma(image, params["gamma"])
 
 
-@transform("rgb_shift", family="color", doc="Add a separate random offset to each of red, green and blue.",
+@transform("rgb_shift", doc="Add a separate random offset to each of red, green and blue.",
            notes="A single-channel image gets the mean of the three offsets. " + _SIXTEEN_BIT)
 class RgbShift(Transform):
-    red = Range(-20, 20, bounds=(-255, 255), doc="red offset in 0-255 units")
-    green = Range(-20, 20, bounds=(-255, 255), doc="green offset in 0-255 units")
-    blue = Range(-20, 20, bounds=(-255, 255), doc="blue offset in 0-255 units")
+    red: Pair = param(Range(-20, 20, bounds=(-255, 255), doc="red offset in 0-255 units"))
+    green: Pair = param(Range(-20, 20, bounds=(-255, 255), doc="green offset in 0-255 units"))
+    blue: Pair = param(Range(-20, 20, bounds=(-255, 255), doc="blue offset in 0-255 units"))
     examples = [{}, {"red": [0, 60], "green": 0, "blue": -30}]
 
     @staticmethod
@@ -43,7 +45,7 @@ class RgbShift(Transform):
         return T.shift_rgb(image, params["red"], params["green"], params["blue"])
 
 
-@transform("color_jitter", family="color",
+@transform("color_jitter",
            doc="Brightness, contrast, saturation, hue and sharpness, applied in a random order.",
            notes="Numbers mean what torchvision's ColorJitter means: brightness, contrast, saturation "
                  "(and sharpness, PIL ImageEnhance, an addition) b draws a factor from "
@@ -51,11 +53,16 @@ class RgbShift(Transform):
                  "property unchanged; hue h draws a rotation from [-h, h] turns (0.5 is half the colour "
                  "circle), 0 leaves it. Saturation and hue are skipped on single-channel images.")
 class ColorJitter(Transform):
-    brightness = Factor(0.8, 1.2, bounds=(0, 10), doc="brightness factor (0 is black)")
-    contrast = Factor(0.8, 1.2, bounds=(0, 10), doc="contrast factor about the mean brightness (0: flat)")
-    saturation = Factor(0.8, 1.2, bounds=(0, 10), doc="saturation factor (0 is grey)")
-    hue = Range(0, 0, bounds=(-0.5, 0.5), symmetric=True, doc="hue rotation in turns of the colour circle")
-    sharpness = Factor(0.8, 1.2, bounds=(0, 10), doc="sharpness factor (0 is smoothed, above 1 sharpened)")
+    brightness: Pair = param(Factor(0.8, 1.2, bounds=(0, 10), doc="brightness factor (0 is black)"))
+    contrast: Pair = param(Factor(0.8, 1.2, bounds=(0, 10), doc="contrast factor about the mean brightness (0: flat)"))
+    saturation: Pair = param(Factor(0.8, 1.2, bounds=(0, 10), doc="saturation factor (0 is grey)"))
+    hue: Pair = param(Range(0, 0, bounds=(-0.5, 0.5), symmetric=True, doc="hue rotation in turns of the colour circle"))
+    sharpness: Pair = param(Factor(0.8, 1.2, bounds=(0, 10), doc="sharpness factor (0 is smoothed, above 1 sharpened)"))
+    carries = {"order": ListOf(Choice("brightness", T.JITTER_ORDER), most=len(T.JITTER_ORDER),
+                               doc="the order the adjustments run in"),
+               **{k: Number(1, bounds=(0, 11), doc=f"{k} factor") for k in ("brightness", "contrast", "saturation",
+                                                                         "sharpness")},
+               "hue": MayOmit(Number(0, bounds=(-0.5, 0.5), doc="hue rotation in turns"))}
     examples = [{}, {"brightness": [0.5, 1.5], "contrast": 0, "saturation": [0, 2], "hue": 0.1,
                      "sharpness": [1, 3]}]
 
@@ -76,12 +83,13 @@ class ColorJitter(Transform):
                               params["saturation"], params["sharpness"], params.get("hue", 0.0))
 
 
-@transform("invert", family="color", doc="Invert colour channels: x becomes full scale minus x.",
+@transform("invert", doc="Invert colour channels: x becomes full scale minus x.",
            notes="With p_channel below 1 each colour channel is inverted on its own coin toss; "
                  "the inverted channel indices (B=0, G=1, R=2) are recorded.")
 class Invert(Transform):
-    p_channel = Number(1.0, bounds=(0, 1), doc="probability that each colour channel is inverted")
+    p_channel: float = param(Number(1.0, bounds=(0, 1), doc="probability that each colour channel is inverted"))
     deterministic = True
+    carries = {"channels": ListOf(CHANNEL, most=3, doc="the colour channels inverted")}
     examples = [{}, {"p_channel": 0.5}]
 
     def sample(self, rng: Any, shape: Shape) -> dict[str, Any]:
@@ -93,10 +101,10 @@ class Invert(Transform):
         return T.invert(image, params["channels"])
 
 
-@transform("solarize", family="color", doc="Invert the values at or above a threshold.",
+@transform("solarize", doc="Invert the values at or above a threshold.",
            notes="The threshold is inclusive, as in PIL and torchvision. " + _SIXTEEN_BIT)
 class Solarize(Transform):
-    threshold = Range(128, 128, bounds=(0, 255), doc="threshold in 0-255 units")
+    threshold: Pair = param(Range(128, 128, bounds=(0, 255), doc="threshold in 0-255 units"))
     deterministic = True
     examples = [{}, {"threshold": [64, 192]}]
 
@@ -110,11 +118,11 @@ class Solarize(Transform):
         return T.solarize(image, params["threshold"])
 
 
-@transform("posterize", family="color", doc="Keep only the most significant bits of each value.",
+@transform("posterize", doc="Keep only the most significant bits of each value.",
            notes="bits is counted on the 8-bit scale: a 16-bit image keeps its top `bits` bits, "
                  "so it also ends up with 2**bits levels over the full range.")
 class Posterize(Transform):
-    bits = Range(4, 8, bounds=(1, 8), integer=True, doc="bits kept (8 leaves an 8-bit image unchanged)")
+    bits: IntPair = param(Range(4, 8, bounds=(1, 8), integer=True, doc="bits kept (8 leaves an 8-bit image unchanged)"))
     examples = [{}, {"bits": 2}]
 
     @staticmethod
@@ -122,14 +130,15 @@ class Posterize(Transform):
         return T.posterize(image, params["bits"])
 
 
-@transform("equalize", family="color", doc="Histogram equalisation, on the luma or on each channel.",
+@transform("equalize", doc="Histogram equalisation, on the luma or on each channel.",
            notes="luma equalises Y of YCrCb and keeps the chroma; a single-channel image is equalised "
                  "directly. formula opencv is cv2.equalizeHist (albumentations' mode 'cv'); pil is "
                  "PIL's ImageOps.equalize, which torchvision and albumentations' mode 'pil' use. "
                  "16-bit images use a 65536-bin histogram.")
 class Equalize(Transform):
-    mode = Choice("luma", ("luma", "per_channel"), doc="equalise the luma only, or every channel on its own")
-    formula = Choice("opencv", ("opencv", "pil"), doc="lookup-table formula: OpenCV's or PIL's")
+    mode: str = param(Choice("luma", ("luma", "per_channel"),
+                             doc="equalise the luma only, or every channel on its own"))
+    formula: str = param(Choice("opencv", ("opencv", "pil"), doc="lookup-table formula: OpenCV's or PIL's"))
     deterministic = True
     examples = [{}, {"mode": "per_channel"}, {"mode": "per_channel", "formula": "pil"}]
 
@@ -138,15 +147,15 @@ class Equalize(Transform):
         return T.equalize(image, params["mode"], params.get("formula", "opencv"))
 
 
-@transform("clahe", family="color", doc="Contrast-limited adaptive histogram equalisation (OpenCV CLAHE).",
+@transform("clahe", doc="Contrast-limited adaptive histogram equalisation (OpenCV CLAHE).",
            notes="Colour 8-bit images are equalised on L of Lab, colour 16-bit ones on Y of YCrCb, "
                  "single-channel images directly. 16-bit planes use the mapping of their 8-bit quantisation "
                  "plus the sub-8-bit residual, so clip_limit means the same at both depths (OpenCV's own "
                  "16-bit CLAHE clamps the per-bin limit to 1 on all but very large tiles). OpenCV rounds the "
                  "per-bin limit down, so on small images low clip limits all act alike.")
 class Clahe(Transform):
-    clip_limit = Range(1, 4, bounds=(1, 40), doc="contrast limit (higher equalises more strongly)")
-    tile = Number(8, bounds=(1, 64), integer=True, doc="tiles per side of the grid")
+    clip_limit: Pair = param(Range(1, 4, bounds=(1, 40), doc="contrast limit (higher equalises more strongly)"))
+    tile: int = param(Number(8, bounds=(1, 64), integer=True, doc="tiles per side of the grid"))
     # First example uses 4 tiles: on the common tests' small image, 8 tiles leave every clip limit alike.
     examples = [{"tile": 4}, {}, {"clip_limit": 2, "tile": 2}]
 
@@ -155,10 +164,11 @@ class Clahe(Transform):
         return T.clahe(image, params["clip_limit"], params["tile"])
 
 
-@transform("channel_shuffle", family="color", doc="Put the colour channels in a random order.",
+@transform("channel_shuffle", doc="Put the colour channels in a random order.",
            notes="The order is recorded (output channel i is input channel order[i]); "
                  "a single-channel image is left as it is.")
 class ChannelShuffle(Transform):
+    carries = {"order": ListOf(CHANNEL, most=3, doc="output channel i is input channel order[i]")}
     examples = [{}]
 
     def sample(self, rng: Any, shape: Shape) -> dict[str, Any]:

@@ -12,7 +12,7 @@ from augcli.compose import Step
 from augcli.errors import RecipeError
 from augcli.render import render
 from augcli.rng import generator
-from augcli.spec import REGISTRY
+from augcli.registry import REGISTRY
 from tests.conftest import KIND_IDS, KINDS, make_image
 
 # Single-image transforms; combining ones (inputs > 1, made by balance) have their own tests.
@@ -58,6 +58,28 @@ def test_same_seed_same_output_and_replay(name: str, index: int, example: dict) 
     assert np.array_equal(render(image, ops_a), render(image, replayed))
 
 
+@pytest.mark.parametrize(("name", "index", "example"), CASES, ids=CASE_IDS)
+@pytest.mark.parametrize(("dtype", "channels"), [(np.uint8, 1), (np.uint16, 4)], ids=["u8x1", "u16x4"])
+def test_sampled_ops_carry_what_the_declaration_says(name: str, index: int, example: dict, dtype: type,
+                                                     channels: int) -> None:
+    """What ``sample`` records is what ``carries`` declares (a replay checks ops against it), nested ops too."""
+    image = make_image(dtype, channels, 24, 40)
+    for seed in range(4):
+        pending = json.loads(json.dumps(_ops(name, example, image, seed)))
+        while pending:
+            op = pending.pop()
+            pending.extend(REGISTRY[op["name"]].check_op(op["params"], op["name"]))
+
+
+def test_an_op_missing_a_parameter_or_with_an_unknown_one_is_refused() -> None:
+    spec = REGISTRY["gaussian_noise"]
+    with pytest.raises(RecipeError, match=r"op: expected parameters std, per_channel, seed, got per_channel, sd, "
+                                          r"seed \(missing: std; unknown: sd\)"):
+        spec.check_op({"sd": 3.0, "per_channel": True, "seed": 1}, "op")
+    with pytest.raises(RecipeError, match=r"op\.seed: expected integer in \[0, 9223372036854775807\], got -1"):
+        spec.check_op({"std": 3.0, "per_channel": True, "seed": -1}, "op")
+
+
 RANDOM = [name for name in SINGLE if not REGISTRY[name].cls.deterministic]
 
 
@@ -82,8 +104,8 @@ def test_spec_pickles_and_rejects_bad_params(name: str) -> None:
             spec.build({pname: {"not": "valid"}}, name)
 
 
-# Geometric transforms move alpha with the image; policies and custom may contain geometric steps.
-ALPHA_KEPT = [name for name in SINGLE if REGISTRY[name].family not in ("geometric", "policy", "custom")]
+# Geometric and distortion transforms move alpha with the image; policies and custom may contain geometric steps.
+ALPHA_KEPT = [name for name in SINGLE if REGISTRY[name].family not in ("geometric", "distort", "policies", "custom")]
 
 
 @pytest.mark.parametrize("name", ALPHA_KEPT)

@@ -15,7 +15,7 @@ from augcli.manifest import MANIFEST, read_rows
 from augcli.recipe import parse_recipe
 from augcli.render import render
 from augcli.rng import generator
-from augcli.spec import REGISTRY
+from augcli.registry import REGISTRY
 from tests.conftest import make_image
 
 FN = "tests.custom_fn:add_offset"

@@ -9,7 +9,7 @@ import numpy as np
 from augcli.compose import Step
 from augcli.render import geometric_runs, render
 from augcli.rng import generator
-from augcli.spec import REGISTRY
+from augcli.registry import REGISTRY
 from tests.conftest import make_image
 
 

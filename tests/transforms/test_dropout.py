@@ -8,7 +8,7 @@ import pytest
 from augcli.errors import RecipeError
 from augcli.render import render
 from augcli.rng import generator
-from augcli.spec import REGISTRY
+from augcli.registry import REGISTRY
 from tests.conftest import make_image
 
 NAMES = ["salt_pepper", "coarse_dropout", "random_erasing", "jpeg_compression"]
@@ -25,7 +25,7 @@ def _run(image: np.ndarray, name: str, params: dict) -> np.ndarray:
 
 
 def test_families() -> None:
-    assert [REGISTRY[name].family for name in NAMES] == ["noise", "dropout", "dropout", "dropout"]
+    assert [REGISTRY[name].family for name in NAMES] == ["dropout", "dropout", "dropout", "dropout"]
 
 
 def test_salt_pepper_records_amount_ratio_and_seed() -> None:

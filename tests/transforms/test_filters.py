@@ -8,7 +8,7 @@ import pytest
 from augcli.errors import RecipeError
 from augcli.render import render
 from augcli.rng import generator
-from augcli.spec import REGISTRY
+from augcli.registry import REGISTRY
 from tests.conftest import make_image
 
 NAMES = ["median_blur", "motion_blur", "sharpen", "emboss", "edge_detect"]
@@ -25,7 +25,7 @@ def _run(image: np.ndarray, name: str, params: dict) -> np.ndarray:
 
 
 def test_all_in_blur_family() -> None:
-    assert {REGISTRY[name].family for name in NAMES} == {"blur"}
+    assert {REGISTRY[name].family for name in NAMES} == {"filters"}
 
 
 @pytest.mark.parametrize(("name", "bounds"), [("median_blur", (3, 9)), ("motion_blur", (5, 11))])

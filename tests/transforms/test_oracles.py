@@ -17,7 +17,7 @@ import pytest
 from augcli.compose import Step
 from augcli.render import render
 from augcli.rng import generator
-from augcli.spec import REGISTRY
+from augcli.registry import REGISTRY
 from tests.conftest import make_image
 
 W = {"border": "constant", "fill": 0, "interpolation": "linear"}

@@ -9,7 +9,7 @@ from augcli.errors import RecipeError
 from augcli.ops import tone as T
 from augcli.render import render
 from augcli.rng import generator
-from augcli.spec import REGISTRY
+from augcli.registry import REGISTRY
 from tests.conftest import make_image
 
 TONE = [
@@ -24,7 +24,7 @@ def _sample(name: str, values: dict, shape: tuple[int, ...] = (37, 53, 3), seed:
 
 
 def test_all_declared_in_color_family() -> None:
-    assert {REGISTRY[name].family for name in TONE} == {"color"}
+    assert {REGISTRY[name].family for name in TONE} == {"tone"}
 
 
 @pytest.mark.parametrize(

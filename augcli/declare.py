@@ -231,7 +231,7 @@ def _fields_in_order(cls: type) -> dict[str, Param]:
     return out
 
 
-@dataclass_transform(frozen_default=True, field_specifiers=(param,))
+@dataclass_transform(frozen_default=True)
 def transform(name: str, *, doc: str, notes: str = "") -> Callable[[T], T]:
     """Class decorator: make a frozen dataclass of the declaration and attach its spec.
 
@@ -240,7 +240,7 @@ def transform(name: str, *, doc: str, notes: str = "") -> Callable[[T], T]:
     """
 
     def declare(cls: T) -> T:
-        cls = dataclass(frozen=True)(cls)
+        dataclass(frozen=True)(cls)  # in place: the same class, now a frozen dataclass
         params = _fields_in_order(cls)
         carries = cls.carries if cls.carries is not None else {k: op_kind(v) for k, v in params.items()}
         roles = {role: getattr(cls, role, None) for role in ("matrix", "combine", "expand", "extra_keys")}

@@ -81,6 +81,8 @@ def transforms_markdown() -> str:
                 lines += [f"| `{name}` | {_md_cell(param.describe())} | `{_md_cell(param.default_text())}` | "
                           f"{_md_cell(param.doc)} |" for name, param in spec.params.items()]
                 lines.append("")
+            recorded = ", ".join(f"`{name}`" for name in spec.carries) or "nothing"
+            lines += [f"Each op records: {recorded}.", ""]
     lines += ["## composition", "", "| group | keys |", "| --- | --- |"]
     lines += [f"| `{kind}` | `of` (list of steps), " + ", ".join(f"`{k}`" for k in params) + " |"
               for kind, params in GROUP_PARAMS.items()]

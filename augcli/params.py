@@ -192,7 +192,7 @@ class Flag(Param):
 class Fill(Param):
     """A fill colour in 0-255 units: one number for every channel, or one per channel (B, G, R[, A])."""
 
-    default: float | tuple[float, ...] = 0
+    default: float | str | tuple[float, ...] = 0
     allow_random: bool = False
     doc: str = "fill value in 0-255 units (scaled for 16-bit images)"
 

@@ -242,6 +242,8 @@ def transform(name: str, *, doc: str, notes: str = "") -> Callable[[T], T]:
     def declare(cls: T) -> T:
         dataclass(frozen=True)(cls)  # in place: the same class, now a frozen dataclass
         params = _fields_in_order(cls)
+        if "p" in params:
+            raise TypeError(f"transform {name!r} declares 'p': p belongs to the step, not the transform")
         carries = cls.carries if cls.carries is not None else {k: op_kind(v) for k, v in params.items()}
         roles = {role: getattr(cls, role, None) for role in ("matrix", "combine", "expand", "extra_keys")}
         cls.spec = TransformSpec(name=name, family=cls.__module__.rsplit(".", 1)[-1], doc=doc, cls=cls,

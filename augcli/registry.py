@@ -30,7 +30,7 @@ FAMILIES: tuple[ModuleType, ...] = (geometric, distort, color, tone, noise, blur
                                     policies, custom)
 
 
-def _collect(families: tuple[ModuleType, ...]) -> dict[str, TransformSpec]:
+def collect(families: tuple[ModuleType, ...]) -> dict[str, TransformSpec]:
     """Every transform declared in the family modules, by name (a name declared twice is a bug)."""
     out: dict[str, TransformSpec] = {}
     for module in families:
@@ -44,4 +44,4 @@ def _collect(families: tuple[ModuleType, ...]) -> dict[str, TransformSpec]:
     return out
 
 
-REGISTRY: dict[str, TransformSpec] = _collect(FAMILIES)
+REGISTRY: dict[str, TransformSpec] = collect(FAMILIES)

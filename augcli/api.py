@@ -310,7 +310,7 @@ def balance(
     Returns:
         Counts before and after, images added and originals removed per class, and the chart path.
     """
-    from augcli import balancing as B
+    from augcli import _balance as B
 
     _check_options(seed=seed, workers=workers, max_pixels=max_pixels, max_outputs=max_outputs,
                    k_neighbors=k_neighbors)
@@ -345,7 +345,7 @@ def _balance_run(data: Dataset, output: Path, rec: Recipe, then: Recipe | None, 
                  record: dict[str, Any], workers: int | None, overwrite: bool,
                  progress: Progress | None, max_pixels: int | None) -> BalanceResult:
     """Run a balance plan, then write features.npz (SMOTE) and balance.png."""
-    from augcli.balancing import CHART
+    from augcli._balance import CHART
     from augcli.chart import write_chart
 
     ctx = Context(in_root=data.root, out_root=output, recipe=rec, then_recipe=then, max_pixels=max_pixels)
@@ -388,7 +388,7 @@ def inspect(
     Returns:
         An ``InspectResult`` (``as_dict()`` is the ``--json`` form; ``imbalance_ratio`` largest / smallest).
     """
-    from augcli.inspecting import inspect_tree
+    from augcli._inspect import inspect_tree
 
     _check_options(workers=workers, max_pixels=max_pixels)
     return inspect_tree(input, workers=_workers(workers), chart=chart, progress=progress, max_pixels=max_pixels)
@@ -412,7 +412,7 @@ def preview(
     Returns:
         A ``PreviewResult`` (path and grid size).
     """
-    from augcli.previewing import make_preview
+    from augcli._preview import make_preview
 
     _check_options(seed=seed, max_pixels=max_pixels)
     for option, value, least, most in (("--images", images, 1, 64), ("--variants", variants, 1, 32),
@@ -439,7 +439,7 @@ def replay(
     Returns:
         A ``ReplayResult`` (rebuilt, identical, mismatched paths).
     """
-    from augcli.replaying import replay_manifest
+    from augcli._replay import replay_manifest
 
     _check_number("--quality", quality, 1, 100)
     return replay_manifest(manifest, output, input=input, quality=quality, workers=_workers(workers),

@@ -215,7 +215,7 @@ def balance(recipe: Path | None, target: str | None, method: str | None, undersa
             strict: bool, quiet: bool, input: Path, output: Path) -> None:
     """Balance the classes of INPUT, writing originals plus synthetic images to OUTPUT."""
     from augcli import api
-    from augcli.balancing import table
+    from augcli._balance import table
 
     bar = _Bar(quiet, "balance")
     try:
@@ -250,7 +250,7 @@ def inspect(as_json: bool, chart: Path | None, workers: int | None, max_pixels: 
     import json
 
     from augcli import api
-    from augcli.inspecting import report
+    from augcli._inspect import report
 
     result = api.inspect(input, workers=workers, chart=chart, max_pixels=max_pixels)
     click.echo(json.dumps(result.as_dict(), indent=2) if as_json else report(result), nl=as_json)

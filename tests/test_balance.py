@@ -13,7 +13,7 @@ import cv2
 import numpy as np
 import pytest
 
-from augcli.balancing import Settings, parse_target, resolve, spread, undersample
+from augcli._balance import Settings, parse_target, resolve, spread, undersample
 from augcli.dataset import Source
 from augcli.errors import InputError
 

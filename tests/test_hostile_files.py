@@ -23,7 +23,7 @@ from augcli.chart import draw_bars, printable_ascii
 from augcli.dataset import EMPTY_CLASS, LOOSE, scan
 from augcli.errors import InputError
 from augcli.formats import sniff_format
-from augcli.inspecting import inspect_tree, report
+from augcli._inspect import inspect_tree, report
 from augcli.io import DEFAULT_MAX_PIXELS, ReadError, decode_image, image_info, read_image
 from augcli.paths import shown as shown_path
 from augcli.rng import plan_seed, sample_seed

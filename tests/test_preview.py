@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from augcli import api
-from augcli import previewing as PV
+from augcli import _preview as PV
 from augcli.dataset import scan
 from augcli.errors import RecipeError
 from augcli.spec import REGISTRY
@@ -18,7 +18,7 @@ from .conftest import make_image, write_image
 
 WARP = {"border": "reflect", "fill": 0, "interpolation": "linear"}
 
-# The sheet layout, written out rather than read from augcli.previewing: a 22 px header line, then
+# The sheet layout, written out rather than read from augcli._preview: a 22 px header line, then
 # per row the cell, a 30 px caption strip (two 13 px lines + 4 px) and a 4 px gap; 4 px margins
 # and 4 px between cells. So a sheet is columns * cell + (columns + 1) * 4 wide and
 # 22 + rows * (cell + 34) + 4 high.

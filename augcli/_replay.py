@@ -210,29 +210,27 @@ def _read_manifest(manifest: Path) -> list[M.Row]:
     return rows
 
 
-def _read_record(manifest: Path, quality: int | None) -> dict[str, Any]:
-    """The run record beside the manifest (where the inputs were, how outputs were encoded); without
-    one, the manifest alone with ``--input`` and ``--quality`` (default 95)."""
+def _read_record(manifest: Path, quality: int | None) -> tuple[str | None, int]:
+    """The input folder the run record beside the manifest names, and the run's encoder quality; without
+    a record, the manifest alone with ``input`` and ``quality`` (default 95)."""
     path = manifest.parent / M.RUN_RECORD
     if not path.is_file():
-        return {"recipe": {"output": {"format": "same", "quality": 95 if quality is None else quality}}}
+        return None, 95 if quality is None else quality
     record = M.read_record(path)
-    recipe = record.get("recipe") if isinstance(record, dict) else None
-    output = recipe.get("output") if isinstance(recipe, dict) else None
-    if not isinstance(output, dict):
+    output = record.output if record is not None else None
+    if record is None or output is None:
         raise InputError(f"run record {path} is not valid: expected JSON with recipe.output "
                          "{format, quality}")
     fmt, quality = output.get("format"), output.get("quality") if quality is None else quality
     if fmt not in FORMATS or not isinstance(quality, int) or not 1 <= quality <= 100:
         raise InputError(f"run record {path}: expected recipe.output format in {', '.join(FORMATS)} and "
                          f"quality in [1, 100], got {fmt!r} and {quality!r}")
-    return {**record, "recipe": {**recipe, "output": {**output, "quality": quality}}}  # type: ignore[dict-item]
+    return record.input, quality
 
 
-def _input_root(record: dict[str, Any], given: str | Path | None, manifest: Path) -> Path:
-    """The input folder: ``--input`` when given, else the one recorded by the run."""
-    recorded = record.get("input")
-    if given is None and not isinstance(recorded, str):
+def _input_root(recorded: str | None, given: str | Path | None, manifest: Path) -> Path:
+    """The input folder: ``input`` when given, else the one recorded by the run."""
+    if given is None and recorded is None:
         raise InputError(f"no run record beside {manifest} names the input folder; pass --input")
     root = Path(given if given is not None else recorded)  # type: ignore[arg-type]
     if not root.is_dir():
@@ -276,11 +274,10 @@ def replay_manifest(
     """Rebuild every output of ``manifest`` into ``output`` and compare it with the manifest's files."""
     manifest, output = Path(manifest), Path(output)
     rows = _read_manifest(manifest)
-    record = _read_record(manifest, quality)
-    in_root = _input_root(record, input, manifest)
+    recorded_input, quality = _read_record(manifest, quality)
+    in_root = _input_root(recorded_input, input, manifest)
     _check_output(output, manifest.parent, in_root)
-    recorded = record["recipe"]["output"]
-    setup = _Setup(in_root, manifest.parent, output, recorded["quality"])
+    setup = _Setup(in_root, manifest.parent, output, quality)
     output.mkdir(parents=True, exist_ok=True)
     (output / REPLAY_MARK).write_text("written by augcli replay\n", encoding="utf-8")
     reasons: dict[str, str] = {}

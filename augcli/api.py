@@ -22,6 +22,7 @@ from augcli.conventions import fixed_values
 from augcli.dataset import Dataset, scan
 from augcli.errors import InputError, did_you_mean
 from augcli.io import DEFAULT_MAX_PIXELS
+from augcli.manifest import RunRecord
 from augcli.ops._image import Image
 from augcli.outdir import check_folders
 from augcli.plan import SourcePlan, count_outputs, expand_items, plan_tasks
@@ -191,11 +192,12 @@ def _run(data: Dataset, output: Path, rec: Recipe, items: list[SourcePlan], seed
 
 
 def _record(record: dict[str, Any], data: Dataset, rec: Recipe, seed: int, tasks: list[Any],
-            max_pixels: int | None) -> dict[str, Any]:
+            max_pixels: int | None) -> RunRecord:
     """The run record: what decides the outputs, plus the version and input folder."""
-    return {**record, "augcli_version": __version__, "input": str(data.root.resolve()), "seed": seed,
-            "recipe": rec.to_data(), "recipe_digest": rec.digest(), "planned": count_outputs(tasks),
-            "max_pixels": max_pixels}
+    options = dict(record)
+    return RunRecord(command=options.pop("command"), seed=seed, recipe=rec.to_data(), recipe_digest=rec.digest(),
+                     max_pixels=max_pixels, options=options, input=str(data.root.resolve()),
+                     planned=count_outputs(tasks), augcli_version=__version__)
 
 
 def expand(

@@ -20,7 +20,7 @@ from augcli.chart import printable_ascii
 from augcli.compose import Op
 from augcli.conventions import fixed_values
 from augcli.dataset import Dataset, Source, scan
-from augcli.errors import InputError, did_you_mean
+from augcli.errors import InputError, Outcome, did_you_mean, option
 from augcli.io import DEFAULT_MAX_PIXELS, ReadError, read_image, write_atomic
 from augcli.ops._image import Image
 from augcli.paths import check_not_input, shown
@@ -42,7 +42,7 @@ _FACTORS = frozenset({"factor", "scale", "sx", "sy", "gamma"})  # multiplicative
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class PreviewResult:
+class PreviewResult(Outcome):
     """A written contact sheet."""
 
     path: Path
@@ -248,7 +248,7 @@ def _sweep_cells(spec: TransformSpec, seed: int, source: Source, image: Image, v
                  cell: int) -> list[_Cell]:
     """The original, then the transform with its ranges swept from low to high (or off/on)."""
     cells = [_original(source, image, cell)]
-    where = f"--transform {spec.name}"
+    where = option("transform", spec.name)
     columns = _sweep_values(spec, variants)
     for values in columns:
         built = spec.build({k: [v, v] for k, v in values.items()}, where)
@@ -346,10 +346,10 @@ def _sweep_spec(name: str) -> TransformSpec:
     """The registry entry of a transform to sweep; unknown names get a did-you-mean."""
     spec = REGISTRY.get(name)
     if spec is None:
-        raise InputError("--transform", "a transform name (see 'augcli transforms')", repr(name),
+        raise InputError(option("transform"), "a transform name (see 'augcli transforms')", repr(name),
                          hint=did_you_mean(name, sorted(REGISTRY)))
     if spec.cls.inputs > 1:
-        raise InputError(f"--transform: '{name}' combines {spec.cls.inputs} images (made by "
+        raise InputError(f"{option('transform')}: '{name}' combines {spec.cls.inputs} images (made by "
                          "'augcli balance') and cannot be previewed on one image")
     return spec
 
@@ -370,9 +370,9 @@ def make_preview(
 
     Unreadable sample images (corrupt, above ``max_pixels``, wrong content) give way to the next.
     """
-    for option, value, least in (("--images", images, 1), ("--variants", variants, 1), ("--cell", cell, 32)):
+    for name, value, least in (("images", images, 1), ("variants", variants, 1), ("cell", cell, 32)):
         if value < least:
-            raise InputError(f"{option}: expected {least} or more, got {value}")
+            raise InputError(f"{option(name)}: expected {least} or more, got {value}")
     data, output = scan(input), Path(output)
     _check_output(data, output)
     run_seed = recipe.seed if seed is None else seed

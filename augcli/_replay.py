@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from augcli import manifest as M
-from augcli.errors import InputError, RunError, did_you_mean
+from augcli.errors import InputError, Outcome, RunError, Status, did_you_mean, option
 from augcli.io import ReadError, decode_image, encode_image, write_atomic
 from augcli.paths import inside, is_within, safe_rel
 from augcli.pool import map_tasks
@@ -30,8 +30,8 @@ DIFFERS = "its bytes differ from the rebuilt file"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class ReplayResult:
-    """What a replay rebuilt and how it compares with the manifest's files."""
+class ReplayResult(Outcome):
+    """What a replay rebuilt and how it compares with the manifest's files (FAILED when any differs)."""
 
     output: Path
     rebuilt: int
@@ -111,17 +111,17 @@ def _compare(setup: _Setup, rel: str, data: bytes) -> str | None:
     return None if old == data else DIFFERS
 
 
-Outcome = tuple[str, bool, str | None]  # output path, rebuilt, None or why it differs
+RowOutcome = tuple[str, bool, str | None]  # output path, rebuilt, None or why it differs
 
 
-def replay_task(task: _Task, setup: _Setup | None = None) -> list[Outcome]:
+def replay_task(task: _Task, setup: _Setup | None = None) -> list[RowOutcome]:
     """Rebuild, write and compare the rows of one task."""
     setup = setup or _SETUP
     assert setup is not None
     raw, images, problem = _read_sources(setup, task.sources)
     if problem is not None:
         return [(row.path, False, problem) for row in task.rows]
-    results: list[Outcome] = []
+    results: list[RowOutcome] = []
     for row in task.rows:
         data, why = _rebuild_or_why(setup, row, raw, images)
         if data is None:
@@ -136,7 +136,7 @@ def replay_task(task: _Task, setup: _Setup | None = None) -> list[Outcome]:
     return results
 
 
-def _execute(tasks: Sequence[_Task], setup: _Setup, workers: int) -> Iterator[list[Outcome]]:
+def _execute(tasks: Sequence[_Task], setup: _Setup, workers: int) -> Iterator[list[RowOutcome]]:
     """Replay tasks on ``workers`` processes, yielding results as they finish."""
     return map_tasks(replay_task, tasks, _init_worker, setup, workers)
 
@@ -231,10 +231,10 @@ def _read_record(manifest: Path, quality: int | None) -> tuple[str | None, int]:
 def _input_root(recorded: str | None, given: str | Path | None, manifest: Path) -> Path:
     """The input folder: ``input`` when given, else the one recorded by the run."""
     if given is None and recorded is None:
-        raise InputError(f"no run record beside {manifest} names the input folder; pass --input")
+        raise InputError(f"no run record beside {manifest} names the input folder; pass {option('input')}")
     root = Path(given if given is not None else recorded)  # type: ignore[arg-type]
     if not root.is_dir():
-        how = "" if given is not None else " (recorded by the run; pass --input if it moved)"
+        how = "" if given is not None else f" (recorded by the run; pass {option('input')} if it moved)"
         raise InputError(f"input folder {root} does not exist or is not a folder{how}")
     return root
 
@@ -291,4 +291,6 @@ def replay_manifest(
             progress(len(results), len(rows))
     mismatched = tuple(row.path for row in rows if row.path in reasons)
     return ReplayResult(output=output, rebuilt=rebuilt, identical=len(rows) - len(mismatched),
-                        mismatched=mismatched, reasons={path: reasons[path] for path in mismatched})
+                        mismatched=mismatched, reasons={path: reasons[path] for path in mismatched},
+                        status=Status.FAILED if mismatched else Status.OK,
+                        failure=f"{len(mismatched)} output(s) differ from the manifest's files" if mismatched else "")

@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from augcli import manifest as M
-from augcli.errors import InputError, RunError
+from augcli.errors import InputError, RunError, option
 from augcli.io import TMP_SUFFIX
 from augcli.paths import inside, is_within, safe_rel, shown
 from augcli.plan import Job, Task
@@ -104,8 +104,8 @@ def prepare(out_root: Path, in_root: Path, tasks: Sequence[Task], record: M.RunR
         if not overwrite:
             raise InputError(f"output folder {shown(out_root)} holds a run with a different "
                              f"{record.describe_change(old)}; "
-                             "resume needs the same recipe and options: pass --overwrite to replace that run, "
-                             "or choose another folder")
+                             f"resume needs the same recipe and options: pass {option('overwrite', True)} to "
+                             "replace that run, or choose another folder")
         removable = _removable(out_root, rows)
         _refuse_strays(out_root, tasks, {row.path for row in rows})
         for target in removable:

@@ -190,7 +190,7 @@ class Interrupted(RunError):
     def __init__(self, done: int, planned: int, signal_name: str) -> None:
         super().__init__(f"{signal_name}: stopped after {done} of {planned} outputs; "
                          "run the same command again to resume")
-        self.exit_code = 130 if signal_name == "interrupted" else 143
+        self.signal_name = signal_name  # "interrupted" (Ctrl-C) or "terminated" (SIGTERM)
 
 
 class _Terminated(BaseException):

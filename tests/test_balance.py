@@ -89,7 +89,7 @@ def test_parse_target(text: Any, value: Any) -> None:
 
 @pytest.mark.parametrize("bad", ["most", "0", "-3", "1.5", "0.0", "-0.1", True, None])
 def test_parse_target_refuses(bad: Any) -> None:
-    with pytest.raises(InputError, match=r"--target: expected .*got .* instead"):
+    with pytest.raises(InputError, match=r"^target: expected .*got .* instead"):
         parse_target(bad)
 
 

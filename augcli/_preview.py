@@ -226,7 +226,7 @@ def _variant_cells(recipe: Recipe, seed: int, source: Source, image: Image, vari
     return cells
 
 
-def _sweep_values(spec: TransformSpec, variants: int) -> list[dict[str, float]]:
+def sweep_values(spec: TransformSpec, variants: int) -> list[dict[str, float]]:
     """Values of every non-degenerate Range parameter, from its declared lo to its hi, per column."""
     ranges = {k: p for k, p in spec.params.items() if isinstance(p, Range) and p.lo != p.hi}
     steps = [0.5] if variants == 1 else [j / (variants - 1) for j in range(variants)]
@@ -249,7 +249,7 @@ def _sweep_cells(spec: TransformSpec, seed: int, source: Source, image: Image, v
     """The original, then the transform with its ranges swept from low to high (or off/on)."""
     cells = [_original(source, image, cell)]
     where = option("transform", spec.name)
-    columns = _sweep_values(spec, variants)
+    columns = sweep_values(spec, variants)
     for values in columns:
         built = spec.build({k: [v, v] for k, v in values.items()}, where)
         params = built.sample(generator(sample_seed(seed, source.rel, 1)), image.shape)

@@ -293,4 +293,5 @@ def replay_manifest(
     return ReplayResult(output=output, rebuilt=rebuilt, identical=len(rows) - len(mismatched),
                         mismatched=mismatched, reasons={path: reasons[path] for path in mismatched},
                         status=Status.FAILED if mismatched else Status.OK,
-                        failure=f"{len(mismatched)} output(s) differ from the manifest's files" if mismatched else "")
+                        failure=RunError(f"{len(mismatched)} output(s) differ from the manifest's files")
+                        if mismatched else None)

@@ -24,7 +24,7 @@ from augcli._replay import ReplayResult, replay_manifest
 from augcli.compose import Op
 from augcli.conventions import fixed_values
 from augcli.dataset import Dataset, scan
-from augcli.errors import InputError, Outcome, Status, did_you_mean, option
+from augcli.errors import InputError, Outcome, RunError, Status, did_you_mean, option
 from augcli.io import DEFAULT_MAX_PIXELS
 from augcli.manifest import MANIFEST, RunRecord
 from augcli.ops._image import Image
@@ -234,7 +234,7 @@ def _counts(run: _Run, stats: RunStats) -> dict[str, Any]:
             "skipped": stats.skipped, "stale": stats.stale, "errors": stats.errors,
             "after": {c: after[c] for c in run.data.classes}, "fixed": tuple(fixed_values(run.recipe)),
             "status": Status.FAILED if failed else Status.OK,
-            "failure": f"input problems and {option('strict', True)} given" if failed else ""}
+            "failure": RunError(f"input problems and {option('strict', True)} given") if failed else None}
 
 
 def expand(

@@ -68,7 +68,7 @@ def handle_errors(fn: F) -> F:
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> None:
-        from augcli.errors import AugcliError, spell
+        from augcli.errors import AugcliError
 
         try:
             result = fn(*args, **kwargs)
@@ -84,7 +84,7 @@ def handle_errors(fn: F) -> F:
             where = shown(exc.filename) if exc.filename else "a file"
             raise CliError(f"cannot use {where}: {exc.strerror or exc}", exit_status(exc)) from None
         if exit_status(result):
-            raise CliError(spell(result.failure, flag), exit_status(result))
+            raise CliError(result.failure.spelled(flag), exit_status(result))
 
     return wrapper
 

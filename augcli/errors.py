@@ -94,10 +94,11 @@ class Status(enum.Enum):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Outcome:
-    """What every API result carries: its status and, when it failed, why (options named by :func:`option`)."""
+    """What every API result carries: its status and, when it FAILED, why (``str(failure)`` names options
+    by keyword; the CLI spells them as flags)."""
 
     status: Status = Status.OK
-    failure: str = ""
+    failure: AugcliError | None = None
 
 
 class AugcliError(Exception):

@@ -106,7 +106,7 @@ def test_variants_are_what_expand_writes(tmp_path: Path, make_tree) -> None:
 
 def test_rotate_sweep_goes_from_low_to_high_angle(tmp_path: Path, make_tree) -> None:
     tree = make_tree({"cat": 2, "dog": 3})
-    assert PV._sweep_values(REGISTRY["rotate"], 3) == [{"degrees": -15}, {"degrees": 0}, {"degrees": 15}]
+    assert PV.sweep_values(REGISTRY["rotate"], 3) == [{"degrees": -15}, {"degrees": 0}, {"degrees": 15}]
     result = api.preview(tree, tmp_path / "s.png", images=9, variants=3, cell=48, transform="rotate")
     assert (result.rows, result.columns) == (4, 4)  # 5 images, but a sweep shows at most 4 rows
     sheet = _sheet(result.path)

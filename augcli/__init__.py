@@ -15,7 +15,7 @@ from typing import Any
 __version__ = "0.1.0"
 
 _API = ("load_recipe", "augment", "replay_ops", "expand", "balance", "preview", "replay", "inspect", "Augmented",
-        "RunResult")
+        "RunResult", "BalanceResult", "InspectResult", "PreviewResult", "ReplayResult", "Status")
 __all__ = ["__version__", *_API]
 
 

@@ -16,19 +16,27 @@ from typing import Any
 import numpy as np
 
 from augcli import __version__
+from augcli import _balance as B
 from augcli import recipe as _recipe
+from augcli._inspect import InspectResult, inspect_tree
+from augcli._preview import PreviewResult, make_preview
+from augcli._replay import ReplayResult, replay_manifest
 from augcli.compose import Op
 from augcli.conventions import fixed_values
 from augcli.dataset import Dataset, scan
-from augcli.errors import InputError, did_you_mean
+from augcli.errors import InputError, Outcome, RunError, Status, did_you_mean, option
 from augcli.io import DEFAULT_MAX_PIXELS
+from augcli.manifest import MANIFEST, RunRecord
 from augcli.ops._image import Image
 from augcli.outdir import check_folders
-from augcli.plan import SourcePlan, count_outputs, expand_items, plan_tasks
+from augcli.plan import Task, count_outputs, expand_items, plan_tasks
 from augcli.recipe import Recipe
 from augcli.render import render
 from augcli.rng import generator
 from augcli.run import Context, Progress, RunStats, run_plan
+
+__all__ = ["Augmented", "BalanceResult", "InspectResult", "PreviewResult", "ReplayResult", "RunResult", "Status",
+           "augment", "balance", "expand", "inspect", "load_recipe", "preview", "replay", "replay_ops"]
 
 RecipeLike = Recipe | str | Path | None
 
@@ -42,8 +50,8 @@ class Augmented:
 
 
 @dataclass(frozen=True)
-class RunResult:
-    """What a run made."""
+class RunResult(Outcome):
+    """What a run made; FAILED (with ``strict``) when inputs were unreadable or left out."""
 
     output: Path
     planned: int
@@ -59,13 +67,18 @@ class RunResult:
     @property
     def manifest(self) -> Path:
         """Path of the manifest."""
-        return self.output / "manifest.csv"
+        return self.output / MANIFEST
 
 
 DEFAULT_MAX_OUTPUTS = 1_000_000
 MAX_COPIES = 100_000  # as a recipe's ``copies``
 MAX_SEED = 2**63 - 1  # as a recipe's ``seed``
 MAX_WORKERS = 256
+BOUNDS = {  # keyword: (least, most), the same bounds a recipe has
+    "copies": (0, MAX_COPIES), "seed": (0, MAX_SEED), "workers": (1, MAX_WORKERS), "max_pixels": (1, 2**40),
+    "max_outputs": (1, 2**40), "k_neighbors": (1, 1000), "quality": (1, 100), "images": (1, 64),
+    "variants": (1, 32), "cell": (32, 1024),
+}
 
 
 def load_recipe(path: str | Path | None = None, *, allow_custom: bool = True) -> Recipe:
@@ -87,7 +100,7 @@ def _as_recipe(recipe: RecipeLike, allow_custom: bool = True) -> Recipe:
     if isinstance(recipe, Recipe):
         if not allow_custom and _names_custom(recipe.to_data()):
             raise InputError(f"recipe {recipe.source} has a custom step, which runs Python code; "
-                             "refused because custom steps are not allowed (--no-custom)")
+                             f"refused because custom steps are not allowed ({option('allow_custom', False)})")
         return recipe
     return _recipe.load_recipe(recipe, allow_custom=allow_custom)
 
@@ -101,17 +114,19 @@ def _names_custom(data: Any) -> bool:
     return False
 
 
-def _check_number(option: str, value: int | None, least: int, most: int, hint: str = "") -> None:
-    """An option stays within the same bounds a recipe has, before anything is planned."""
-    if value is not None and not least <= value <= most:
-        raise InputError(f"{option}: expected an integer in [{least}, {most}], got {value}{hint}")
+def _check_options(**options: int | None) -> None:
+    """Every numeric option given within its bounds (:data:`BOUNDS`), before anything is read."""
+    for name, value in options.items():
+        least, most = BOUNDS[name]
+        if value is not None and not least <= value <= most:
+            raise InputError(f"{option(name)}: expected an integer in [{least}, {most}], got {value}")
 
 
 def _check_total(total: int, max_outputs: int | None, what: str) -> None:
     """A plan above ``max_outputs`` files needs the limit raised explicitly."""
     if max_outputs is not None and total > max_outputs:
-        raise InputError(f"{what} would write {total:,} files, more than --max-outputs {max_outputs:,}; "
-                         f"pass --max-outputs {total} if that is really meant")
+        raise InputError(f"{what} would write {total:,} files, more than {option('max_outputs')} {max_outputs:,}; "
+                         f"pass {option('max_outputs', total)} if that is really meant")
 
 
 def _as_image(image: Image, what: str) -> tuple[Image, bool]:
@@ -162,40 +177,64 @@ def _workers(workers: int | None) -> int:
             return len(os.sched_getaffinity(0))
         except AttributeError:  # pragma: no cover - not Linux
             return os.cpu_count() or 1
-    _check_number("--workers", workers, 1, MAX_WORKERS)
     return workers
 
 
-def _check_class_rules(rec: Recipe, data: Dataset) -> None:
-    """Per-class rules must name classes that exist in the input."""
+# ---------------------------------------------------------------- the one run path of expand and balance
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Run:
+    """A checked run: its input, output folder, recipe and seed, and how it executes."""
+
+    data: Dataset
+    output: Path
+    recipe: Recipe
+    seed: int
+    workers: int
+    overwrite: bool
+    max_pixels: int | None
+    strict: bool
+    progress: Progress | None
+
+
+def _start(input: str | Path, output: str | Path, recipe: RecipeLike, *, seed: int | None, workers: int | None,
+           overwrite: bool, max_pixels: int | None, strict: bool, allow_custom: bool,
+           progress: Progress | None) -> _Run:
+    """Load the recipe and scan the input; refuse overlapping folders and rules for unknown classes."""
+    rec = _as_recipe(recipe, allow_custom)
+    data = scan(input)
+    check_folders(data.root, Path(output))
     for label in rec.classes:
         if label not in data.classes:
             raise rec.error(f"classes.{label}", "a class folder of the input (" + ", ".join(data.classes) + ")",
                             repr(label), hint=did_you_mean(label, data.classes))
+    return _Run(data=data, output=Path(output), recipe=rec, seed=rec.seed if seed is None else seed,
+                workers=_workers(workers), overwrite=overwrite, max_pixels=max_pixels, strict=strict,
+                progress=progress)
 
 
-def _run(data: Dataset, output: Path, rec: Recipe, items: list[SourcePlan], seed: int, record: dict[str, Any],
-         workers: int | None, overwrite: bool, progress: Progress | None, max_pixels: int | None) -> RunResult:
-    """Plan, run and summarise."""
-    check_folders(data.root, output)
-    tasks = plan_tasks(items, seed, rec.output.format)
-    ctx = Context(in_root=data.root, out_root=output, recipe=rec, max_pixels=max_pixels)
-    stats: RunStats = run_plan(tasks, ctx, record=_record(record, data, rec, seed, tasks, max_pixels),
-                               workers=_workers(workers), overwrite=overwrite, errors=data.problems,
-                               progress=progress)
-    before = Counter(s.label for s in data.sources)
+def _execute(run: _Run, tasks: list[Task], command: str, options: dict[str, Any],
+             then: Recipe | None = None) -> RunStats:
+    """Record the run (what decides its outputs) and carry out its tasks in the output folder."""
+    rec, data = run.recipe, run.data
+    record = RunRecord(command=command, seed=run.seed, recipe=rec.to_data(), recipe_digest=rec.digest(),
+                       max_pixels=run.max_pixels, options=options, input=str(data.root.resolve()),
+                       planned=count_outputs(tasks), augcli_version=__version__)
+    ctx = Context(in_root=data.root, out_root=run.output, recipe=rec, then_recipe=then, max_pixels=run.max_pixels)
+    return run_plan(tasks, ctx, record=record, workers=run.workers, overwrite=run.overwrite,
+                    errors=data.problems, progress=run.progress)
+
+
+def _counts(run: _Run, stats: RunStats) -> dict[str, Any]:
+    """The fields every run result has; failed when ``strict`` and inputs were unreadable or left out."""
     after = Counter(row.label for row in stats.rows)
-    return RunResult(output, stats.planned, stats.made, stats.kept, stats.skipped, stats.stale, stats.errors,
-                     {c: before[c] for c in data.classes}, {c: after[c] for c in data.classes},
-                     fixed=tuple(fixed_values(rec)))
-
-
-def _record(record: dict[str, Any], data: Dataset, rec: Recipe, seed: int, tasks: list[Any],
-            max_pixels: int | None) -> dict[str, Any]:
-    """The run record: what decides the outputs, plus the version and input folder."""
-    return {**record, "augcli_version": __version__, "input": str(data.root.resolve()), "seed": seed,
-            "recipe": rec.to_data(), "recipe_digest": rec.digest(), "planned": count_outputs(tasks),
-            "max_pixels": max_pixels}
+    failed = run.strict and bool(stats.errors)
+    return {"output": run.output, "planned": stats.planned, "made": stats.made, "kept": stats.kept,
+            "skipped": stats.skipped, "stale": stats.stale, "errors": stats.errors,
+            "after": {c: after[c] for c in run.data.classes}, "fixed": tuple(fixed_values(run.recipe)),
+            "status": Status.FAILED if failed else Status.OK,
+            "failure": RunError(f"input problems and {option('strict', True)} given") if failed else None}
 
 
 def expand(
@@ -211,6 +250,7 @@ def expand(
     max_pixels: int | None = DEFAULT_MAX_PIXELS,
     max_outputs: int | None = DEFAULT_MAX_OUTPUTS,
     allow_custom: bool = True,
+    strict: bool = False,
     progress: Progress | None = None,
 ) -> RunResult:
     """Write ``copies`` augmented images per input image, plus the originals, and a manifest.
@@ -228,33 +268,21 @@ def expand(
         max_pixels: refuse input images whose header claims more pixels (None: no limit).
         max_outputs: refuse a plan writing more files than this (None: no limit).
         allow_custom: False refuses recipes with ``custom`` steps (they run Python code).
+        strict: the result's status is FAILED when an input was unreadable or left out.
         progress: called with (outputs just finished, outputs planned).
 
     Returns:
         Counts of what was planned, made, kept from an earlier run, skipped, and stale outputs removed.
     """
     _check_options(copies=copies, seed=seed, workers=workers, max_pixels=max_pixels, max_outputs=max_outputs)
-    rec = _as_recipe(recipe, allow_custom)
-    data = scan(input)
-    _check_class_rules(rec, data)
-    n = rec.copies if copies is None else copies
-    _check_total(len(data.sources) * (n + int(originals)), max_outputs, f"expand with {n} copies")
-    run_seed = rec.seed if seed is None else seed
-    record = {"command": "expand", "copies": n, "originals": originals}
-    return _run(data, Path(output), rec, expand_items(data.sources, n, originals), run_seed, record,
-                workers, overwrite, progress, max_pixels)
-
-
-def _check_options(*, copies: int | None = None, seed: int | None = None, workers: int | None = None,
-                   max_pixels: int | None = None, max_outputs: int | None = None,
-                   k_neighbors: int | None = None) -> None:
-    """Every numeric option within its documented bounds, before the input is read."""
-    _check_number("--copies", copies, 0, MAX_COPIES)
-    _check_number("--seed", seed, 0, MAX_SEED)
-    _check_number("--workers", workers, 1, MAX_WORKERS)
-    _check_number("--max-pixels", max_pixels, 1, 2**40)
-    _check_number("--max-outputs", max_outputs, 1, 2**40)
-    _check_number("--k-neighbors", k_neighbors, 1, 1000)
+    run = _start(input, output, recipe, seed=seed, workers=workers, overwrite=overwrite, max_pixels=max_pixels,
+                 strict=strict, allow_custom=allow_custom, progress=progress)
+    n = run.recipe.copies if copies is None else copies
+    _check_total(len(run.data.sources) * (n + int(originals)), max_outputs, f"expand with {n} copies")
+    tasks = plan_tasks(expand_items(run.data.sources, n, originals), run.seed, run.recipe.output.format)
+    stats = _execute(run, tasks, "expand", {"copies": n, "originals": originals})
+    before = Counter(s.label for s in run.data.sources)
+    return RunResult(**_counts(run, stats), before={c: before[c] for c in run.data.classes})
 
 
 @dataclass(frozen=True)
@@ -266,6 +294,15 @@ class BalanceResult(RunResult):
     removed: Mapping[str, int]
     chart: Path
     notes: tuple[str, ...] = ()
+
+    def table(self) -> str:
+        """The per-class table: class, before, after, added, removed."""
+        width = max([len("class"), *(len(label) for label in self.before)])
+        lines = [f"  {'class':<{width}}  {'before':>7}  {'after':>7}  {'added':>7}  {'removed':>7}"]
+        for label, n in self.before.items():
+            lines.append(f"  {label:<{width}}  {n:>7}  {self.after.get(label, 0):>7}  "
+                         f"{self.added.get(label, 0):>7}  {self.removed.get(label, 0):>7}")
+        return "\n".join(lines)
 
 
 def balance(
@@ -286,6 +323,7 @@ def balance(
     max_pixels: int | None = DEFAULT_MAX_PIXELS,
     max_outputs: int | None = DEFAULT_MAX_OUTPUTS,
     allow_custom: bool = True,
+    strict: bool = False,
     progress: Progress | None = None,
 ) -> BalanceResult:
     """Write the balanced dataset: the originals kept plus synthetic images, with a manifest and balance.png.
@@ -304,69 +342,59 @@ def balance(
             space (pixels, hog, color_hist or an embeddings .npz), the variant, the neighbours, and a
             recipe applied after each blend.
         overwrite: replace an earlier run with other settings in ``output`` (as :func:`expand`).
-        max_pixels, max_outputs, allow_custom: as :func:`expand`.
+        max_pixels, max_outputs, allow_custom, strict: as :func:`expand`.
         progress: called with (outputs just finished, outputs planned).
 
     Returns:
         Counts before and after, images added and originals removed per class, and the chart path.
     """
-    from augcli import balancing as B
-
     _check_options(seed=seed, workers=workers, max_pixels=max_pixels, max_outputs=max_outputs,
                    k_neighbors=k_neighbors)
-    rec = _as_recipe(recipe, allow_custom)
-    data = scan(input)
-    check_folders(data.root, Path(output))
-    _check_class_rules(rec, data)
-    opts = B.settings(rec, data.classes, target=target, method=method, undersample=undersample)
-    smote_given = {"--features": features, "--smote": smote, "--k-neighbors": k_neighbors,
-                   "--then-recipe": then_recipe}
-    given = [name for name, value in smote_given.items() if value is not None]
+    run = _start(input, output, recipe, seed=seed, workers=workers, overwrite=overwrite, max_pixels=max_pixels,
+                 strict=strict, allow_custom=allow_custom, progress=progress)
+    opts = B.settings(run.recipe, run.data.classes, target=target, method=method, undersample=undersample)
+    given = [name for name, value in (("features", features), ("smote", smote), ("k_neighbors", k_neighbors),
+                                      ("then_recipe", then_recipe)) if value is not None]
     if opts.method != "smote" and given:
-        raise InputError(f"{', '.join(given)}: expected --method smote for SMOTE options, "
-                         f"got --method {opts.method} instead; add --method smote or leave them out")
+        raise InputError(f"{', '.join(option(name) for name in given)}: expected {option('method', 'smote')} for "
+                         f"SMOTE options, got {option('method', opts.method)} instead; add "
+                         f"{option('method', 'smote')} or leave them out")
     smote_opts = B.SmoteOptions(features=str(features or "pixels"), variant=smote or "smote",
                                 k_neighbors=5 if k_neighbors is None else k_neighbors)
     then = _as_recipe(then_recipe, allow_custom) if then_recipe is not None else None
-    run_seed = rec.seed if seed is None else seed
-    targets = B.resolve(Counter(s.label for s in data.sources), opts)
+    targets = B.resolve(Counter(s.label for s in run.data.sources), opts)
     _check_total(sum(targets.total.values()), max_outputs, f"balance to {opts.target}")
-    plan = B.plan_balance(data, targets, seed=run_seed, fmt=rec.output.format, method=opts.method,
-                          smote=smote_opts, workers=_workers(workers))
-    record = {"command": "balance", "target": opts.target, "per_class": dict(opts.per_class),
-              "targets": targets.total, "method": opts.method, "undersample": opts.undersample,
-              "smote": {**smote_opts.record(), "then_recipe": then.to_data() if then else None}
-              if opts.method == "smote" else None}
-    return _balance_run(data, Path(output), rec, then, plan, run_seed, record, workers, overwrite, progress,
-                        max_pixels)
+    plan = B.plan_balance(run.data, targets, seed=run.seed, fmt=run.recipe.output.format, method=opts.method,
+                          smote=smote_opts, workers=run.workers)
+    stats = _execute(run, plan.tasks, "balance", {
+        "target": opts.target, "per_class": dict(opts.per_class), "targets": targets.total, "method": opts.method,
+        "undersample": opts.undersample,
+        "smote": {**smote_opts.record(), "then_recipe": then.to_data() if then else None}
+        if opts.method == "smote" else None}, then)
+    return _balanced(run, plan, stats)
 
 
-def _balance_run(data: Dataset, output: Path, rec: Recipe, then: Recipe | None, plan: Any, seed: int,
-                 record: dict[str, Any], workers: int | None, overwrite: bool,
-                 progress: Progress | None, max_pixels: int | None) -> BalanceResult:
-    """Run a balance plan, then write features.npz (SMOTE) and balance.png."""
-    from augcli.balancing import CHART
+def _balanced(run: _Run, plan: B.BalancePlan, stats: RunStats) -> BalanceResult:
+    """Write features.npz (SMOTE) and balance.png after a balance run, and say what it made."""
     from augcli.chart import write_chart
 
-    ctx = Context(in_root=data.root, out_root=output, recipe=rec, then_recipe=then, max_pixels=max_pixels)
-    stats = run_plan(plan.tasks, ctx, record=_record(record, data, rec, seed, plan.tasks, max_pixels),
-                     workers=_workers(workers), overwrite=overwrite, errors=data.problems, progress=progress)
     if plan.smote is not None:
         from augcli.smote import write_features
 
-        write_features(output, plan.smote, stats.rows)
-    before = {c: plan.targets.before[c] for c in data.classes}
-    after = Counter(row.label for row in stats.rows)
+        write_features(run.output, plan.smote, stats.rows)
+    classes = run.data.classes
+    counts = _counts(run, stats)
+    before = {c: plan.targets.before[c] for c in classes}
     added = Counter(row.label for row in stats.rows if row.kind != "original")
-    chart = write_chart(output / CHART, list(data.classes),
-                        {"before": list(before.values()), "after": [after[c] for c in data.classes]},
+    chart = write_chart(run.output / B.CHART, list(classes),
+                        {"before": list(before.values()), "after": [counts["after"][c] for c in classes]},
                         title="Images per class, before and after balancing")
-    return BalanceResult(output, stats.planned, stats.made, stats.kept, stats.skipped, stats.stale,
-                         stats.errors, before,
-                         {c: after[c] for c in data.classes}, dict(plan.targets.total),
-                         {c: added[c] for c in data.classes},
-                         {c: plan.targets.remove.get(c, 0) for c in data.classes}, chart, plan.notes,
-                         fixed=tuple(fixed_values(rec)))
+    return BalanceResult(**counts, before=before, target=dict(plan.targets.total),
+                         added={c: added[c] for c in classes},
+                         removed={c: plan.targets.remove.get(c, 0) for c in classes}, chart=chart, notes=plan.notes)
+
+
+# ---------------------------------------------------------------- inspect, preview, replay
 
 
 def inspect(
@@ -376,20 +404,20 @@ def inspect(
     chart: str | Path | None = None,
     max_pixels: int | None = DEFAULT_MAX_PIXELS,
     progress: Progress | None = None,
-) -> Any:
+) -> InspectResult:
     """Read every image of an input tree and summarise it per class (count, share, formats, sizes, errors).
 
     Args:
         input: ImageFolder tree (one sub-folder per class).
         workers: threads reading images (default: the available cores).
         chart: write the class counts as a PNG bar chart here.
+        max_pixels: images whose header claims more pixels are reported unreadable (None: no limit).
         progress: called with (images just read, images in the tree).
 
     Returns:
-        An ``InspectResult`` (``as_dict()`` is the ``--json`` form; ``imbalance_ratio`` largest / smallest).
+        The per-class summary (``as_dict()`` is the ``--json`` form, ``report()`` the text one;
+        ``imbalance_ratio`` is largest / smallest).
     """
-    from augcli.inspecting import inspect_tree
-
     _check_options(workers=workers, max_pixels=max_pixels)
     return inspect_tree(input, workers=_workers(workers), chart=chart, progress=progress, max_pixels=max_pixels)
 
@@ -406,18 +434,22 @@ def preview(
     transform: str | None = None,
     allow_custom: bool = True,
     max_pixels: int | None = DEFAULT_MAX_PIXELS,
-) -> Any:
+) -> PreviewResult:
     """Draw a PNG contact sheet of a recipe's variants (or a sweep of one transform) for a look before a run.
 
-    Returns:
-        A ``PreviewResult`` (path and grid size).
-    """
-    from augcli.previewing import make_preview
+    Args:
+        input: ImageFolder tree (one sub-folder per class).
+        output: the sheet, a .png file outside ``input``.
+        recipe: Recipe, recipe path, or None for the default recipe.
+        images, variants, cell: sample images (rows), variants per image, and cell size in pixels.
+        seed: overrides the recipe's seed (variants use the seeds ``expand`` uses for copies 1..n).
+        transform: sweep this transform across its parameter ranges instead of running the recipe.
+        allow_custom, max_pixels: as :func:`expand`.
 
-    _check_options(seed=seed, max_pixels=max_pixels)
-    for option, value, least, most in (("--images", images, 1, 64), ("--variants", variants, 1, 32),
-                                       ("--cell", cell, 32, 1024)):
-        _check_number(option, value, least, most)
+    Returns:
+        The sheet's path and grid size, and the sample images passed over.
+    """
+    _check_options(seed=seed, max_pixels=max_pixels, images=images, variants=variants, cell=cell)
     return make_preview(input, output, recipe=_as_recipe(recipe, allow_custom), images=images, variants=variants,
                         seed=seed, cell=cell, transform=transform, max_pixels=max_pixels)
 
@@ -430,17 +462,15 @@ def replay(
     quality: int | None = None,
     workers: int | None = None,
     progress: Progress | None = None,
-) -> Any:
+) -> ReplayResult:
     """Rebuild every output of a manifest from its sources and recorded ops alone, and compare bytes.
 
     Without a run record beside the manifest, ``input`` is needed and ``quality`` (default 95) is the
     JPEG/WebP quality the run used.
 
     Returns:
-        A ``ReplayResult`` (rebuilt, identical, mismatched paths).
+        The rebuilt, identical and mismatched outputs; its status is FAILED when any output differs.
     """
-    from augcli.replaying import replay_manifest
-
-    _check_number("--quality", quality, 1, 100)
+    _check_options(quality=quality, workers=workers)
     return replay_manifest(manifest, output, input=input, quality=quality, workers=_workers(workers),
                            progress=progress)

@@ -11,11 +11,14 @@ import functools
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from augcli import __version__
+
+if TYPE_CHECKING:
+    from augcli.api import BalanceResult, InspectResult, PreviewResult, ReplayResult, RunResult
 
 F = Callable[..., Any]
 
@@ -28,26 +31,60 @@ class CliError(click.ClickException):
         self.exit_code = exit_code
 
 
+NEGATED = {"allow_custom": "--no-custom", "originals": "--no-originals"}  # keyword=False -> its flag
+
+
+def flag(name: str, value: str | None) -> str:
+    """The CLI's spelling of an API option a message names: ``--copies``, ``--max-outputs 5000``."""
+    if value == "False" and name in NEGATED:
+        return NEGATED[name]
+    text = "--" + name.replace("_", "-")
+    return text if value in (None, "True") else f"{text} {value}"
+
+
+def exit_status(outcome: BaseException | Any) -> int:
+    """The exit status of an error, or of a result by its status: the only place they are mapped.
+
+    0 ok; 1 a failed run (a run error, a result FAILED, a system error); 2 a usage, recipe or input
+    error; 130 interrupted (Ctrl-C), 143 terminated (SIGTERM).
+    """
+    from augcli.errors import AugcliError, Status
+    from augcli.run import Interrupted
+
+    if isinstance(outcome, Interrupted):
+        return 130 if outcome.signal_name == "interrupted" else 143
+    if isinstance(outcome, KeyboardInterrupt):
+        return 130
+    if isinstance(outcome, AugcliError):
+        return outcome.exit_code  # 2 for RecipeError and InputError, 1 for RunError and ReadError
+    if isinstance(outcome, OSError):
+        return 1
+    return 1 if getattr(outcome, "status", None) is Status.FAILED else 0
+
+
 def handle_errors(fn: F) -> F:
-    """Map augcli errors to a clean 'Error: …' and their exit status; bugs keep their traceback."""
+    """Map augcli errors and a failed result to a clean 'Error: …' and their exit status; bugs keep
+    their traceback. A command returns its API result after printing it."""
 
     @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
+    def wrapper(*args: Any, **kwargs: Any) -> None:
         from augcli.errors import AugcliError
 
         try:
-            return fn(*args, **kwargs)
+            result = fn(*args, **kwargs)
         except AugcliError as exc:
-            raise CliError(str(exc), exc.exit_code) from None
-        except KeyboardInterrupt:
-            raise CliError("interrupted; run the same command again to resume", 130) from None
+            raise CliError(exc.spelled(flag), exit_status(exc)) from None
+        except KeyboardInterrupt as exc:
+            raise CliError("interrupted; run the same command again to resume", exit_status(exc)) from None
         except click.ClickException:
             raise
         except OSError as exc:  # a system failure outside a run (a chart, a preview, a folder)
             from augcli.paths import shown
 
             where = shown(exc.filename) if exc.filename else "a file"
-            raise CliError(f"cannot use {where}: {exc.strerror or exc}", 1) from None
+            raise CliError(f"cannot use {where}: {exc.strerror or exc}", exit_status(exc)) from None
+        if exit_status(result):
+            raise CliError(result.failure.spelled(flag), exit_status(result))
 
     return wrapper
 
@@ -101,8 +138,8 @@ class _Bar:
             self.bar.close()
 
 
-def _report(result: Any, strict: bool, quiet: bool) -> None:
-    """Print the run summary; exit 1 when --strict and inputs were unreadable."""
+def _report(result: RunResult, quiet: bool) -> None:
+    """Print the run summary, then the input problems (those even when quiet)."""
     if not quiet:
         _written(result)
         width = max([5, *(len(c) for c in result.after)])
@@ -110,8 +147,12 @@ def _report(result: Any, strict: bool, quiet: bool) -> None:
         for label in result.after:
             click.echo(f"  {label:<{width}}  {result.before[label]:>7}  {result.after[label]:>7}")
         click.echo(f"Manifest: {result.manifest}")
-    if not quiet:
         _fixed_note(result)
+    _problems(result)
+
+
+def _problems(result: RunResult) -> None:
+    """Say which inputs were unreadable or left out, on stderr."""
     if result.errors:
         from augcli.paths import shown
 
@@ -119,18 +160,16 @@ def _report(result: Any, strict: bool, quiet: bool) -> None:
                    f"not made); see {shown(result.output / 'errors.csv')}", err=True)
         for path, reason in result.errors[:5]:
             click.echo(f"  {shown(path)}: {reason}", err=True)
-        if strict:
-            raise CliError("input problems and --strict given", 1)
 
 
-def _fixed_note(result: Any) -> None:
+def _fixed_note(result: RunResult) -> None:
     """Say which range parameters were given as one number (albumentations reads those as ± ranges)."""
     if result.fixed:
         click.echo("note: fixed values (a single number is that exact value, not a ± range): "
                    + "; ".join(result.fixed), err=True)
 
 
-def _written(result: Any) -> None:
+def _written(result: RunResult) -> None:
     """The first summary line: written, kept, removed, planned."""
     from augcli.paths import shown
 
@@ -167,7 +206,7 @@ def cli() -> None:
 @handle_errors
 def expand(recipe: Path | None, copies: int | None, seed: int | None, workers: int | None, no_originals: bool,
            overwrite: bool, max_pixels: int, max_outputs: int, no_custom: bool, strict: bool, quiet: bool,
-           input: Path, output: Path) -> None:
+           input: Path, output: Path) -> RunResult:
     """Write N augmented copies of every image in INPUT to OUTPUT."""
     from augcli import api
 
@@ -175,10 +214,11 @@ def expand(recipe: Path | None, copies: int | None, seed: int | None, workers: i
     try:
         result = api.expand(input, output, recipe=recipe, copies=copies, seed=seed, workers=workers,
                             originals=not no_originals, overwrite=overwrite, max_pixels=max_pixels,
-                            max_outputs=max_outputs, allow_custom=not no_custom, progress=bar)
+                            max_outputs=max_outputs, allow_custom=not no_custom, strict=strict, progress=bar)
     finally:
         bar.close()
-    _report(result, strict, quiet)
+    _report(result, quiet)
+    return result
 
 
 @cli.command()
@@ -212,10 +252,9 @@ def expand(recipe: Path | None, copies: int | None, seed: int | None, workers: i
 def balance(recipe: Path | None, target: str | None, method: str | None, undersample: bool, seed: int | None,
             workers: int | None, features: str | None, smote: str | None, k_neighbors: int | None,
             then_recipe: Path | None, overwrite: bool, max_pixels: int, max_outputs: int, no_custom: bool,
-            strict: bool, quiet: bool, input: Path, output: Path) -> None:
+            strict: bool, quiet: bool, input: Path, output: Path) -> BalanceResult:
     """Balance the classes of INPUT, writing originals plus synthetic images to OUTPUT."""
     from augcli import api
-    from augcli.balancing import table
 
     bar = _Bar(quiet, "balance")
     try:
@@ -223,7 +262,7 @@ def balance(recipe: Path | None, target: str | None, method: str | None, undersa
                              undersample=undersample, seed=seed, workers=workers, features=features,
                              smote=smote, k_neighbors=k_neighbors, then_recipe=then_recipe,
                              overwrite=overwrite, max_pixels=max_pixels, max_outputs=max_outputs,
-                             allow_custom=not no_custom, progress=bar)
+                             allow_custom=not no_custom, strict=strict, progress=bar)
     finally:
         bar.close()
     if not quiet:
@@ -231,10 +270,11 @@ def balance(recipe: Path | None, target: str | None, method: str | None, undersa
             click.echo(f"note: {note}", err=True)
         _fixed_note(result)
         _written(result)
-        click.echo(table(result.before, result.after, result.added, result.removed))
+        click.echo(result.table())
         click.echo(f"Chart: {result.chart}")
         click.echo(f"Manifest: {result.manifest}")
-    _report(result, strict, quiet=True)
+    _problems(result)
+    return result
 
 
 @cli.command()
@@ -245,15 +285,15 @@ def balance(recipe: Path | None, target: str | None, method: str | None, undersa
 @max_pixels_option
 @input_arg
 @handle_errors
-def inspect(as_json: bool, chart: Path | None, workers: int | None, max_pixels: int, input: Path) -> None:
+def inspect(as_json: bool, chart: Path | None, workers: int | None, max_pixels: int, input: Path) -> InspectResult:
     """Summarise INPUT: images, share, formats, sizes and unreadable files per class, and the imbalance."""
     import json
 
     from augcli import api
-    from augcli.inspecting import report
 
     result = api.inspect(input, workers=workers, chart=chart, max_pixels=max_pixels)
-    click.echo(json.dumps(result.as_dict(), indent=2) if as_json else report(result), nl=as_json)
+    click.echo(json.dumps(result.as_dict(), indent=2) if as_json else result.report(), nl=as_json)
+    return result
 
 
 @cli.command()
@@ -283,7 +323,7 @@ def transforms(name: str | None, markdown: bool) -> None:
 @click.argument("output", type=click.Path(dir_okay=False, path_type=Path))
 @handle_errors
 def preview(recipe: Path | None, images: int, variants: int, seed: int | None, cell: int, transform: str | None,
-            no_custom: bool, max_pixels: int, input: Path, output: Path) -> None:
+            no_custom: bool, max_pixels: int, input: Path, output: Path) -> PreviewResult:
     """Draw a PNG contact sheet of what a recipe makes from INPUT (no dataset is written)."""
     from augcli import api
 
@@ -294,6 +334,7 @@ def preview(recipe: Path | None, images: int, variants: int, seed: int | None, c
 
     for path, reason in [*result.problems, *result.unreadable][:5]:
         click.echo(f"  skipped {shown(path)}: {reason}", err=True)
+    return result
 
 
 @cli.command()
@@ -307,7 +348,7 @@ def preview(recipe: Path | None, images: int, variants: int, seed: int | None, c
 @quiet_option
 @handle_errors
 def replay(manifest: Path, output: Path, input_root: Path | None, quality: int | None, workers: int | None,
-           quiet: bool) -> None:
+           quiet: bool) -> ReplayResult:
     """Rebuild every output of MANIFEST from its sources and recorded ops alone, and compare bytes."""
     from augcli import api
 
@@ -317,10 +358,9 @@ def replay(manifest: Path, output: Path, input_root: Path | None, quality: int |
     finally:
         bar.close()
     click.echo(f"{result.identical} of {result.rebuilt} outputs rebuilt byte for byte in {output}")
-    if result.mismatched:
-        for path in result.mismatched[:10]:
-            click.echo(f"  {path}: {result.reasons.get(path, 'differs')}", err=True)
-        raise CliError(f"{len(result.mismatched)} output(s) differ from the manifest's files", 1)
+    for path in result.mismatched[:10]:
+        click.echo(f"  {path}: {result.reasons.get(path, 'differs')}", err=True)
+    return result
 
 
 def main() -> None:

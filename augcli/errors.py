@@ -1,14 +1,22 @@
-"""The error vocabulary of augcli: exceptions, how a user value is shown, and "did you mean".
+"""The error vocabulary of augcli: exceptions, how a user value and an option are shown, "did you
+mean", and the status a finished command reports.
 
-Every error a user can cause is an ``AugcliError``; its ``exit_code`` is the process exit status,
-mapped in one place (``augcli.cli``). ``RecipeError`` and ``InputError`` are structured: they name
-where the problem is, what was expected, what was given and, when one is close, the name meant.
+Every error a user can cause is an ``AugcliError`` whose ``exit_code`` says its kind; the CLI
+turns it (and a result's ``status``) into the process exit status in one place
+(``augcli.cli.exit_status``). ``RecipeError`` and ``InputError`` are structured: they name where
+the problem is, what was expected, what was given and, when one is close, the name meant.
+
+Messages name a caller's options with :func:`option`: the library reads as its keywords
+(``copies``, ``overwrite=True``), and the CLI spells the same message with its flags
+(``--copies``, ``--overwrite``) through :func:`spell`.
 """
 
 from __future__ import annotations
 
 import difflib
-from collections.abc import Sequence
+import enum
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 SHOW_CHARS = 80  # longest rendering of a user value in an error message
@@ -46,10 +54,68 @@ def _render(value: Any) -> str:
     return str(value)
 
 
+_MARK, _SEP = "\x1f", "\x1e"  # ASCII unit and record separators: never part of a message otherwise
+
+Spelling = Callable[[str, str | None], str]  # (option keyword, its value as text or None) -> how it reads
+
+
+def option(name: str, value: Any = None) -> str:
+    """Name a caller's option (by its keyword) in a message, with the value to pass when there is one.
+
+    Read through ``str(error)`` it is the keyword (``copies``, ``max_outputs=5000``, ``method='smote'``);
+    a front end spells it its own way with :func:`spell`.
+    """
+    if value is None:
+        return f"{_MARK}{name}{_MARK}"
+    return f"{_MARK}{name}{_SEP}{value!r}{_SEP}{value}{_MARK}"
+
+
+def keyword(name: str, value: str | None) -> str:
+    """The library's spelling of an option: the keyword, ``name=value`` when a value goes with it."""
+    return name if value is None else f"{name}={value}"
+
+
+def spell(text: str, spelling: Spelling = keyword) -> str:
+    """The text with every :func:`option` mark spelled by ``spelling``; the keyword by default."""
+    parts = text.split(_MARK)
+    for i in range(1, len(parts), 2):
+        name, *values = parts[i].split(_SEP)
+        shown_value = None if not values else values[0] if spelling is keyword else values[1]
+        parts[i] = spelling(name, shown_value)
+    return "".join(parts)
+
+
+class Status(enum.Enum):
+    """How a command that ran to its end went; the CLI maps it to the exit status."""
+
+    OK = "ok"
+    FAILED = "failed"  # it finished, but not as asked (outputs that differ; unreadable inputs with strict)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Outcome:
+    """What every API result carries: its status and, when it FAILED, why (``str(failure)`` names options
+    by keyword; the CLI spells them as flags)."""
+
+    status: Status = Status.OK
+    failure: AugcliError | None = None
+
+
 class AugcliError(Exception):
-    """Base class of every error augcli reports to a user."""
+    """Base class of every error augcli reports to a user.
+
+    ``exit_code`` declares the kind: 2 for a caller's mistake (usage, recipe, input), 1 for a run
+    that could not finish; ``augcli.cli.exit_status`` turns it into the process exit status.
+    """
 
     exit_code = 1
+
+    def __str__(self) -> str:
+        return spell(super().__str__())
+
+    def spelled(self, spelling: Spelling) -> str:
+        """The message with its options spelled by ``spelling`` (the CLI passes its flags)."""
+        return spell(super().__str__(), spelling)
 
 
 class _Located(AugcliError):

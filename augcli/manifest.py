@@ -5,8 +5,8 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, fields
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from stat import S_ISREG
 from typing import Any
@@ -99,7 +99,7 @@ def read_rows_tolerant(path: Path) -> tuple[list[Row], list[int]]:
         return rows, bad
 
 
-def _records(reader: Any, path: Path) -> Iterable[list[str]]:
+def _records(reader: Any, path: Path) -> Iterator[list[str]]:
     """CSV records; a field past the csv module's size limit is a ValueError naming the file and line."""
     try:
         yield from reader
@@ -161,24 +161,99 @@ def write_errors(path: Path, errors: Sequence[tuple[str, str]]) -> None:
 
 
 RECORD_LIMIT = 16 * 1024 * 1024  # a run record is a few KiB; anything larger is not one
+CONTEXT = ("augcli_version", "input", "planned")  # recorded, but not what decides the outputs
+_WORDS = {"recipe_digest": "recipe"}  # how a refusal names a changed part of the identity
 
 
-def read_record(path: Path) -> dict[str, Any] | None:
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RunRecord:
+    """What decides a run's outputs (its identity: resume needs it unchanged), and where and by which
+    version the run was made. Written beside the manifest as ``augcli-run.json``.
+
+    ``options`` are the command's own (expand: copies, originals; balance: target, per_class,
+    targets, method, undersample, smote); a record read from a file keeps every key it does not
+    know there, so it still takes part in the comparison.
+    """
+
+    command: str | None
+    seed: int | None
+    recipe: Mapping[str, Any]  # canonical recipe data; its ``output`` section says how files were encoded
+    recipe_digest: str | None
+    max_pixels: int | None
+    options: Mapping[str, Any] = field(default_factory=dict)
+    input: str | None = None  # the input folder, resolved
+    planned: int | None = None  # outputs in the plan
+    augcli_version: str | None = None
+
+    def identity(self) -> dict[str, Any]:
+        """What must match for a run to resume this one (not the version, the input folder's place or
+        the plan's size: a changed input tree is reconciled file by file)."""
+        return {"command": self.command, "seed": self.seed, "recipe": self.recipe,
+                "recipe_digest": self.recipe_digest, "max_pixels": self.max_pixels, **self.options}
+
+    def describe_change(self, old: RunRecord) -> str:
+        """The parts of this identity that differ from ``old``'s, in user terms ("seed", "recipe"), sorted;
+        when only ``old`` has more, those."""
+        mine, theirs = self.identity(), old.identity()
+        keys = [k for k in mine if mine[k] != theirs.get(k)] or [k for k in theirs if k not in mine]
+        return ", ".join(sorted({_WORDS.get(k, k) for k in keys}))
+
+    def to_json(self) -> dict[str, Any]:
+        """The plain JSON form (the file's keys: the identity's, then version, input and plan size)."""
+        return {**self.identity(), "augcli_version": self.augcli_version, "input": self.input,
+                "planned": self.planned}
+
+    @classmethod
+    def from_json(cls, data: Any) -> RunRecord | None:
+        """The record a file holds, or None when it is not a JSON object.
+
+        Read leniently, so that any record an augcli wrote resumes and replays: a key an older
+        version did not write reads as None; a key of the wrong type (a hand edit) keeps its raw
+        value in ``options`` when it is part of the identity (so it still counts as a change), and
+        reads as None when it is only context.
+        """
+        if not isinstance(data, dict):
+            return None
+        typed = {k: v for k, v in data.items() if k in _TYPES and _is(v, _TYPES[k])}
+        options = {k: v for k, v in data.items()
+                   if k not in _TYPES or (k not in typed and k not in CONTEXT and v is not None)}
+        recipe = typed.pop("recipe", {})
+        return cls(recipe=recipe, options=options, **{k: typed.get(k) for k in _TYPES if k != "recipe"})
+
+    @property
+    def output(self) -> Mapping[str, Any] | None:
+        """The recipe's output section (format, quality: how files were encoded), or None without one."""
+        section = self.recipe.get("output")
+        return section if isinstance(section, dict) else None
+
+
+_TYPES: dict[str, type] = {
+    "command": str, "seed": int, "recipe": dict, "recipe_digest": str, "max_pixels": int,
+    "augcli_version": str, "input": str, "planned": int,
+}
+
+
+def _is(value: Any, kind: type) -> bool:
+    """A JSON value of this Python type (JSON true and false are not integers here)."""
+    return isinstance(value, kind) and not (kind is int and isinstance(value, bool))
+
+
+def read_record(path: Path) -> RunRecord | None:
     """The run record of an earlier run, or None (also for a FIFO, a device or an oversized file: never
     one augcli wrote, and reading it could block or fill memory)."""
     try:
         stat = path.stat()
         if not S_ISREG(stat.st_mode) or stat.st_size > RECORD_LIMIT:
             return None
-        record = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError, RecursionError):
         return None
-    return record if isinstance(record, dict) else None
+    return RunRecord.from_json(data)
 
 
-def write_record(path: Path, record: dict[str, Any]) -> None:
-    """Write the run record (what decides the outputs), pretty-printed."""
-    write_atomic(path, (json.dumps(record, indent=2, sort_keys=True) + "\n").encode("utf-8"))
+def write_record(path: Path, record: RunRecord) -> None:
+    """Write the run record, pretty-printed with sorted keys."""
+    write_atomic(path, (json.dumps(record.to_json(), indent=2, sort_keys=True) + "\n").encode("utf-8"))
 
 
 # ---------------------------------------------------------------- source stamps (what each output was made from)

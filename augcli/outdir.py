@@ -12,10 +12,9 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
 
 from augcli import manifest as M
-from augcli.errors import InputError, RunError
+from augcli.errors import InputError, RunError, option
 from augcli.io import TMP_SUFFIX
 from augcli.paths import inside, is_within, safe_rel, shown
 from augcli.plan import Job, Task
@@ -88,8 +87,8 @@ class Resume:
     stale: int
 
 
-def prepare(out_root: Path, in_root: Path, tasks: Sequence[Task], record: dict[str, Any],
-             overwrite: bool) -> Resume:
+def prepare(out_root: Path, in_root: Path, tasks: Sequence[Task], record: M.RunRecord,
+            overwrite: bool) -> Resume:
     """Check the output folder against the run record; keep what is still right, remove what is not."""
     old = M.read_record(out_root / M.RUN_RECORD)
     if old is None:
@@ -101,13 +100,12 @@ def prepare(out_root: Path, in_root: Path, tasks: Sequence[Task], record: dict[s
         _remove_temporaries(out_root)
         return Resume({}, {}, 0)
     rows = _old_rows(out_root)
-    if _identity(old) != _identity(record):
+    if old.identity() != record.identity():
         if not overwrite:
-            changed = sorted({_WORDS.get(k, k) for k in _identity(record)
-                             if _identity(old).get(k) != _identity(record).get(k)})
-            raise InputError(f"output folder {shown(out_root)} holds a run with a different {', '.join(changed)}; "
-                             "resume needs the same recipe and options: pass --overwrite to replace that run, "
-                             "or choose another folder")
+            raise InputError(f"output folder {shown(out_root)} holds a run with a different "
+                             f"{record.describe_change(old)}; "
+                             f"resume needs the same recipe and options: pass {option('overwrite', True)} to "
+                             "replace that run, or choose another folder")
         removable = _removable(out_root, rows)
         _refuse_strays(out_root, tasks, {row.path for row in rows})
         for target in removable:
@@ -118,9 +116,6 @@ def prepare(out_root: Path, in_root: Path, tasks: Sequence[Task], record: dict[s
         return Resume({}, {}, len(rows))
     _remove_temporaries(out_root)
     return _reconcile(out_root, in_root, tasks, rows, M.read_stamps(out_root / M.SOURCES))
-
-
-_WORDS = {"recipe_digest": "recipe", "recipe": "recipe"}
 
 
 def _old_rows(out_root: Path) -> list[M.Row]:
@@ -141,12 +136,6 @@ def _old_rows(out_root: Path) -> list[M.Row]:
             raise InputError(f"{shown(path)}: row {shown(row.path)!r} names a path outside the folders; "
                              "augcli did not write this manifest: choose another output folder")
     return rows
-
-
-def _identity(record: dict[str, Any]) -> dict[str, Any]:
-    """The parts of a run record that decide how outputs are made (not the version, the input
-    folder's place or the plan's size: a changed input tree is reconciled file by file)."""
-    return {k: v for k, v in record.items() if k not in ("augcli_version", "input", "planned")}
 
 
 def _removable(out_root: Path, rows: Sequence[M.Row]) -> list[Path]:

@@ -15,7 +15,6 @@ from collections.abc import Callable, Generator, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
-from typing import Any
 
 import numpy as np
 
@@ -191,7 +190,7 @@ class Interrupted(RunError):
     def __init__(self, done: int, planned: int, signal_name: str) -> None:
         super().__init__(f"{signal_name}: stopped after {done} of {planned} outputs; "
                          "run the same command again to resume")
-        self.exit_code = 130 if signal_name == "interrupted" else 143
+        self.signal_name = signal_name  # "interrupted" (Ctrl-C) or "terminated" (SIGTERM)
 
 
 class _Terminated(BaseException):
@@ -206,7 +205,7 @@ def run_plan(
     tasks: Sequence[Task],
     ctx: Context,
     *,
-    record: dict[str, Any],
+    record: M.RunRecord,
     workers: int,
     overwrite: bool = False,
     errors: Sequence[tuple[str, str]] = (),
@@ -232,7 +231,7 @@ def run_plan(
                        "(permissions, free space) and run again to resume") from None
 
 
-def _run_locked(tasks: Sequence[Task], ctx: Context, record: dict[str, Any], workers: int, overwrite: bool,
+def _run_locked(tasks: Sequence[Task], ctx: Context, record: M.RunRecord, workers: int, overwrite: bool,
                 errors: list[tuple[str, str]], progress: Progress | None) -> RunStats:
     out_root = ctx.out_root
     state = prepare(out_root, ctx.in_root, tasks, record, overwrite)

@@ -13,7 +13,7 @@ import cv2
 import numpy as np
 import pytest
 
-from augcli.balancing import Settings, parse_target, resolve, spread, undersample
+from augcli._balance import Settings, parse_target, resolve, spread, undersample
 from augcli.dataset import Source
 from augcli.errors import InputError
 
@@ -89,7 +89,7 @@ def test_parse_target(text: Any, value: Any) -> None:
 
 @pytest.mark.parametrize("bad", ["most", "0", "-3", "1.5", "0.0", "-0.1", True, None])
 def test_parse_target_refuses(bad: Any) -> None:
-    with pytest.raises(InputError, match=r"--target: expected .*got .* instead"):
+    with pytest.raises(InputError, match=r"^target: expected .*got .* instead"):
         parse_target(bad)
 
 

@@ -130,3 +130,59 @@ def test_summary_names_fixed_values(cli, make_tree, tmp_path: Path) -> None:
             "rotate.degrees = 30 (fixed, not ±30)") in result.stderr
     quiet = cli("expand", "-q", "--copies", 1, "--workers", 1, "--recipe", recipe, tree, tmp_path / "out2")
     assert quiet.stderr == ""
+
+
+def test_the_api_names_keywords_and_the_cli_names_flags(cli, make_tree, tmp_path: Path) -> None:
+    """One message, two spellings: the library says the keyword, the command line the flag."""
+    from augcli import api
+    from augcli.errors import InputError
+
+    tree, out = make_tree({"a": 3, "b": 1}), tmp_path / "out"
+    api.expand(tree, out, copies=1, workers=1)
+    with pytest.raises(InputError, match=r"different copies; .*: pass overwrite=True to replace that run"):
+        api.expand(tree, out, copies=2, workers=1)
+    assert "pass --overwrite to replace that run" in cli("expand", "-n", 2, "-w", 1, tree, out).stderr
+    with pytest.raises(InputError, match=r"^k_neighbors: expected method='smote' for SMOTE options, got "
+                                         r"method='transforms' instead; add method='smote' or leave them out$"):
+        api.balance(tree, tmp_path / "b", k_neighbors=3, workers=1)
+    result = cli("balance", "--k-neighbors", 3, tree, tmp_path / "b")
+    assert result.exit_code == 2
+    assert ("Error: --k-neighbors: expected --method smote for SMOTE options, got --method transforms instead; "
+            "add --method smote or leave them out") in result.stderr
+
+
+def test_results_carry_their_status_and_the_cli_maps_it(cli, make_tree, tmp_path: Path) -> None:
+    """strict makes a run with unreadable inputs FAILED; the CLI turns that into exit 1 and says why."""
+    from augcli import api
+    from augcli.errors import Status
+
+    tree = make_tree({"a": 2})
+    (tree / "a" / "zz.png").write_bytes(b"not an image")
+    loose = api.expand(tree, tmp_path / "o1", copies=1, workers=1)
+    assert loose.status is Status.OK and loose.failure is None
+    strict = api.expand(tree, tmp_path / "o2", copies=1, workers=1, strict=True)
+    assert strict.status is Status.FAILED and str(strict.failure) == "input problems and strict=True given"
+    result = cli("expand", "-q", "--strict", "-n", 1, "-w", 1, tree, tmp_path / "o3")
+    assert result.exit_code == 1 and result.stderr.endswith("Error: input problems and --strict given\n")
+
+
+def test_exit_statuses_are_mapped_in_one_place() -> None:
+    from augcli.cli import exit_status
+    from augcli.errors import InputError, RecipeError, RunError, Status
+    from augcli.run import Interrupted
+
+    class Result:
+        def __init__(self, status: Status) -> None:
+            self.status = status
+
+    cases = [(Result(Status.OK), 0), (None, 0), (Result(Status.FAILED), 1), (RunError("x"), 1),
+             (OSError("x"), 1), (InputError("x"), 2), (RecipeError("x"), 2), (KeyboardInterrupt(), 130),
+             (Interrupted(1, 2, "interrupted"), 130), (Interrupted(1, 2, "terminated"), 143)]
+    assert [exit_status(outcome) for outcome, _ in cases] == [status for _, status in cases]
+
+
+def test_the_package_exports_the_api_names_only() -> None:
+    import augcli
+    from augcli import api
+
+    assert set(augcli.__all__) == {"__version__", *api.__all__}

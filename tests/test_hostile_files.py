@@ -18,12 +18,12 @@ import cv2
 import numpy as np
 import pytest
 
+from augcli import api
 from augcli import io as IO
 from augcli.chart import draw_bars, printable_ascii
 from augcli.dataset import EMPTY_CLASS, LOOSE, scan
 from augcli.errors import InputError
 from augcli.formats import sniff_format
-from augcli.inspecting import inspect_tree, report
 from augcli.io import DEFAULT_MAX_PIXELS, ReadError, decode_image, image_info, read_image
 from augcli.paths import shown as shown_path
 from augcli.rng import plan_seed, sample_seed
@@ -428,12 +428,12 @@ def test_inspect_and_preview_report_bad_files(cli: Any, make_tree: Any, tmp_path
     (root / "cat" / "sof.jpg").write_bytes(_jpeg_claiming(65000, 65000))
     (root / "cat" / "gif.jpg").write_bytes(b"GIF89a" + b"\x00" * 20)
     (root / "cat" / "folder.png").mkdir()
-    result = inspect_tree(root)
+    result = api.inspect(root, workers=1)
     unreadable = dict(result.classes[0].unreadable)
     assert sorted(unreadable) == ["cat/bomb.png", "cat/gif.jpg", "cat/huge.png", "cat/sof.jpg"]
     assert "900 megapixels" in unreadable["cat/bomb.png"]
     assert result.problems == ()  # a folder named like an image is just a folder
-    assert "cat/huge.png: image is 60000x60000" in report(result)
+    assert "cat/huge.png: image is 60000x60000" in result.report()
     assert cli("inspect", root).exit_code == 0
     sheet = api.preview(root, tmp_path / "sheet.png", images=8, variants=1, cell=32)
     assert sheet.rows == 2
@@ -448,9 +448,11 @@ def test_inspect_chart_into_the_input_tree_is_refused(cli: Any, make_tree: Any, 
     assert result.exit_code == 2
     assert "is inside the input folder" in result.stderr
     assert target.read_bytes() == before
-    assert cli("inspect", root, "--chart", tmp_path / "chart.jpg").exit_code == 2
-    with pytest.raises(InputError, match=r"--chart .*: expected a file name ending in \.png, got '\.jpg'"):
-        inspect_tree(root, chart=tmp_path / "chart.jpg")
+    refused = cli("inspect", root, "--chart", tmp_path / "chart.jpg")
+    assert refused.exit_code == 2
+    assert f"--chart {tmp_path / 'chart.jpg'}: expected a file name ending in .png, got '.jpg'" in refused.stderr
+    with pytest.raises(InputError, match=r"^chart='.*chart\.jpg': expected a file name ending in \.png, got '\.jpg'$"):
+        api.inspect(root, chart=tmp_path / "chart.jpg")
     with pytest.raises(InputError, match=r"expected a file name ending in \.png, got a folder"):
-        inspect_tree(root, chart=tmp_path)
+        api.inspect(root, chart=tmp_path)
     assert not (tmp_path / "chart.jpg").exists()

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from augcli.chart import chart_size, draw_bars
-from augcli.inspecting import inspect_tree
+from augcli._inspect import inspect_tree
 from tests.conftest import make_image, write_image
 
 

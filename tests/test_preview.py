@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from augcli import api
-from augcli import previewing as PV
+from augcli import _preview as PV
 from augcli.dataset import scan
 from augcli.errors import RecipeError
 from augcli.registry import REGISTRY
@@ -18,7 +18,7 @@ from .conftest import make_image, write_image
 
 WARP = {"border": "reflect", "fill": 0, "interpolation": "linear"}
 
-# The sheet layout, written out rather than read from augcli.previewing: a 22 px header line, then
+# The sheet layout, written out rather than read from augcli._preview: a 22 px header line, then
 # per row the cell, a 30 px caption strip (two 13 px lines + 4 px) and a 4 px gap; 4 px margins
 # and 4 px between cells. So a sheet is columns * cell + (columns + 1) * 4 wide and
 # 22 + rows * (cell + 34) + 4 high.
@@ -106,7 +106,7 @@ def test_variants_are_what_expand_writes(tmp_path: Path, make_tree) -> None:
 
 def test_rotate_sweep_goes_from_low_to_high_angle(tmp_path: Path, make_tree) -> None:
     tree = make_tree({"cat": 2, "dog": 3})
-    assert PV._sweep_values(REGISTRY["rotate"], 3) == [{"degrees": -15}, {"degrees": 0}, {"degrees": 15}]
+    assert PV.sweep_values(REGISTRY["rotate"], 3) == [{"degrees": -15}, {"degrees": 0}, {"degrees": 15}]
     result = api.preview(tree, tmp_path / "s.png", images=9, variants=3, cell=48, transform="rotate")
     assert (result.rows, result.columns) == (4, 4)  # 5 images, but a sweep shows at most 4 rows
     sheet = _sheet(result.path)

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from augcli import api
+from augcli.errors import Status
 from augcli.manifest import MANIFEST, RUN_RECORD, read_rows, write_rows
 
 RECIPE = """\
@@ -72,6 +73,7 @@ def test_missing_output_counts_as_a_mismatch_with_a_note(run: Path, tmp_path: Pa
     (run / "cat/cat_000__aug001.png").unlink()
     result = api.replay(run / MANIFEST, tmp_path / "re", workers=1)
     assert result.mismatched == ("cat/cat_000__aug001.png",)
+    assert result.status is Status.FAILED and str(result.failure) == "1 output(s) differ from the manifest's files"
     assert "missing from" in result.reasons["cat/cat_000__aug001.png"]
     assert (tmp_path / "re" / "cat/cat_000__aug001.png").is_file()  # still rebuilt
 

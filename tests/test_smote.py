@@ -14,12 +14,14 @@ from augcli import smote as S
 from augcli.dataset import scan
 from augcli.errors import InputError
 from augcli.io import read_image
-from augcli.manifest import read_rows
+from augcli.manifest import RunRecord, read_rows
 from augcli.recipe import load_recipe
 from augcli.render import render_sources
 from augcli.run import Context, run_plan
 from augcli.ops.mix import blend_pair
 from tests.conftest import make_image, write_image
+
+RECORD = RunRecord(command="test", seed=0, recipe={}, recipe_digest="", max_pixels=None)
 
 VARIANTS = ["smote", "borderline", "borderline2", "svm", "kmeans"]
 
@@ -36,7 +38,7 @@ def _two_blobs(seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
 def _run(root: Path, out: Path, plan: S.SmotePlan, workers: int = 1) -> list:
     """Run a SMOTE plan with the default recipe and return the manifest rows."""
     ctx = Context(in_root=root, out_root=out, recipe=load_recipe(None))
-    stats = run_plan(plan.tasks, ctx, record={"command": "test"}, workers=workers)
+    stats = run_plan(plan.tasks, ctx, record=RECORD, workers=workers)
     return list(stats.rows)
 
 
@@ -226,7 +228,7 @@ def test_then_recipe_ops_follow_the_blend_and_replay(make_tree: Callable[..., Pa
     plan = S.plan_smote(scan(root), {"small": 4}, recipe_seed=2, fmt="same")
     rec = load_recipe(None)
     ctx = Context(in_root=root, out_root=tmp_path / "out", recipe=rec, then_recipe=rec)
-    stats = run_plan(plan.tasks, ctx, record={"command": "test"}, workers=1)
+    stats = run_plan(plan.tasks, ctx, record=RECORD, workers=1)
     assert any(len(row.op_list()) > 1 for row in stats.rows)
     for row in stats.rows:
         assert row.op_list()[0]["name"] == "smote_blend"

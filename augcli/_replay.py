@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from augcli import manifest as M
-from augcli.errors import InputError, RecipeError, RunError, did_you_mean
+from augcli.errors import InputError, Outcome, RecipeError, RunError, Status, did_you_mean, option
 from augcli.io import ReadError, decode_image, encode_image, write_atomic
 from augcli.paths import inside, is_within, safe_rel
 from augcli.pool import map_tasks
@@ -28,8 +28,8 @@ DIFFERS = "its bytes differ from the rebuilt file"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class ReplayResult:
-    """What a replay rebuilt and how it compares with the manifest's files."""
+class ReplayResult(Outcome):
+    """What a replay rebuilt and how it compares with the manifest's files (FAILED when any differs)."""
 
     output: Path
     rebuilt: int
@@ -109,17 +109,17 @@ def _compare(setup: _Setup, rel: str, data: bytes) -> str | None:
     return None if old == data else DIFFERS
 
 
-Outcome = tuple[str, bool, str | None]  # output path, rebuilt, None or why it differs
+RowOutcome = tuple[str, bool, str | None]  # output path, rebuilt, None or why it differs
 
 
-def replay_task(task: _Task, setup: _Setup | None = None) -> list[Outcome]:
+def replay_task(task: _Task, setup: _Setup | None = None) -> list[RowOutcome]:
     """Rebuild, write and compare the rows of one task."""
     setup = setup or _SETUP
     assert setup is not None
     raw, images, problem = _read_sources(setup, task.sources)
     if problem is not None:
         return [(row.path, False, problem) for row in task.rows]
-    results: list[Outcome] = []
+    results: list[RowOutcome] = []
     for row in task.rows:
         data, why = _rebuild_or_why(setup, row, raw, images)
         if data is None:
@@ -134,7 +134,7 @@ def replay_task(task: _Task, setup: _Setup | None = None) -> list[Outcome]:
     return results
 
 
-def _execute(tasks: Sequence[_Task], setup: _Setup, workers: int) -> Iterator[list[Outcome]]:
+def _execute(tasks: Sequence[_Task], setup: _Setup, workers: int) -> Iterator[list[RowOutcome]]:
     """Replay tasks on ``workers`` processes, yielding results as they finish."""
     return map_tasks(replay_task, tasks, _init_worker, setup, workers)
 
@@ -196,33 +196,31 @@ def _read_manifest(manifest: Path) -> list[M.Row]:
     return rows
 
 
-def _read_record(manifest: Path, quality: int | None) -> dict[str, Any]:
-    """The run record beside the manifest (where the inputs were, how outputs were encoded); without
-    one, the manifest alone with ``--input`` and ``--quality`` (default 95)."""
+def _read_record(manifest: Path, quality: int | None) -> tuple[str | None, int]:
+    """The input folder the run record beside the manifest names, and the run's encoder quality; without
+    a record, the manifest alone with ``input`` and ``quality`` (default 95)."""
     path = manifest.parent / M.RUN_RECORD
     if not path.is_file():
-        return {"recipe": {"output": {"format": "same", "quality": 95 if quality is None else quality}}}
+        return None, 95 if quality is None else quality
     record = M.read_record(path)
-    recipe = record.get("recipe") if isinstance(record, dict) else None
-    output = recipe.get("output") if isinstance(recipe, dict) else None
-    if not isinstance(output, dict):
+    output = record.output if record is not None else None
+    if record is None or output is None:
         raise InputError(f"run record {path} is not valid: expected JSON with recipe.output "
                          "{format, quality}")
     fmt, quality = output.get("format"), output.get("quality") if quality is None else quality
     if fmt not in FORMATS or not isinstance(quality, int) or not 1 <= quality <= 100:
         raise InputError(f"run record {path}: expected recipe.output format in {', '.join(FORMATS)} and "
                          f"quality in [1, 100], got {fmt!r} and {quality!r}")
-    return {**record, "recipe": {**recipe, "output": {**output, "quality": quality}}}  # type: ignore[dict-item]
+    return record.input, quality
 
 
-def _input_root(record: dict[str, Any], given: str | Path | None, manifest: Path) -> Path:
-    """The input folder: ``--input`` when given, else the one recorded by the run."""
-    recorded = record.get("input")
-    if given is None and not isinstance(recorded, str):
-        raise InputError(f"no run record beside {manifest} names the input folder; pass --input")
+def _input_root(recorded: str | None, given: str | Path | None, manifest: Path) -> Path:
+    """The input folder: ``input`` when given, else the one recorded by the run."""
+    if given is None and recorded is None:
+        raise InputError(f"no run record beside {manifest} names the input folder; pass {option('input')}")
     root = Path(given if given is not None else recorded)  # type: ignore[arg-type]
     if not root.is_dir():
-        how = "" if given is not None else " (recorded by the run; pass --input if it moved)"
+        how = "" if given is not None else f" (recorded by the run; pass {option('input')} if it moved)"
         raise InputError(f"input folder {root} does not exist or is not a folder{how}")
     return root
 
@@ -262,11 +260,10 @@ def replay_manifest(
     """Rebuild every output of ``manifest`` into ``output`` and compare it with the manifest's files."""
     manifest, output = Path(manifest), Path(output)
     rows = _read_manifest(manifest)
-    record = _read_record(manifest, quality)
-    in_root = _input_root(record, input, manifest)
+    recorded_input, quality = _read_record(manifest, quality)
+    in_root = _input_root(recorded_input, input, manifest)
     _check_output(output, manifest.parent, in_root)
-    recorded = record["recipe"]["output"]
-    setup = _Setup(in_root, manifest.parent, output, recorded["quality"])
+    setup = _Setup(in_root, manifest.parent, output, quality)
     output.mkdir(parents=True, exist_ok=True)
     (output / REPLAY_MARK).write_text("written by augcli replay\n", encoding="utf-8")
     reasons: dict[str, str] = {}
@@ -280,4 +277,7 @@ def replay_manifest(
             progress(len(results), len(rows))
     mismatched = tuple(row.path for row in rows if row.path in reasons)
     return ReplayResult(output=output, rebuilt=rebuilt, identical=len(rows) - len(mismatched),
-                        mismatched=mismatched, reasons={path: reasons[path] for path in mismatched})
+                        mismatched=mismatched, reasons={path: reasons[path] for path in mismatched},
+                        status=Status.FAILED if mismatched else Status.OK,
+                        failure=RunError(f"{len(mismatched)} output(s) differ from the manifest's files")
+                        if mismatched else None)

@@ -17,7 +17,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from augcli.dataset import Problem, scan
-from augcli.errors import InputError
+from augcli.errors import InputError, Outcome, option
 from augcli.io import DEFAULT_MAX_PIXELS, ReadError, read_image
 from augcli.paths import check_not_input, shown
 
@@ -36,7 +36,7 @@ class ClassStats:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class InspectResult:
+class InspectResult(Outcome):
     """The summary of an input tree."""
 
     root: Path
@@ -75,6 +75,34 @@ class InspectResult:
             "chart": str(self.chart) if self.chart else None,
         }
 
+    def report(self) -> str:
+        """The text report (``augcli inspect``): a table per class, the imbalance, unreadable files, problems."""
+        rows = [(shown(c.name), str(c.images), f"{c.share:.1%}", ", ".join(f"{k} {n}" for k, n in c.formats.items()),
+                 _span(c.width), _span(c.height), str(len(c.unreadable))) for c in self.classes]
+        head = ("class", "images", "share", "formats", "width", "height", "unreadable")
+        widths = [max(len(r[i]) for r in [head, *rows]) for i in range(len(head))]
+        right = {1, 2, 6}
+        lines = [f"{self.root}: {self.images} images in {len(self.classes)} classes"]
+        for row in [head, *rows]:
+            pairs = enumerate(zip(row, widths, strict=True))
+            cells = [cell.rjust(w) if i in right else cell.ljust(w) for i, (cell, w) in pairs]
+            lines.append("  " + "  ".join(cells).rstrip())
+        data = self.as_dict()
+        counts = {c.name: c.images for c in self.classes}
+        largest, smallest = data["largest"], data["smallest"]
+        lines.append(f"imbalance ratio: {self.imbalance_ratio:.2f} (largest {largest} {counts[largest]} / "
+                     f"smallest {smallest} {counts[smallest]})")
+        bad = [u for c in self.classes for u in c.unreadable]
+        if bad:
+            lines.append(f"{len(bad)} unreadable file(s):")
+            lines.extend(f"  {path}: {reason}" for path, reason in bad)
+        if self.problems:
+            lines.append(f"{len(self.problems)} problem(s) found while scanning (left out):")
+            lines.extend(f"  {path}: {reason}" for path, reason in self.problems)
+        if self.chart:
+            lines.append(f"Chart: {self.chart}")
+        return "".join(shown(line) + "\n" for line in lines)  # reasons may name paths too
+
 
 Probe = tuple[int, int] | str  # (width, height) or the reason it is unreadable
 
@@ -91,9 +119,9 @@ def _probe(path: Path, max_pixels: int | None) -> Probe:
 def _check_chart(chart: Path, input_root: Path) -> None:
     """The chart is a new or replaceable .png file outside the input tree."""
     if chart.is_dir():
-        raise InputError(f"--chart {chart}: expected a file name ending in .png, got a folder")
+        raise InputError(f"{option('chart', str(chart))}: expected a file name ending in .png, got a folder")
     if chart.suffix.lower() != ".png":
-        raise InputError(f"--chart {chart}: expected a file name ending in .png, got "
+        raise InputError(f"{option('chart', str(chart))}: expected a file name ending in .png, got "
                          f"{repr(chart.suffix) if chart.suffix else 'no extension'}")
     check_not_input(chart, input_root, "chart")
 
@@ -140,7 +168,8 @@ def _write_chart(chart: Path, root: Path, classes: tuple[ClassStats, ...]) -> Pa
         return write_chart(chart, [c.name for c in classes], {"images": [c.images for c in classes]},
                            title=f"Images per class in {root.name or root}")
     except OSError as exc:
-        raise InputError(f"--chart {chart}: expected a writable file, got {exc.strerror or exc}") from None
+        raise InputError(f"{option('chart', str(chart))}: expected a writable file, "
+                         f"got {exc.strerror or exc}") from None
 
 
 def _class_stats(label: str, items: list[tuple[str, Probe]], total: int) -> ClassStats:
@@ -160,32 +189,3 @@ def _span(bounds: tuple[int, int] | None) -> str:
     if bounds is None:
         return "-"
     return str(bounds[0]) if bounds[0] == bounds[1] else f"{bounds[0]}-{bounds[1]}"
-
-
-def report(result: InspectResult) -> str:
-    """The text report of ``augcli inspect``."""
-    rows = [(shown(c.name), str(c.images), f"{c.share:.1%}", ", ".join(f"{k} {n}" for k, n in c.formats.items()),
-             _span(c.width), _span(c.height), str(len(c.unreadable))) for c in result.classes]
-    head = ("class", "images", "share", "formats", "width", "height", "unreadable")
-    widths = [max(len(r[i]) for r in [head, *rows]) for i in range(len(head))]
-    right = {1, 2, 6}
-    lines = [f"{result.root}: {result.images} images in {len(result.classes)} classes"]
-    for row in [head, *rows]:
-        pairs = enumerate(zip(row, widths, strict=True))
-        cells = [cell.rjust(w) if i in right else cell.ljust(w) for i, (cell, w) in pairs]
-        lines.append("  " + "  ".join(cells).rstrip())
-    data = result.as_dict()
-    counts = {c.name: c.images for c in result.classes}
-    largest, smallest = data["largest"], data["smallest"]
-    lines.append(f"imbalance ratio: {result.imbalance_ratio:.2f} (largest {largest} {counts[largest]} / "
-                 f"smallest {smallest} {counts[smallest]})")
-    bad = [u for c in result.classes for u in c.unreadable]
-    if bad:
-        lines.append(f"{len(bad)} unreadable file(s):")
-        lines.extend(f"  {path}: {reason}" for path, reason in bad)
-    if result.problems:
-        lines.append(f"{len(result.problems)} problem(s) found while scanning (left out):")
-        lines.extend(f"  {path}: {reason}" for path, reason in result.problems)
-    if result.chart:
-        lines.append(f"Chart: {result.chart}")
-    return "".join(shown(line) + "\n" for line in lines)  # reasons may name paths too

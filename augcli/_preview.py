@@ -21,7 +21,7 @@ from augcli.compose import Op
 from augcli.conventions import fixed_values
 from augcli.dataset import Dataset, Source, scan
 from augcli.declare import TransformSpec
-from augcli.errors import InputError, did_you_mean
+from augcli.errors import InputError, Outcome, did_you_mean, option
 from augcli.io import DEFAULT_MAX_PIXELS, ReadError, read_image, write_atomic
 from augcli.ops._image import Image
 from augcli.params import Range
@@ -44,7 +44,7 @@ _FACTORS = frozenset({"factor", "scale", "sx", "sy", "gamma"})  # multiplicative
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class PreviewResult:
+class PreviewResult(Outcome):
     """A written contact sheet."""
 
     path: Path
@@ -228,7 +228,7 @@ def _variant_cells(recipe: Recipe, seed: int, source: Source, image: Image, vari
     return cells
 
 
-def _sweep_values(spec: TransformSpec, variants: int) -> list[dict[str, float]]:
+def sweep_values(spec: TransformSpec, variants: int) -> list[dict[str, float]]:
     """Values of every non-degenerate Range parameter, from its declared lo to its hi, per column."""
     ranges = {k: p for k, p in spec.params.items() if isinstance(p, Range) and p.lo != p.hi}
     steps = [0.5] if variants == 1 else [j / (variants - 1) for j in range(variants)]
@@ -250,8 +250,8 @@ def _sweep_cells(spec: TransformSpec, seed: int, source: Source, image: Image, v
                  cell: int) -> list[_Cell]:
     """The original, then the transform with its ranges swept from low to high (or off/on)."""
     cells = [_original(source, image, cell)]
-    where = f"--transform {spec.name}"
-    columns = _sweep_values(spec, variants)
+    where = option("transform", spec.name)
+    columns = sweep_values(spec, variants)
     for values in columns:
         built = spec.build({k: [v, v] for k, v in values.items()}, where)
         params = built.sample(generator(sample_seed(seed, source.rel, 1)), image.shape)
@@ -348,10 +348,10 @@ def _sweep_spec(name: str) -> TransformSpec:
     """The registry entry of a transform to sweep; unknown names get a did-you-mean."""
     spec = REGISTRY.get(name)
     if spec is None:
-        raise InputError("--transform", "a transform name (see 'augcli transforms')", repr(name),
+        raise InputError(option("transform"), "a transform name (see 'augcli transforms')", repr(name),
                          hint=did_you_mean(name, sorted(REGISTRY)))
     if spec.cls.inputs > 1:
-        raise InputError(f"--transform: '{name}' combines {spec.cls.inputs} images (made by "
+        raise InputError(f"{option('transform')}: '{name}' combines {spec.cls.inputs} images (made by "
                          "'augcli balance') and cannot be previewed on one image")
     return spec
 
@@ -372,9 +372,9 @@ def make_preview(
 
     Unreadable sample images (corrupt, above ``max_pixels``, wrong content) give way to the next.
     """
-    for option, value, least in (("--images", images, 1), ("--variants", variants, 1), ("--cell", cell, 32)):
+    for name, value, least in (("images", images, 1), ("variants", variants, 1), ("cell", cell, 32)):
         if value < least:
-            raise InputError(f"{option}: expected {least} or more, got {value}")
+            raise InputError(f"{option(name)}: expected {least} or more, got {value}")
     data, output = scan(input), Path(output)
     _check_output(data, output)
     run_seed = recipe.seed if seed is None else seed

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from augcli.dataset import Dataset, Source
-from augcli.errors import InputError, RecipeError, did_you_mean, show
+from augcli.errors import InputError, RecipeError, did_you_mean, option, show
 from augcli.plan import SourcePlan, Task, plan_tasks
 from augcli.recipe import BALANCE_METHODS, Recipe, balance_section, read_target
 from augcli.rng import generator, plan_seed
@@ -79,7 +79,7 @@ class BalancePlan:
 # ---------------------------------------------------------------- options
 
 
-def parse_target(value: Any, where: str = "--target") -> Target:
+def parse_target(value: Any, where: str = option("target")) -> Target:
     """Read ``max``, an integer N >= 1 or a ratio in (0, 1] from text or a number."""
     try:
         return read_target(value)
@@ -106,7 +106,7 @@ def settings(rec: Recipe, classes: Sequence[str], *, target: Any = None, method:
     if chosen is None and not per_class:
         chosen = "max"
     if method is not None and method not in METHODS:
-        raise InputError(f"--method: expected one of {', '.join(METHODS)}; got {method!r} instead")
+        raise InputError(f"{option('method')}: expected one of {', '.join(METHODS)}; got {method!r} instead")
     return Settings(target=chosen, per_class=per_class, method=method or str(section.get("method", "transforms")),
                     undersample=bool(undersample) or bool(section.get("undersample", False)))
 
@@ -182,7 +182,8 @@ def plan_balance(data: Dataset, targets: Targets, *, seed: int, fmt: str, method
     kept = {label: undersample(sources, targets.total[label], plan_seed(seed, "undersample", label))
             if label in targets.remove else sources for label, sources in groups.items()}
     by_transforms = dict(targets.add)
-    smote_plan, notes, extra_tasks = None, (), []
+    smote_plan, extra_tasks = None, []
+    notes: tuple[str, ...] = ()
     if method == "smote" and targets.add:
         from augcli.smote import plan_smote
 
@@ -209,15 +210,3 @@ def _check_unique(tasks: Sequence[Task]) -> None:
             if key in seen:
                 raise RuntimeError(f"balance plan writes {job.rel} twice")  # a bug, not a user error
             seen.add(key)
-
-
-def table(before: Mapping[str, int], after: Mapping[str, int], added: Mapping[str, int],
-          removed: Mapping[str, int]) -> str:
-    """The per-class table printed after a run: class, before, after, added, removed."""
-    labels = list(before)
-    width = max([len("class"), *(len(label) for label in labels)])
-    lines = [f"  {'class':<{width}}  {'before':>7}  {'after':>7}  {'added':>7}  {'removed':>7}"]
-    for label in labels:
-        lines.append(f"  {label:<{width}}  {before[label]:>7}  {after.get(label, 0):>7}  "
-                     f"{added.get(label, 0):>7}  {removed.get(label, 0):>7}")
-    return "\n".join(lines)

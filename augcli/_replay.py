@@ -142,7 +142,7 @@ def _execute(tasks: Sequence[_Task], setup: _Setup, workers: int) -> Iterator[li
 # ---------------------------------------------------------------- reading the run
 
 
-def _check_op(where: str, op: dict[str, Any]) -> None:
+def _check_op(where: str, op: dict[str, Any], *, inside: bool = False) -> None:
     """An op names a known transform and carries what its declaration says an op carries (nested ops too)."""
     name = op.get("name")
     if name not in REGISTRY:
@@ -153,8 +153,11 @@ def _check_op(where: str, op: dict[str, Any]) -> None:
     except RecipeError as exc:
         raise InputError(f"{where}: {exc.message()}",
                          hint="was the manifest edited, or made by another augcli version?") from None
+    if nested and inside:
+        raise InputError(f"{where}: op {name!r} inside another op holds ops of its own; augcli nests ops one "
+                         "level deep (a policy's), so the manifest was edited")
     for inner in nested:
-        _check_op(where, inner)
+        _check_op(where, inner, inside=True)
 
 
 def _check_row(manifest: Path, line: int, row: M.Row) -> None:
@@ -167,6 +170,8 @@ def _check_row(manifest: Path, line: int, row: M.Row) -> None:
         ops = row.op_list()
     except ValueError as exc:
         raise InputError(f"{where}: the ops column is not JSON ({exc})") from None
+    except RecursionError:
+        raise InputError(f"{where}: the ops column is nested too deeply to be ops written by augcli") from None
     ok = isinstance(ops, list)
     ok = ok and all(isinstance(op, dict) and isinstance(op.get("params"), dict) for op in ops)
     if not ok:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import errno
 import hashlib
+import json
 import multiprocessing
 import os
 import re
@@ -378,6 +379,26 @@ def test_replay_checks_op_values_against_the_declaration(cli: Any, tmp_path: Pat
     assert result.exit_code == 2, result.output
     assert (f"Error: {run / M.MANIFEST}:3: op 'rotate'.angle: expected number in [-360, 360] (deg), "
             "got 'ninety'; was the manifest edited") in result.stderr
+    assert not (tmp_path / "replayed").exists()
+
+
+@pytest.mark.parametrize(("ops", "message"), [
+    ("[" * 50_000 + "]" * 50_000, "the ops column is nested too deeply to be ops written by augcli"),
+    (json.dumps([{"name": "trivial_augment", "params": {"ops": [
+        {"name": "rand_augment", "params": {"ops": [{"name": "identity", "params": {}}]}}]}}]),
+     "op 'rand_augment' inside another op holds ops of its own"),
+], ids=["deep-json", "policy-in-policy"])
+def test_replay_refuses_ops_nested_deeper_than_augcli_writes(cli: Any, tmp_path: Path, run: Path, ops: str,
+                                                             message: str) -> None:
+    """Ops nested past one level (a hand-made manifest) are exit 2 naming the line, never a RecursionError."""
+    rows = list(csv.reader((run / M.MANIFEST).open(newline="")))
+    rows[2][rows[0].index("ops")] = ops
+    with (run / M.MANIFEST).open("w", newline="") as f:
+        csv.writer(f).writerows(rows)
+    result = cli("replay", "-q", run / M.MANIFEST, tmp_path / "replayed")
+    assert result.exit_code == 2, result.output
+    assert f"Error: {run / M.MANIFEST}:3: {message}" in result.stderr
+    assert "Traceback" not in result.output + result.stderr
     assert not (tmp_path / "replayed").exists()
 
 

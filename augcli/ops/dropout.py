@@ -11,7 +11,7 @@ from collections.abc import Sequence
 import cv2
 import numpy as np
 
-from augcli.ops._image import Image, cv_view, hwc, keep_alpha, max_value, scale_fill
+from augcli.ops._image import Image, cv_view, hwc, keep_alpha, max_value, scale_fill, to_dtype
 
 Box = Sequence[int]
 FillValue = float | str | Sequence[float]
@@ -50,8 +50,8 @@ def coarse_dropout(
     """
     out = image.copy()
     top = max_value(image.dtype)
-    noise = np.random.default_rng(seed) if fill == "random" else None
-    values = _fill_values(image, 0 if noise is not None else fill)  # type: ignore[arg-type]
+    noise = np.random.default_rng(seed) if isinstance(fill, str) else None  # "random": the one string fill
+    values = _fill_values(image, 0 if isinstance(fill, str) else fill)
     for index, (x0, y0, x1, y1) in enumerate(boxes):
         channel = slice(None) if channels is None else channels[index]
         region = out[y0:y1, x0:x1, channel]
@@ -66,16 +66,15 @@ def coarse_dropout(
 def compress_jpeg(image: Image, quality: int) -> Image:
     """Encode to JPEG at ``quality`` (1-100) and decode again, with OpenCV's encoder (4:2:0 chroma).
 
-    JPEG here is 8-bit: a 16-bit image is reduced to 8 bits (x / 257), compressed and scaled back
-    (x * 257), so it also loses its low byte.
+    JPEG here is 8-bit: a 16-bit image is reduced to 8 bits (x / 257, rounded), compressed and
+    scaled back (x * 257) by ``to_dtype``, so it also loses its low byte.
     """
-    wide = image.dtype == np.uint16
-    eight = np.rint(image / np.float32(257.0)).astype(np.uint8) if wide else image
-    ok, buffer = cv2.imencode(".jpg", cv_view(eight), [cv2.IMWRITE_JPEG_QUALITY, int(quality)])
+    eight = cv_view(to_dtype(image, np.uint8))
+    ok, buffer = cv2.imencode(".jpg", eight, [cv2.IMWRITE_JPEG_QUALITY, int(quality)])
     if not ok:  # pragma: no cover - OpenCV encodes any 8-bit 1/3-channel image
         raise RuntimeError("JPEG encoding failed")
     flag = cv2.IMREAD_GRAYSCALE if image.shape[2] == 1 else cv2.IMREAD_COLOR
-    decoded = hwc(cv2.imdecode(buffer, flag), image.shape[2])
-    if wide:
-        return np.ascontiguousarray(decoded.astype(np.uint16) * np.uint16(257))
-    return np.ascontiguousarray(decoded)
+    decoded = cv2.imdecode(buffer, flag)
+    if decoded is None:  # pragma: no cover - OpenCV decodes what it has just encoded
+        raise RuntimeError("JPEG decoding failed")
+    return np.ascontiguousarray(to_dtype(hwc(decoded, image.shape[2]), image.dtype))

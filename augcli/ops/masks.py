@@ -66,7 +66,8 @@ def _work_size(height: int, width: int, cell: float) -> tuple[int, int]:
 def _finish(mask: Mask, height: int, width: int) -> Mask:
     """Bring a mask made at working size to full size (linear) and stretch it to [0, 1]."""
     if mask.shape != (height, width):
-        mask = cv2.resize(mask, (width, height), interpolation=cv2.INTER_LINEAR).reshape(height, width)
+        mask = np.asarray(cv2.resize(mask, (width, height), interpolation=cv2.INTER_LINEAR),
+                          dtype=np.float32).reshape(height, width)
     return normalise(mask)
 
 

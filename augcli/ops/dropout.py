@@ -1,7 +1,7 @@
-"""Occlusion and compression kernels: salt and pepper, rectangular holes, JPEG round trips.
+"""Occlusion and compression kernels: rectangular holes and JPEG round trips.
 
-Per-pixel randomness (which pixels are corrupted, the noise in a hole) comes from a recorded
-seed. Every kernel keeps dtype and channel count, never mutates its input and leaves alpha alone.
+Per-pixel randomness (the noise in a hole) comes from a recorded seed. Every kernel keeps dtype
+and channel count, never mutates its input and leaves alpha alone.
 """
 
 from __future__ import annotations
@@ -15,20 +15,6 @@ from augcli.ops._image import Image, cv_view, hwc, keep_alpha, max_value, scale_
 
 Box = Sequence[int]
 FillValue = float | str | Sequence[float]
-
-
-@keep_alpha
-def add_salt_pepper(image: Image, amount: float, salt_ratio: float, seed: int) -> Image:
-    """Set a fraction ``amount`` of pixels (all colour channels together) to black or full scale.
-
-    A share ``salt_ratio`` of the corrupted pixels becomes salt (full scale), the rest pepper (0).
-    """
-    draws = np.random.default_rng(seed).random(image.shape[:2], dtype=np.float32)
-    pepper_cut = np.float32(amount * (1.0 - salt_ratio))
-    out = image.copy()
-    out[draws < pepper_cut] = 0
-    out[(draws >= pepper_cut) & (draws < np.float32(amount))] = max_value(image.dtype)
-    return out
 
 
 def _fill_values(image: Image, fill: float | Sequence[float]) -> np.ndarray:

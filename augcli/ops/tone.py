@@ -13,8 +13,8 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-from augcli.ops import color as C
 from augcli.ops._image import Image, cv_view, hwc, keep_alpha, lut_apply, lut_from, max_value, to_dtype
+from augcli.ops.color import adjust_contrast, shift_hsv
 
 # PIL's ImageFilter.SMOOTH kernel, the "degenerate" image of ImageEnhance.Sharpness.
 _SMOOTH = np.array([[1, 1, 1], [1, 5, 1], [1, 1, 1]], dtype=np.float32) / np.float32(13.0)
@@ -192,12 +192,12 @@ def scale_brightness(image: Image, factor: float) -> Image:
 
 def rotate_hue(image: Image, shift: float) -> Image:
     """Rotate the hue by ``shift`` turns (torchvision ``adjust_hue``: 0.5 is half the colour circle)."""
-    return C.shift_hsv(image, shift * 360.0, 0.0, 0.0)
+    return shift_hsv(image, shift * 360.0, 0.0, 0.0)
 
 
 _JITTER: dict[str, Callable[[Image, float], Image]] = {
     "brightness": scale_brightness,
-    "contrast": C.adjust_contrast,
+    "contrast": adjust_contrast,
     "saturation": adjust_saturation,
     "sharpness": adjust_sharpness,
     "hue": rotate_hue,

@@ -27,6 +27,9 @@ class GaussianBlur(Transform):
 class _OddKernel(Transform):
     """A filter whose ``ksize`` range holds odd kernel sizes; an odd size is drawn from it."""
 
+    # Each subclass declares its own range; this one only gives the field its type.
+    ksize: IntPair = param(Range(3, 3, bounds=(1, 99), integer=True, unit="px", doc="kernel size, odd"))
+
     def check(self) -> tuple[str, str] | None:
         """Both ends of ``ksize`` must be odd."""
         lo, hi = self.ksize

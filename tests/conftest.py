@@ -1,4 +1,4 @@
-"""Shared fixtures: image factories, ImageFolder trees, and a CLI runner."""
+"""Shared fixtures and helpers: image factories, one-op sampling and rendering, ImageFolder trees, a CLI runner."""
 
 from __future__ import annotations
 
@@ -10,17 +10,25 @@ import cv2
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from numpy.lib.stride_tricks import sliding_window_view
 
 cv2.setNumThreads(1)  # as in augcli's workers; also keeps this process fork-safe for pool tests
 
 KINDS = [(dtype, channels) for dtype in (np.uint8, np.uint16) for channels in (1, 3, 4)]
 KIND_IDS = [f"{np.dtype(d).name}x{c}" for d, c in KINDS]
+SHAPE = (37, 53, 3)  # make_image's default shape
 
 
-def make_image(dtype: Any = np.uint8, channels: int = 3, height: int = 37, width: int = 53, seed: int = 0) -> np.ndarray:
+def full_scale(dtype: Any) -> int:
+    """Largest value of an image dtype: 255 or 65535."""
+    return 65535 if np.dtype(dtype) == np.uint16 else 255
+
+
+def make_image(dtype: Any = np.uint8, channels: int = 3, height: int = 37, width: int = 53,
+               seed: int = 0) -> np.ndarray:
     """A deterministic test image with structure (gradients and a disc) and some texture."""
     rng = np.random.default_rng(seed)
-    top = 65535 if np.dtype(dtype) == np.uint16 else 255
+    top = full_scale(dtype)
     yy, xx = np.mgrid[0:height, 0:width].astype(np.float64)
     planes = []
     for c in range(channels):
@@ -32,6 +40,47 @@ def make_image(dtype: Any = np.uint8, channels: int = 3, height: int = 37, width
     if channels == 4:
         image[:, :, 3] = np.where(xx > width // 3, 1.0, 0.5)
     return np.rint(image * top).astype(dtype)
+
+
+def correlate(image: np.ndarray, kernel: np.ndarray) -> np.ndarray:
+    """Float oracle: reflect-101 padding, then a plain correlation of every channel."""
+    r = kernel.shape[0] // 2
+    padded = np.pad(image.astype(np.float64), ((r, r), (r, r), (0, 0)), mode="reflect")
+    windows = sliding_window_view(padded, kernel.shape, axis=(0, 1))
+    return np.einsum("hwcij,ij->hwc", windows, kernel.astype(np.float64))
+
+
+def sample_op(name: str, values: dict | None = None, shape: tuple[int, ...] = SHAPE, seed: int = 0) -> dict:
+    """Build a registered transform from recipe values and draw one op, as a step with p = 1 does."""
+    from augcli.compose import Step
+    from augcli.registry import REGISTRY
+    from augcli.rng import generator
+
+    ops: list[dict] = []
+    Step(name, REGISTRY[name].build(values, name)).sample(generator(seed), shape, ops)
+    return ops[0]
+
+
+def sample_params(name: str, values: dict | None = None, shape: tuple[int, ...] = SHAPE, seed: int = 0) -> dict:
+    """The params of one drawn op (see :func:`sample_op`)."""
+    return sample_op(name, values, shape, seed)["params"]
+
+
+def sample_ops(name: str, values: dict | None = None, shape: tuple[int, ...] = SHAPE, seed: int = 0) -> list[dict]:
+    """The ops list of one step (see :func:`sample_op`), ready for ``render``."""
+    return [sample_op(name, values, shape, seed)]
+
+
+def make_op(name: str, **params: Any) -> dict:
+    """A recorded op."""
+    return {"name": name, "params": dict(params)}
+
+
+def render_op(image: np.ndarray, name: str, params: dict) -> np.ndarray:
+    """Render one recorded op."""
+    from augcli.render import render
+
+    return render(image, [{"name": name, "params": params}])
 
 
 @pytest.fixture

@@ -32,6 +32,21 @@ def max_value(dtype: np.dtype[Any] | type) -> int:
     return 65535 if np.dtype(dtype) == np.uint16 else 255
 
 
+def to_dtype(image: Image, dtype: Any) -> Image:
+    """Convert between uint8 and uint16 at the same brightness: x * 257 up, x / 257 rounded down.
+
+    16 to 8 bits rounds to the nearest value (``(x + 128) // 257``; 257 is odd, so there are no ties),
+    so 8 to 16 to 8 bits is exact and full scale stays full scale. The image itself is returned when
+    it already has ``dtype``.
+    """
+    dtype = np.dtype(dtype)
+    if image.dtype == dtype:
+        return image
+    if dtype == np.uint16:
+        return image.astype(np.uint16) * np.uint16(257)
+    return ((image.astype(np.uint32) + 128) // 257).astype(np.uint8)
+
+
 def hwc(result: Image, channels: int) -> Image:
     """Give back the channel axis that OpenCV drops for single-channel images."""
     if result.ndim == 2:

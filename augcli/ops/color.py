@@ -5,7 +5,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from augcli.ops._image import Image, cv_view, hwc, keep_alpha, lut_apply, lut_from, max_value
+from augcli.ops._image import Image, cv_view, keep_alpha, lut_apply, lut_from, max_value
 
 
 def luma_mean(image: Image) -> float:
@@ -68,7 +68,3 @@ def to_grayscale(image: Image, alpha: float = 1.0) -> Image:
         return gray3
     return cv2.addWeighted(image, 1.0 - alpha, gray3, alpha, 0.0)
 
-
-def blend(image: Image, other: Image, alpha: float) -> Image:
-    """Return ``(1 - alpha) * image + alpha * other``, rounded, in the image's dtype."""
-    return hwc(cv2.addWeighted(cv_view(image), 1.0 - alpha, cv_view(other), alpha, 0.0), image.shape[2])

@@ -1,7 +1,7 @@
-"""Occlusion and compression kernels: salt and pepper, rectangular holes, JPEG round trips.
+"""Occlusion and compression kernels: rectangular holes and JPEG round trips.
 
-Per-pixel randomness (which pixels are corrupted, the noise in a hole) comes from a recorded
-seed. Every kernel keeps dtype and channel count, never mutates its input and leaves alpha alone.
+Per-pixel randomness (the noise in a hole) comes from a recorded seed. Every kernel keeps dtype
+and channel count, never mutates its input and leaves alpha alone.
 """
 
 from __future__ import annotations
@@ -11,24 +11,10 @@ from collections.abc import Sequence
 import cv2
 import numpy as np
 
-from augcli.ops._image import Image, cv_view, hwc, keep_alpha, max_value, scale_fill
+from augcli.ops._image import Image, cv_view, hwc, keep_alpha, max_value, scale_fill, to_dtype
 
 Box = Sequence[int]
 FillValue = float | str | Sequence[float]
-
-
-@keep_alpha
-def add_salt_pepper(image: Image, amount: float, salt_ratio: float, seed: int) -> Image:
-    """Set a fraction ``amount`` of pixels (all colour channels together) to black or full scale.
-
-    A share ``salt_ratio`` of the corrupted pixels becomes salt (full scale), the rest pepper (0).
-    """
-    draws = np.random.default_rng(seed).random(image.shape[:2], dtype=np.float32)
-    pepper_cut = np.float32(amount * (1.0 - salt_ratio))
-    out = image.copy()
-    out[draws < pepper_cut] = 0
-    out[(draws >= pepper_cut) & (draws < np.float32(amount))] = max_value(image.dtype)
-    return out
 
 
 def _fill_values(image: Image, fill: float | Sequence[float]) -> np.ndarray:
@@ -50,8 +36,8 @@ def coarse_dropout(
     """
     out = image.copy()
     top = max_value(image.dtype)
-    noise = np.random.default_rng(seed) if fill == "random" else None
-    values = _fill_values(image, 0 if noise is not None else fill)  # type: ignore[arg-type]
+    noise = np.random.default_rng(seed) if isinstance(fill, str) else None  # "random": the one string fill
+    values = _fill_values(image, 0 if isinstance(fill, str) else fill)
     for index, (x0, y0, x1, y1) in enumerate(boxes):
         channel = slice(None) if channels is None else channels[index]
         region = out[y0:y1, x0:x1, channel]
@@ -66,16 +52,15 @@ def coarse_dropout(
 def compress_jpeg(image: Image, quality: int) -> Image:
     """Encode to JPEG at ``quality`` (1-100) and decode again, with OpenCV's encoder (4:2:0 chroma).
 
-    JPEG here is 8-bit: a 16-bit image is reduced to 8 bits (x / 257), compressed and scaled back
-    (x * 257), so it also loses its low byte.
+    JPEG here is 8-bit: a 16-bit image is reduced to 8 bits (x / 257, rounded), compressed and
+    scaled back (x * 257) by ``to_dtype``, so it also loses its low byte.
     """
-    wide = image.dtype == np.uint16
-    eight = np.rint(image / np.float32(257.0)).astype(np.uint8) if wide else image
-    ok, buffer = cv2.imencode(".jpg", cv_view(eight), [cv2.IMWRITE_JPEG_QUALITY, int(quality)])
+    eight = cv_view(to_dtype(image, np.uint8))
+    ok, buffer = cv2.imencode(".jpg", eight, [cv2.IMWRITE_JPEG_QUALITY, int(quality)])
     if not ok:  # pragma: no cover - OpenCV encodes any 8-bit 1/3-channel image
         raise RuntimeError("JPEG encoding failed")
     flag = cv2.IMREAD_GRAYSCALE if image.shape[2] == 1 else cv2.IMREAD_COLOR
-    decoded = hwc(cv2.imdecode(buffer, flag), image.shape[2])
-    if wide:
-        return np.ascontiguousarray(decoded.astype(np.uint16) * np.uint16(257))
-    return np.ascontiguousarray(decoded)
+    decoded = cv2.imdecode(buffer, flag)
+    if decoded is None:  # pragma: no cover - OpenCV decodes what it has just encoded
+        raise RuntimeError("JPEG decoding failed")
+    return np.ascontiguousarray(to_dtype(hwc(decoded, image.shape[2]), image.dtype))

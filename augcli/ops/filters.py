@@ -1,4 +1,4 @@
-"""Convolution and rank filters: median, motion blur, and imgaug's sharpen, emboss and edge kernels.
+"""Convolution filters: imgaug's sharpen, emboss and edge kernels, and the correlation they share.
 
 Filters act on the colour channels and leave alpha alone; uint8 and uint16 both work
 (``cv2.filter2D`` saturates to the dtype). Borders are reflected (OpenCV's REFLECT_101).
@@ -6,15 +6,10 @@ Filters act on the colour channels and leave alpha alone; uint8 and uint16 both 
 
 from __future__ import annotations
 
-import math
-
 import cv2
 import numpy as np
 
 from augcli.ops._image import Image, cv_view, hwc, keep_alpha
-
-# OpenCV's medianBlur handles 16-bit images only for 3x3 and 5x5 windows.
-MEDIAN_MAX_KSIZE_16BIT = 5
 
 _IDENTITY = np.array([[0, 0, 0], [0, 1, 0], [0, 0, 0]], dtype=np.float32)
 _LAPLACIAN = np.array([[0, 1, 0], [1, -4, 1], [0, 1, 0]], dtype=np.float32)
@@ -29,43 +24,6 @@ def convolve(image: Image, kernel: np.ndarray) -> Image:
 def _blend_identity(effect: np.ndarray, alpha: float) -> np.ndarray:
     """imgaug's kernel blend: ``(1 - alpha) * identity + alpha * effect``."""
     return (1.0 - alpha) * _IDENTITY + alpha * effect
-
-
-@keep_alpha
-def median_blur(image: Image, ksize: int) -> Image:
-    """Replace each value by the median of its ``ksize`` x ``ksize`` window (odd ksize).
-
-    16-bit images use at most a 5x5 window: OpenCV has no larger 16-bit median.
-    """
-    if image.dtype == np.uint16:
-        ksize = min(ksize, MEDIAN_MAX_KSIZE_16BIT)
-    if ksize <= 1:
-        return image.copy()
-    return hwc(cv2.medianBlur(cv_view(image), ksize), image.shape[2])
-
-
-def motion_kernel(ksize: int, angle: float) -> np.ndarray:
-    """A normalised ``ksize`` x ``ksize`` kernel: a line of ``ksize`` pixels through the centre.
-
-    The angle is counter-clockwise from the x axis (0: horizontal streaks, 90: vertical). One pixel
-    per step along the major axis, the other coordinate rounded half away from the centre, so the
-    line is point-symmetric and spans the kernel.
-    """
-    centre = ksize // 2
-    cos, sin = math.cos(math.radians(angle)), -math.sin(math.radians(angle))  # image y points down
-    major = max(abs(cos), abs(sin))
-    steps = np.arange(-centre, centre + 1, dtype=np.float64)
-    xs, ys = (steps * (v / major) for v in (cos, sin))
-    xs, ys = (np.sign(v) * np.floor(np.abs(v) + 0.5) for v in (xs, ys))
-    kernel = np.zeros((ksize, ksize), dtype=np.float32)
-    kernel[ys.astype(np.intp) + centre, xs.astype(np.intp) + centre] = 1.0
-    return kernel / np.float32(ksize)
-
-
-@keep_alpha
-def motion_blur(image: Image, ksize: int, angle: float) -> Image:
-    """Average along a line of ``ksize`` pixels at ``angle`` degrees (a straight camera shake)."""
-    return convolve(image, motion_kernel(ksize, angle))
 
 
 def sharpen_kernel(alpha: float, lightness: float) -> np.ndarray:

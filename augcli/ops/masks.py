@@ -13,11 +13,11 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-from augcli.ops import blur as B
-from augcli.ops import color as C
-from augcli.ops import geometric as G
-from augcli.ops import noise as N
 from augcli.ops._image import Image, keep_alpha, lut_apply, lut_from, max_value, to_float
+from augcli.ops.blur import gaussian_blur
+from augcli.ops.color import adjust_brightness, to_grayscale
+from augcli.ops.geometric import safe_border
+from augcli.ops.noise import add_gaussian_noise
 
 Mask = npt.NDArray[np.float32]
 
@@ -33,11 +33,11 @@ def _upscale(grid: Mask, height: int, width: int) -> Mask:
     gh, gw = grid.shape
     m = np.array([[(gw - 1) / max(width - 1, 1), 0.0, 0.0], [0.0, (gh - 1) / max(height - 1, 1), 0.0]])
     out = cv2.warpAffine(grid, m, (width, height), flags=cv2.INTER_CUBIC | cv2.WARP_INVERSE_MAP,
-                         borderMode=G.safe_border(cv2.BORDER_REFLECT_101, grid.shape))
+                         borderMode=safe_border(cv2.BORDER_REFLECT_101, grid.shape))
     return np.asarray(out, dtype=np.float32)
 
 
-def normalise(values: Mask) -> Mask:
+def _normalise(values: Mask) -> Mask:
     """Stretch values linearly to [0, 1] (a constant array becomes all zeros)."""
     lo, hi = float(values.min()), float(values.max())
     if hi - lo < 1e-12:
@@ -45,7 +45,7 @@ def normalise(values: Mask) -> Mask:
     return ((values - np.float32(lo)) * np.float32(1.0 / (hi - lo))).astype(np.float32)
 
 
-def sharpen(mask: Mask, threshold: float, steepness: float = _STEEPNESS) -> Mask:
+def sharpen_mask(mask: Mask, threshold: float, steepness: float = _STEEPNESS) -> Mask:
     """Push a [0, 1] mask towards 0 and 1 with a sigmoid centred on ``threshold``.
 
     The sigmoid is rescaled so that 0 and 1 stay 0 and 1.
@@ -66,8 +66,9 @@ def _work_size(height: int, width: int, cell: float) -> tuple[int, int]:
 def _finish(mask: Mask, height: int, width: int) -> Mask:
     """Bring a mask made at working size to full size (linear) and stretch it to [0, 1]."""
     if mask.shape != (height, width):
-        mask = cv2.resize(mask, (width, height), interpolation=cv2.INTER_LINEAR).reshape(height, width)
-    return normalise(mask)
+        mask = np.asarray(cv2.resize(mask, (width, height), interpolation=cv2.INTER_LINEAR),
+                          dtype=np.float32).reshape(height, width)
+    return _normalise(mask)
 
 
 def value_noise_mask(height: int, width: int, size: float, octaves: int, seed: int) -> Mask:
@@ -106,20 +107,20 @@ def frequency_noise_mask(height: int, width: int, exponent: float, size: int, se
     weight[0, 0] = 0.0  # no constant term
     grid = np.fft.irfft2(np.fft.rfft2(white) * weight, s=(gh, gw)).astype(np.float32)
     mh, mw = _work_size(height, width, long_side / size)
-    return _finish(_upscale(normalise(grid), mh, mw), height, width)
+    return _finish(_upscale(_normalise(grid), mh, mw), height, width)
 
 
-def treat(image: Image, child: str, params: dict[str, Any]) -> Image:
+def _treat(image: Image, child: str, params: dict[str, Any]) -> Image:
     """Apply one of the built-in treatments (``CHILDREN``) to the colour channels."""
     if child == "invert":
         return lut_apply(image, lut_from(lambda x: 1.0 - x, image.dtype))
     if child == "grayscale":
-        return C.to_grayscale(image, 1.0)
+        return to_grayscale(image, 1.0)
     if child == "blur":
-        return B.gaussian_blur(image, params["sigma"])
+        return gaussian_blur(image, params["sigma"])
     if child == "brightness":
-        return C.adjust_brightness(image, params["delta"])
-    return N.add_gaussian_noise(image, params["std"], params["seed"])
+        return adjust_brightness(image, params["delta"])
+    return add_gaussian_noise(image, params["std"], params["seed"])
 
 
 def blend_masked(image: Image, other: Image, mask: Mask) -> Image:
@@ -134,9 +135,9 @@ def blend_masked(image: Image, other: Image, mask: Mask) -> Image:
 
 
 @keep_alpha
-def mask_blend(image: Image, mask: Mask, child: str, child_params: dict[str, Any]) -> Image:
+def blend_treated(image: Image, mask: Mask, child: str, child_params: dict[str, Any]) -> Image:
     """Blend the image with a treated copy of itself through ``mask`` (1: all treated)."""
-    return blend_masked(image, treat(image, child, child_params), mask)
+    return blend_masked(image, _treat(image, child, child_params), mask)
 
 
 def _slic_input(image: Image, segments: int) -> Image:
@@ -162,7 +163,7 @@ def _candidates(sh: int, sw: int, gy: int, gx: int) -> npt.NDArray[np.intp]:
     return np.stack(cands)
 
 
-def slic(features: npt.NDArray[np.float32], segments: int, iterations: int = _SLIC_ITERATIONS,
+def _slic(features: npt.NDArray[np.float32], segments: int, iterations: int = _SLIC_ITERATIONS,
          compactness: float = _COMPACTNESS) -> tuple[npt.NDArray[np.intp], int]:
     """SLIC-like k-means in (x, y, features): labels (h, w) and the number of seeds.
 
@@ -208,7 +209,7 @@ def _features(small: Image) -> npt.NDArray[np.float32]:
 
 def superpixel_labels(image: Image, segments: int) -> tuple[npt.NDArray[np.int32], int]:
     """Full-size superpixel labels of the colour channels, and the number of seeds."""
-    labels, count = slic(_features(_slic_input(image, segments)), segments)
+    labels, count = _slic(_features(_slic_input(image, segments)), segments)
     size = (image.shape[1], image.shape[0])
     full = cv2.resize(labels.astype(np.int32), size, interpolation=cv2.INTER_NEAREST)
     return np.asarray(full, dtype=np.int32), count
@@ -222,7 +223,7 @@ def replace_superpixels(image: Image, segments: int, p_replace: float, seed: int
     with nearest-neighbour interpolation, and every other pixel is left exactly as it was.
     """
     small = _slic_input(image, segments)
-    labels, count = slic(_features(small), segments)
+    labels, count = _slic(_features(small), segments)
     chosen = np.random.default_rng(seed).random(count) < p_replace
     if not chosen.any():
         return image.copy()
@@ -245,8 +246,8 @@ def _blend_through(image: Image, mask: Mask, threshold: float | None, child: str
                    child_params: dict[str, Any]) -> Image:
     """Sharpen the mask when a threshold is given, then blend with the treated copy."""
     if threshold is not None:
-        mask = sharpen(mask, threshold)
-    return mask_blend(image, mask, child, child_params)
+        mask = sharpen_mask(mask, threshold)
+    return blend_treated(image, mask, child, child_params)
 
 
 def blend_value_noise(image: Image, size: float, octaves: int, threshold: float | None, seed: int,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from augcli.ops._image import Image, max_value
+from augcli.ops._image import Image, max_value, to_dtype
 
 
 def match_partner(image: Image, like: Image) -> Image:
@@ -17,10 +17,7 @@ def match_partner(image: Image, like: Image) -> Image:
             image, (width, height), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR
         )
         image = resized.reshape(height, width, -1)
-    if image.dtype != like.dtype:
-        scaled = image.astype(np.float32) * np.float32(max_value(like.dtype) / max_value(image.dtype))
-        image = np.clip(np.rint(scaled), 0, max_value(like.dtype)).astype(like.dtype)
-    return _match_channels(image, like.shape[2])
+    return _match_channels(to_dtype(image, like.dtype), like.shape[2])
 
 
 def _match_channels(image: Image, channels: int) -> Image:

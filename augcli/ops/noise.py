@@ -1,4 +1,5 @@
-"""Noise kernels. Per-pixel randomness comes from a recorded seed, never from global state."""
+"""Noise kernels: Gaussian and salt-and-pepper noise. Per-pixel randomness comes from a recorded seed,
+never from global state; alpha is left alone."""
 
 from __future__ import annotations
 
@@ -37,3 +38,17 @@ def add_gaussian_noise(image: Image, std: float, seed: int, per_channel: bool = 
         noise = cv2.merge([plane] * c)
     depth = cv2.CV_8U if image.dtype == np.uint8 else cv2.CV_16U
     return hwc(cv2.add(cv_view(image), cv_view(noise.reshape(image.shape)), dtype=depth), c)
+
+
+@keep_alpha
+def add_salt_pepper(image: Image, amount: float, salt_ratio: float, seed: int) -> Image:
+    """Set a fraction ``amount`` of pixels (all colour channels together) to black or full scale.
+
+    A share ``salt_ratio`` of the corrupted pixels becomes salt (full scale), the rest pepper (0).
+    """
+    draws = np.random.default_rng(seed).random(image.shape[:2], dtype=np.float32)
+    pepper_cut = np.float32(amount * (1.0 - salt_ratio))
+    out = image.copy()
+    out[draws < pepper_cut] = 0
+    out[(draws >= pepper_cut) & (draws < np.float32(amount))] = max_value(image.dtype)
+    return out

@@ -13,8 +13,8 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-from augcli.ops import color as C
-from augcli.ops._image import Image, cv_view, hwc, keep_alpha, lut_apply, lut_from, max_value
+from augcli.ops._image import Image, cv_view, hwc, keep_alpha, lut_apply, lut_from, max_value, to_dtype
+from augcli.ops.color import adjust_contrast, shift_hsv
 
 # PIL's ImageFilter.SMOOTH kernel, the "degenerate" image of ImageEnhance.Sharpness.
 _SMOOTH = np.array([[1, 1, 1], [1, 5, 1], [1, 1, 1]], dtype=np.float32) / np.float32(13.0)
@@ -192,12 +192,12 @@ def scale_brightness(image: Image, factor: float) -> Image:
 
 def rotate_hue(image: Image, shift: float) -> Image:
     """Rotate the hue by ``shift`` turns (torchvision ``adjust_hue``: 0.5 is half the colour circle)."""
-    return C.shift_hsv(image, shift * 360.0, 0.0, 0.0)
+    return shift_hsv(image, shift * 360.0, 0.0, 0.0)
 
 
 _JITTER: dict[str, Callable[[Image, float], Image]] = {
     "brightness": scale_brightness,
-    "contrast": C.adjust_contrast,
+    "contrast": adjust_contrast,
     "saturation": adjust_saturation,
     "sharpness": adjust_sharpness,
     "hue": rotate_hue,
@@ -228,9 +228,9 @@ def _clahe_plane(clahe: Any, plane: Image) -> Image:
     """CLAHE on one plane; uint16 takes the mapping of its 8-bit quantisation plus the sub-8-bit residual."""
     if plane.dtype == np.uint8:
         return clahe.apply(np.ascontiguousarray(plane))
-    values = plane.astype(np.int32)
-    coarse = (values + 128) // 257
-    mapped = clahe.apply(coarse.astype(np.uint8)).astype(np.int32) * 257 + (values - coarse * 257)
+    coarse = to_dtype(plane, np.uint8)
+    residual = plane.astype(np.int32) - to_dtype(coarse, np.uint16)
+    mapped = to_dtype(clahe.apply(coarse), np.uint16) + residual
     return np.clip(mapped, 0, 65535).astype(np.uint16)
 
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from augcli import ops
 from augcli import rng as R
 from augcli.declare import Transform, transform
-from augcli.ops import color as C
 from augcli.params import Number, Pair, Range, param
 
 Shape = tuple[int, ...]
@@ -23,7 +23,7 @@ class Brightness(Transform):
 
     @staticmethod
     def apply(image: Any, params: dict[str, Any]) -> Any:
-        return C.adjust_brightness(image, params["delta"])
+        return ops.adjust_brightness(image, params["delta"])
 
 
 @transform("contrast", doc="Stretch or squeeze values about the mean brightness.")
@@ -37,7 +37,7 @@ class Contrast(Transform):
 
     @staticmethod
     def apply(image: Any, params: dict[str, Any]) -> Any:
-        return C.adjust_contrast(image, params["factor"])
+        return ops.adjust_contrast(image, params["factor"])
 
 
 @transform("hsv", doc="Shift hue and value, scale saturation.",
@@ -55,7 +55,7 @@ class Hsv(Transform):
 
     @staticmethod
     def apply(image: Any, params: dict[str, Any]) -> Any:
-        return C.shift_hsv(image, params["hue"], params["saturation"], params["value"])
+        return ops.shift_hsv(image, params["hue"], params["saturation"], params["value"])
 
 
 @transform("grayscale", doc="Turn towards grey; the channel count is kept.",
@@ -67,4 +67,4 @@ class Grayscale(Transform):
 
     @staticmethod
     def apply(image: Any, params: dict[str, Any]) -> Any:
-        return C.to_grayscale(image, params["alpha"])
+        return ops.to_grayscale(image, params["alpha"])

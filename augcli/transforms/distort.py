@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from augcli import ops
 from augcli import rng as R
 from augcli.declare import WARP_OP, Resampling, transform
-from augcli.ops import distort as D
 from augcli.params import SEED, WARP_KEYS, IntPair, ListOf, Number, Numbers, Pair, Range, param
 
 Shape = tuple[int, ...]
@@ -43,7 +43,7 @@ class Elastic(_Field):
 
     @staticmethod
     def apply(image: Any, params: dict[str, Any]) -> Any:
-        return D.elastic(image, params["alpha"], params["sigma"], params["seed"],
+        return ops.elastic(image, params["alpha"], params["sigma"], params["seed"],
                          **{k: params[k] for k in WARP_KEYS})
 
 
@@ -67,4 +67,4 @@ class PiecewiseAffine(_Field):
 
     @staticmethod
     def apply(image: Any, params: dict[str, Any]) -> Any:
-        return D.piecewise_affine(image, params["offsets"], **{k: params[k] for k in WARP_KEYS})
+        return ops.piecewise_affine(image, params["offsets"], **{k: params[k] for k in WARP_KEYS})

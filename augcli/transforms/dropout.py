@@ -5,10 +5,10 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from augcli import ops
 from augcli import rng as R
 from augcli.declare import Transform, transform
 from augcli.formats import MAX_SIDE
-from augcli.ops import dropout as D
 from augcli.params import SEED, Fill, Flag, IntPair, ListOf, Nullable, Number, Numbers, Pair, Range, param
 
 Shape = tuple[int, ...]
@@ -29,27 +29,6 @@ def _fill_settings(transform: Transform, rng: Any) -> dict[str, Any]:
     """The recorded fill, plus a noise seed when it is 'random' (None otherwise)."""
     fill = transform.settings("fill")["fill"]
     return {"fill": fill, "seed": R.noise_seed(rng) if fill == "random" else None}
-
-
-@transform("salt_pepper", doc="Set random pixels to black (pepper) or full scale (salt).",
-           notes="A corrupted pixel changes in all colour channels together; alpha is left alone.")
-class SaltPepper(Transform):
-    amount: Pair = param(Range(0.01, 0.05, bounds=(0, 1), doc="fraction of pixels corrupted"))
-    salt_ratio: Pair = param(Range(0.5, 0.5, bounds=(0, 1), doc="share of salt (full scale) among corrupted pixels"))
-    carries = {"amount": Number(0, bounds=(0, 1), doc="fraction of pixels corrupted"),
-               "salt_ratio": Number(0.5, bounds=(0, 1), doc="share of salt"), "seed": SEED}
-    examples = [{}, {"amount": 0.2, "salt_ratio": [0.2, 0.8]}]
-
-    def sample(self, rng: Any, shape: Shape) -> dict[str, Any]:
-        return {
-            "amount": R.uniform(rng, self.amount),
-            "salt_ratio": R.uniform(rng, self.salt_ratio),
-            "seed": R.noise_seed(rng),
-        }
-
-    @staticmethod
-    def apply(image: Any, params: dict[str, Any]) -> Any:
-        return D.add_salt_pepper(image, params["amount"], params["salt_ratio"], params["seed"])
 
 
 @transform("coarse_dropout", doc="Cut rectangular holes at random places.",
@@ -84,7 +63,7 @@ class CoarseDropout(Transform):
 
     @staticmethod
     def apply(image: Any, params: dict[str, Any]) -> Any:
-        return D.coarse_dropout(image, params["boxes"], params["fill"], params["channels"], params["seed"])
+        return ops.coarse_dropout(image, params["boxes"], params["fill"], params["channels"], params["seed"])
 
 
 @transform("random_erasing", doc="Erase one random rectangle (Zhong et al. 2017).",
@@ -117,7 +96,7 @@ class RandomErasing(Transform):
     @staticmethod
     def apply(image: Any, params: dict[str, Any]) -> Any:
         box = params["box"]
-        return D.coarse_dropout(image, [box] if box else [], params["fill"], None, params["seed"])
+        return ops.coarse_dropout(image, [box] if box else [], params["fill"], None, params["seed"])
 
 
 @transform("jpeg_compression", doc="Compress to JPEG and decode again.",
@@ -130,4 +109,4 @@ class JpegCompression(Transform):
 
     @staticmethod
     def apply(image: Any, params: dict[str, Any]) -> Any:
-        return D.compress_jpeg(image, params["quality"])
+        return ops.compress_jpeg(image, params["quality"])

@@ -8,10 +8,11 @@ from typing import Any
 
 import numpy as np
 
+from augcli import ops
 from augcli import rng as R
 from augcli.declare import WARP_OP, Params, Resampling, Transform, transform
 from augcli.formats import MAX_SIDE
-from augcli.ops import geometric as G
+from augcli.ops.geometric import Matrix, Size
 from augcli.params import INTERPOLATION, Choice, Flag, IntPair, Number, Numbers, Pair, Points, Range, param
 
 Shape = tuple[int, ...]
@@ -36,8 +37,8 @@ class Hflip(Transform):
     examples = [{}]
 
     @staticmethod
-    def matrix(params: Params, shape: Shape) -> tuple[G.Matrix, G.Size]:
-        return G.hflip_matrix(shape[1]), (shape[1], shape[0])
+    def matrix(params: Params, shape: Shape) -> tuple[Matrix, Size]:
+        return ops.hflip_matrix(shape[1]), (shape[1], shape[0])
 
 
 @transform("vflip", doc="Mirror the image top to bottom.")
@@ -47,8 +48,8 @@ class Vflip(Transform):
     examples = [{}]
 
     @staticmethod
-    def matrix(params: Params, shape: Shape) -> tuple[G.Matrix, G.Size]:
-        return G.vflip_matrix(shape[0]), (shape[1], shape[0])
+    def matrix(params: Params, shape: Shape) -> tuple[Matrix, Size]:
+        return ops.vflip_matrix(shape[0]), (shape[1], shape[0])
 
 
 @transform("rot90", doc="Turn by a whole number of quarter turns, counter-clockwise.")
@@ -58,8 +59,8 @@ class Rot90(Transform):
     examples = [{}, {"k": 2}]
 
     @staticmethod
-    def matrix(params: Params, shape: Shape) -> tuple[G.Matrix, G.Size]:
-        return G.rot90_matrix(params["k"], shape[1], shape[0])
+    def matrix(params: Params, shape: Shape) -> tuple[Matrix, Size]:
+        return ops.rot90_matrix(params["k"], shape[1], shape[0])
 
 
 @transform("rotate", doc="Rotate about the centre by an angle (counter-clockwise).")
@@ -72,8 +73,8 @@ class Rotate(_Warp):
         return {"angle": R.uniform(rng, self.degrees), **self.warp_settings()}
 
     @staticmethod
-    def matrix(params: Params, shape: Shape) -> tuple[G.Matrix, G.Size]:
-        return G.affine_matrix(shape[1], shape[0], angle=params["angle"]), (shape[1], shape[0])
+    def matrix(params: Params, shape: Shape) -> tuple[Matrix, Size]:
+        return ops.affine_matrix(shape[1], shape[0], angle=params["angle"]), (shape[1], shape[0])
 
 
 @transform("translate", doc="Shift by fractions of the width and height.")
@@ -88,8 +89,8 @@ class Translate(_Warp):
         return {"dx": dx, "dy": dy, **self.warp_settings()}
 
     @staticmethod
-    def matrix(params: Params, shape: Shape) -> tuple[G.Matrix, G.Size]:
-        m = G.translation(params["dx"] * shape[1], params["dy"] * shape[0])
+    def matrix(params: Params, shape: Shape) -> tuple[Matrix, Size]:
+        m = ops.translation(params["dx"] * shape[1], params["dy"] * shape[0])
         return m, (shape[1], shape[0])
 
 
@@ -107,8 +108,8 @@ class Scale(_Warp):
         return {"sx": sx, "sy": sy, **self.warp_settings()}
 
     @staticmethod
-    def matrix(params: Params, shape: Shape) -> tuple[G.Matrix, G.Size]:
-        m = G.affine_matrix(shape[1], shape[0], scale=(params["sx"], params["sy"]))
+    def matrix(params: Params, shape: Shape) -> tuple[Matrix, Size]:
+        m = ops.affine_matrix(shape[1], shape[0], scale=(params["sx"], params["sy"]))
         return m, (shape[1], shape[0])
 
 
@@ -126,8 +127,8 @@ class Shear(_Warp):
         return {"shear_x": sx, "shear_y": sy, **self.warp_settings()}
 
     @staticmethod
-    def matrix(params: Params, shape: Shape) -> tuple[G.Matrix, G.Size]:
-        m = G.affine_matrix(shape[1], shape[0], shear=(params["shear_x"], params["shear_y"]))
+    def matrix(params: Params, shape: Shape) -> tuple[Matrix, Size]:
+        m = ops.affine_matrix(shape[1], shape[0], shear=(params["shear_x"], params["shear_y"]))
         return m, (shape[1], shape[0])
 
 
@@ -155,8 +156,8 @@ class Affine(_Warp):
         }
 
     @staticmethod
-    def matrix(params: Params, shape: Shape) -> tuple[G.Matrix, G.Size]:
-        m = G.affine_matrix(
+    def matrix(params: Params, shape: Shape) -> tuple[Matrix, Size]:
+        m = ops.affine_matrix(
             shape[1], shape[0], angle=params["angle"], scale=(params["scale"], params["scale"]),
             translate=(params["dx"], params["dy"]), shear=(params["shear_x"], params["shear_y"]),
         )
@@ -178,10 +179,10 @@ class Perspective(_Warp):
         return {"corners": [[round(float(x), 3), round(float(y), 3)] for x, y in corners], **self.warp_settings()}
 
     @staticmethod
-    def matrix(params: Params, shape: Shape) -> tuple[G.Matrix, G.Size]:
+    def matrix(params: Params, shape: Shape) -> tuple[Matrix, Size]:
         h, w = shape[0], shape[1]
         src = [[0, 0], [w - 1, 0], [w - 1, h - 1], [0, h - 1]]
-        return G.perspective_matrix(src, params["corners"]), (w, h)
+        return ops.perspective_matrix(src, params["corners"]), (w, h)
 
 
 @transform("resize", doc="Resize to a fixed size, or scale both sides by one factor.",
@@ -213,9 +214,9 @@ class Resize(_Warp):
         return {"width": max(1, width), "height": max(1, height), **self.warp_settings()}
 
     @staticmethod
-    def matrix(params: Params, shape: Shape) -> tuple[G.Matrix, G.Size]:
+    def matrix(params: Params, shape: Shape) -> tuple[Matrix, Size]:
         size = (params["width"], params["height"])
-        return G.box_matrix((0, 0, shape[1], shape[0]), size), size
+        return ops.box_matrix((0, 0, shape[1], shape[0]), size), size
 
 
 @dataclass(frozen=True)
@@ -226,9 +227,9 @@ class _Crop(Transform):
     carries = {"box": BOX}
 
     @staticmethod
-    def matrix(params: Params, shape: Shape) -> tuple[G.Matrix, G.Size]:
+    def matrix(params: Params, shape: Shape) -> tuple[Matrix, Size]:
         x0, y0, x1, y1 = params["box"]
-        return G.translation(-x0, -y0), (x1 - x0, y1 - y0)
+        return ops.translation(-x0, -y0), (x1 - x0, y1 - y0)
 
 
 @transform("crop", doc="Cut out a fixed box, or a centred box of a given size.",
@@ -294,10 +295,10 @@ class RandomResizedCrop(_Warp):
         return {"box": box, "width": out_w, "height": out_h, **self.warp_settings()}
 
     @staticmethod
-    def matrix(params: Params, shape: Shape) -> tuple[G.Matrix, G.Size]:
+    def matrix(params: Params, shape: Shape) -> tuple[Matrix, Size]:
         size = (params["width"], params["height"])
         x0, y0, x1, y1 = params["box"]
-        return G.box_matrix((x0, y0, x1, y1), size), size
+        return ops.box_matrix((x0, y0, x1, y1), size), size
 
 
 def _resized_crop_box(rng: Any, w: int, h: int, area: Pair,
@@ -337,6 +338,6 @@ class Pad(_Warp):
         return {"sides": sides, **self.warp_settings()}
 
     @staticmethod
-    def matrix(params: Params, shape: Shape) -> tuple[G.Matrix, G.Size]:
+    def matrix(params: Params, shape: Shape) -> tuple[Matrix, Size]:
         left, top, right, bottom = params["sides"]
-        return G.translation(left, top), (shape[1] + left + right, shape[0] + top + bottom)
+        return ops.translation(left, top), (shape[1] + left + right, shape[0] + top + bottom)

@@ -5,9 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from augcli import ops
 from augcli import rng as R
 from augcli.declare import Transform, transform
-from augcli.ops import masks as M
+from augcli.ops.masks import CHILDREN
 from augcli.params import SEED, Choice, Flag, IntPair, Nullable, Number, Pair, Plain, Range, param
 
 Shape = tuple[int, ...]
@@ -20,14 +21,14 @@ _BLEND_NOTES = (
 
 
 CHILD = {"threshold": Nullable(Number(0.5, bounds=(0, 1)), doc="sigmoid middle, or null without sigmoid"),
-         "child": Choice("invert", M.CHILDREN, doc="treatment"), "child_params": Plain(doc="treatment's arguments")}
+         "child": Choice("invert", CHILDREN, doc="treatment"), "child_params": Plain(doc="treatment's arguments")}
 
 
 @dataclass(frozen=True)
 class _MaskBlend(Transform):
     """Blend the image with a treated copy of itself through a smooth random mask."""
 
-    child: str = param(Choice("invert", M.CHILDREN, doc="treatment of the copy shown where the mask is high"))
+    child: str = param(Choice("invert", CHILDREN, doc="treatment of the copy shown where the mask is high"))
     strength: Pair = param(Range(0.5, 1.0, bounds=(0, 1), doc="strength of the treatment (see notes)"))
     sigmoid: bool = param(Flag(True, doc="sharpen the mask with a sigmoid, towards two regions"))
     threshold: Pair = param(Range(0.3, 0.7, bounds=(0, 1), doc="mask value at the middle of the sigmoid"))
@@ -64,7 +65,7 @@ class SimplexNoiseAlpha(_MaskBlend):
 
     @staticmethod
     def apply(image: Any, params: dict[str, Any]) -> Any:
-        return M.blend_value_noise(image, params["size"], params["octaves"], params["threshold"],
+        return ops.blend_value_noise(image, params["size"], params["octaves"], params["threshold"],
                                    params["seed"], params["child"], params["child_params"])
 
 
@@ -86,7 +87,7 @@ class FrequencyNoiseAlpha(_MaskBlend):
 
     @staticmethod
     def apply(image: Any, params: dict[str, Any]) -> Any:
-        return M.blend_frequency_noise(image, params["exponent"], params["size"], params["threshold"],
+        return ops.blend_frequency_noise(image, params["exponent"], params["size"], params["threshold"],
                                        params["seed"], params["child"], params["child_params"])
 
 
@@ -109,4 +110,4 @@ class Superpixels(Transform):
 
     @staticmethod
     def apply(image: Any, params: dict[str, Any]) -> Any:
-        return M.replace_superpixels(image, params["segments"], params["p_replace"], params["seed"])
+        return ops.replace_superpixels(image, params["segments"], params["p_replace"], params["seed"])

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from augcli import ops
 from augcli.declare import Params, Transform, transform
 from augcli.ops._image import Image
-from augcli.ops.mix import blend_pair
 from augcli.params import MayOmit, Number, Text
 
 Shape = tuple[int, ...]
@@ -35,7 +35,7 @@ class SmoteBlend(Transform):
     @staticmethod
     def combine(images: list[Image], params: Params) -> Image:
         """Blend the two source images with the recorded step."""
-        return blend_pair(images[0], images[1], float(params["step"]))
+        return ops.blend_pair(images[0], images[1], float(params["step"]))
 
     @staticmethod
     def apply(image: Image, params: Params) -> Image:

@@ -1,13 +1,13 @@
-"""Noise and occlusion transforms."""
+"""Noise transforms: Gaussian and salt-and-pepper noise. They leave alpha alone."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from augcli import ops
 from augcli import rng as R
 from augcli.conventions import fraction_trap
 from augcli.declare import Transform, transform
-from augcli.ops import noise as N
 from augcli.params import SEED, Flag, Number, Pair, Range, param
 
 Shape = tuple[int, ...]
@@ -34,4 +34,25 @@ class GaussianNoise(Transform):
 
     @staticmethod
     def apply(image: Any, params: dict[str, Any]) -> Any:
-        return N.add_gaussian_noise(image, params["std"], params["seed"], params["per_channel"])
+        return ops.add_gaussian_noise(image, params["std"], params["seed"], params["per_channel"])
+
+
+@transform("salt_pepper", doc="Set random pixels to black (pepper) or full scale (salt).",
+           notes="A corrupted pixel changes in all colour channels together; alpha is left alone.")
+class SaltPepper(Transform):
+    amount: Pair = param(Range(0.01, 0.05, bounds=(0, 1), doc="fraction of pixels corrupted"))
+    salt_ratio: Pair = param(Range(0.5, 0.5, bounds=(0, 1), doc="share of salt (full scale) among corrupted pixels"))
+    carries = {"amount": Number(0, bounds=(0, 1), doc="fraction of pixels corrupted"),
+               "salt_ratio": Number(0.5, bounds=(0, 1), doc="share of salt"), "seed": SEED}
+    examples = [{}, {"amount": 0.2, "salt_ratio": [0.2, 0.8]}]
+
+    def sample(self, rng: Any, shape: Shape) -> dict[str, Any]:
+        return {
+            "amount": R.uniform(rng, self.amount),
+            "salt_ratio": R.uniform(rng, self.salt_ratio),
+            "seed": R.noise_seed(rng),
+        }
+
+    @staticmethod
+    def apply(image: Any, params: dict[str, Any]) -> Any:
+        return ops.add_salt_pepper(image, params["amount"], params["salt_ratio"], params["seed"])

@@ -2,8 +2,9 @@
 
 A policy samples a list of nested ops, in the same ``{"name", "params"}`` form as recipe ops,
 and ``render`` applies them in its place (the ``expand`` role). The manifest records the nested ops, so a
-replay needs neither the policy nor its random draws. The policies' PIL-style enhancers
-that have no registered equivalent are declared here too (``pil_*``, ``autocontrast``, ``identity``).
+replay needs neither the policy nor its random draws. The PIL-style operations they draw that
+recipes have no other name for (``pil_*``, ``autocontrast``) are tone transforms (``tone.py``);
+``identity`` is declared here.
 """
 
 from __future__ import annotations
@@ -15,8 +16,7 @@ from typing import Any
 
 from augcli import rng as R
 from augcli.declare import Transform, transform
-from augcli.ops import tone as T
-from augcli.params import INTERPOLATION, Choice, Fill, IntPair, Number, OpList, Pair, Range, param
+from augcli.params import INTERPOLATION, Choice, Fill, IntPair, Number, OpList, Range, param
 
 Shape = tuple[int, ...]
 Op = dict[str, Any]
@@ -220,53 +220,7 @@ class TrivialAugment(_Policy):
         return {"ops": [op]}
 
 
-# ---------------------------------------------------------------- single operations of the policies
-
-
-@dataclass(frozen=True)
-class _Enhancer(Transform):
-    """A PIL ImageEnhance-style blend with a degenerate image by a factor."""
-
-    factor: Pair = param(Range(0.1, 1.9, bounds=(0, 10), doc="blend factor (1 leaves the image unchanged)"))
-    examples = [{}, {"factor": 0.5}]
-
-
-@transform("pil_brightness",
-           doc="Multiply values by a factor (PIL ImageEnhance.Brightness).",
-           notes="The brightness step of rand_augment and trivial_augment; `brightness` adds an offset.")
-class PilBrightness(_Enhancer):
-    @staticmethod
-    def apply(image: Any, params: dict[str, Any]) -> Any:
-        return T.scale_brightness(image, params["factor"])
-
-
-@transform("pil_color",
-           doc="Blend with the grey image by a factor (PIL ImageEnhance.Color).",
-           notes="The color step of rand_augment and trivial_augment; a single-channel image is kept.")
-class PilColor(_Enhancer):
-    @staticmethod
-    def apply(image: Any, params: dict[str, Any]) -> Any:
-        return T.adjust_saturation(image, params["factor"])
-
-
-@transform("pil_sharpness",
-           doc="Blend with a 3x3 smoothed image by a factor (PIL ImageEnhance.Sharpness).",
-           notes="The sharpness step of rand_augment and trivial_augment; border pixels are kept, as in PIL.")
-class PilSharpness(_Enhancer):
-    @staticmethod
-    def apply(image: Any, params: dict[str, Any]) -> Any:
-        return T.adjust_sharpness(image, params["factor"])
-
-
-@transform("autocontrast", doc="Stretch each channel's min..max to the full range.",
-           notes="PIL ImageOps.autocontrast without cutoff; a flat channel is left as it is.")
-class Autocontrast(Transform):
-    deterministic = True
-    examples = [{}]
-
-    @staticmethod
-    def apply(image: Any, params: dict[str, Any]) -> Any:
-        return T.autocontrast(image)
+# ---------------------------------------------------------------- the policies' do-nothing operation
 
 
 @transform("identity", doc="Leave the image unchanged.",

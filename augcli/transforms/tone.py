@@ -1,13 +1,15 @@
-"""Tone and colour-table transforms. They leave alpha alone."""
+"""Tone and colour-table transforms, and the PIL-style operations of the policies. They leave alpha alone."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
+from augcli import ops
 from augcli import rng as R
 from augcli.conventions import fraction_trap
 from augcli.declare import Transform, transform
-from augcli.ops import tone as T
+from augcli.ops.tone import JITTER_ORDER
 from augcli.params import Choice, Factor, IntPair, ListOf, MayOmit, Number, Pair, Range, param
 
 Shape = tuple[int, ...]
@@ -29,7 +31,7 @@ class Gamma(Transform):
 
     @staticmethod
     def apply(image: Any, params: dict[str, Any]) -> Any:
-        return T.adjust_gamma(image, params["gamma"])
+        return ops.adjust_gamma(image, params["gamma"])
 
 
 @transform("rgb_shift", doc="Add a separate random offset to each of red, green and blue.",
@@ -42,7 +44,7 @@ class RgbShift(Transform):
 
     @staticmethod
     def apply(image: Any, params: dict[str, Any]) -> Any:
-        return T.shift_rgb(image, params["red"], params["green"], params["blue"])
+        return ops.shift_rgb(image, params["red"], params["green"], params["blue"])
 
 
 @transform("color_jitter",
@@ -58,7 +60,7 @@ class ColorJitter(Transform):
     saturation: Pair = param(Factor(0.8, 1.2, bounds=(0, 10), doc="saturation factor (0 is grey)"))
     hue: Pair = param(Range(0, 0, bounds=(-0.5, 0.5), symmetric=True, doc="hue rotation in turns of the colour circle"))
     sharpness: Pair = param(Factor(0.8, 1.2, bounds=(0, 10), doc="sharpness factor (0 is smoothed, above 1 sharpened)"))
-    carries = {"order": ListOf(Choice("brightness", T.JITTER_ORDER), most=len(T.JITTER_ORDER),
+    carries = {"order": ListOf(Choice("brightness", JITTER_ORDER), most=len(JITTER_ORDER),
                                doc="the order the adjustments run in"),
                **{k: Number(1, bounds=(0, 11), doc=f"{k} factor") for k in ("brightness", "contrast", "saturation",
                                                                          "sharpness")},
@@ -67,7 +69,7 @@ class ColorJitter(Transform):
                      "sharpness": [1, 3]}]
 
     def sample(self, rng: Any, shape: Shape) -> dict[str, Any]:
-        order = [T.JITTER_ORDER[int(i)] for i in rng.permutation(len(T.JITTER_ORDER))]
+        order = [JITTER_ORDER[int(i)] for i in rng.permutation(len(JITTER_ORDER))]
         return {
             "order": order,
             "brightness": R.uniform(rng, self.brightness),
@@ -79,7 +81,7 @@ class ColorJitter(Transform):
 
     @staticmethod
     def apply(image: Any, params: dict[str, Any]) -> Any:
-        return T.jitter_color(image, params["order"], params["brightness"], params["contrast"],
+        return ops.jitter_color(image, params["order"], params["brightness"], params["contrast"],
                               params["saturation"], params["sharpness"], params.get("hue", 0.0))
 
 
@@ -98,7 +100,7 @@ class Invert(Transform):
 
     @staticmethod
     def apply(image: Any, params: dict[str, Any]) -> Any:
-        return T.invert(image, params["channels"])
+        return ops.invert(image, params["channels"])
 
 
 @transform("solarize", doc="Invert the values at or above a threshold.",
@@ -115,7 +117,7 @@ class Solarize(Transform):
 
     @staticmethod
     def apply(image: Any, params: dict[str, Any]) -> Any:
-        return T.solarize(image, params["threshold"])
+        return ops.solarize(image, params["threshold"])
 
 
 @transform("posterize", doc="Keep only the most significant bits of each value.",
@@ -127,7 +129,7 @@ class Posterize(Transform):
 
     @staticmethod
     def apply(image: Any, params: dict[str, Any]) -> Any:
-        return T.posterize(image, params["bits"])
+        return ops.posterize(image, params["bits"])
 
 
 @transform("equalize", doc="Histogram equalisation, on the luma or on each channel.",
@@ -144,7 +146,7 @@ class Equalize(Transform):
 
     @staticmethod
     def apply(image: Any, params: dict[str, Any]) -> Any:
-        return T.equalize(image, params["mode"], params.get("formula", "opencv"))
+        return ops.equalize(image, params["mode"], params.get("formula", "opencv"))
 
 
 @transform("clahe", doc="Contrast-limited adaptive histogram equalisation (OpenCV CLAHE).",
@@ -161,7 +163,7 @@ class Clahe(Transform):
 
     @staticmethod
     def apply(image: Any, params: dict[str, Any]) -> Any:
-        return T.clahe(image, params["clip_limit"], params["tile"])
+        return ops.clahe(image, params["clip_limit"], params["tile"])
 
 
 @transform("channel_shuffle", doc="Put the colour channels in a random order.",
@@ -178,4 +180,53 @@ class ChannelShuffle(Transform):
 
     @staticmethod
     def apply(image: Any, params: dict[str, Any]) -> Any:
-        return T.shuffle_channels(image, params["order"])
+        return ops.shuffle_channels(image, params["order"])
+
+
+# ------------------------------------------- PIL-style operations of rand_augment and trivial_augment
+
+
+@dataclass(frozen=True)
+class _Enhancer(Transform):
+    """A PIL ImageEnhance-style blend with a degenerate image by a factor."""
+
+    factor: Pair = param(Range(0.1, 1.9, bounds=(0, 10), doc="blend factor (1 leaves the image unchanged)"))
+    examples = [{}, {"factor": 0.5}]
+
+
+@transform("pil_brightness",
+           doc="Multiply values by a factor (PIL ImageEnhance.Brightness).",
+           notes="The brightness step of rand_augment and trivial_augment; `brightness` adds an offset.")
+class PilBrightness(_Enhancer):
+    @staticmethod
+    def apply(image: Any, params: dict[str, Any]) -> Any:
+        return ops.scale_brightness(image, params["factor"])
+
+
+@transform("pil_color",
+           doc="Blend with the grey image by a factor (PIL ImageEnhance.Color).",
+           notes="The color step of rand_augment and trivial_augment; a single-channel image is kept.")
+class PilColor(_Enhancer):
+    @staticmethod
+    def apply(image: Any, params: dict[str, Any]) -> Any:
+        return ops.adjust_saturation(image, params["factor"])
+
+
+@transform("pil_sharpness",
+           doc="Blend with a 3x3 smoothed image by a factor (PIL ImageEnhance.Sharpness).",
+           notes="The sharpness step of rand_augment and trivial_augment; border pixels are kept, as in PIL.")
+class PilSharpness(_Enhancer):
+    @staticmethod
+    def apply(image: Any, params: dict[str, Any]) -> Any:
+        return ops.adjust_sharpness(image, params["factor"])
+
+
+@transform("autocontrast", doc="Stretch each channel's min..max to the full range.",
+           notes="PIL ImageOps.autocontrast without cutoff; a flat channel is left as it is.")
+class Autocontrast(Transform):
+    deterministic = True
+    examples = [{}]
+
+    @staticmethod
+    def apply(image: Any, params: dict[str, Any]) -> Any:
+        return ops.autocontrast(image)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from augcli.ops import masks as M
+from augcli import ops
 from tests.conftest import make_image
 
 
@@ -18,8 +18,8 @@ WHITE = _roughness(np.random.default_rng(0).random((64, 96)))  # about 1/3
 
 
 @pytest.mark.parametrize("make", [
-    lambda seed: M.value_noise_mask(64, 96, 24.0, 3, seed),
-    lambda seed: M.frequency_noise_mask(64, 96, -2.0, 32, seed),
+    lambda seed: ops.value_noise_mask(64, 96, 24.0, 3, seed),
+    lambda seed: ops.frequency_noise_mask(64, 96, -2.0, 32, seed),
 ])
 def test_masks_reproducible_in_range_and_smooth(make) -> None:  # type: ignore[no-untyped-def]
     a, b, c = make(1), make(1), make(2)
@@ -30,19 +30,19 @@ def test_masks_reproducible_in_range_and_smooth(make) -> None:  # type: ignore[n
 
 
 def test_value_noise_finer_cells_are_rougher() -> None:
-    fine, coarse = M.value_noise_mask(64, 96, 8.0, 1, 3), M.value_noise_mask(64, 96, 48.0, 1, 3)
+    fine, coarse = ops.value_noise_mask(64, 96, 8.0, 1, 3), ops.value_noise_mask(64, 96, 48.0, 1, 3)
     assert _roughness(fine) > _roughness(coarse)
 
 
 def test_frequency_exponent_sets_smoothness() -> None:
-    smooth = [_roughness(M.frequency_noise_mask(80, 120, -4.0, 48, s)) for s in range(3)]
-    rough = [_roughness(M.frequency_noise_mask(80, 120, 4.0, 48, s)) for s in range(3)]
+    smooth = [_roughness(ops.frequency_noise_mask(80, 120, -4.0, 48, s)) for s in range(3)]
+    rough = [_roughness(ops.frequency_noise_mask(80, 120, 4.0, 48, s)) for s in range(3)]
     assert max(smooth) < min(rough) / 2
 
 
-def test_sharpen_is_a_sigmoid_about_the_threshold() -> None:
+def test_sharpen_mask_is_a_sigmoid_about_the_threshold() -> None:
     mask = np.linspace(0, 1, 11, dtype=np.float32)[None, :]
-    out = M.sharpen(mask, 0.3)
+    out = ops.sharpen_mask(mask, 0.3)
     assert out[0, 3] == pytest.approx(0.5, abs=0.03)
     assert np.all(np.diff(out[0]) > 0)
     assert out[0, 0] == 0 and out[0, 10] == pytest.approx(1.0, abs=1e-6)
@@ -54,9 +54,9 @@ def test_blend_masked_endpoints_and_midpoint(dtype: type) -> None:
     image = make_image(dtype, 3)
     other = make_image(dtype, 3, seed=1)[::-1].copy()
     h, w = image.shape[:2]
-    assert np.array_equal(M.blend_masked(image, other, np.zeros((h, w), np.float32)), image)
-    assert np.array_equal(M.blend_masked(image, other, np.ones((h, w), np.float32)), other)
-    half = M.blend_masked(image, other, np.full((h, w), 0.5, np.float32)).astype(int)
+    assert np.array_equal(ops.blend_masked(image, other, np.zeros((h, w), np.float32)), image)
+    assert np.array_equal(ops.blend_masked(image, other, np.ones((h, w), np.float32)), other)
+    half = ops.blend_masked(image, other, np.full((h, w), 0.5, np.float32)).astype(int)
     assert np.abs(half - (image.astype(int) + other) / 2).max() <= 1
 
 
@@ -64,7 +64,7 @@ def test_blend_masked_endpoints_and_midpoint(dtype: type) -> None:
 def test_invert_child_through_a_full_mask_and_alpha_kept(dtype: type) -> None:
     image = make_image(dtype, 4)
     top = np.iinfo(dtype).max
-    out = M.mask_blend(image, np.ones(image.shape[:2], np.float32), "invert", {})
+    out = ops.blend_treated(image, np.ones(image.shape[:2], np.float32), "invert", {})
     assert np.array_equal(out[:, :, :3], top - image[:, :, :3])
     assert np.array_equal(out[:, :, 3], image[:, :, 3])
 
@@ -75,7 +75,8 @@ def test_invert_child_through_a_full_mask_and_alpha_kept(dtype: type) -> None:
 ])
 def test_children_change_the_image(child: str, params: dict) -> None:
     image = make_image(np.uint8, 3)
-    assert not np.array_equal(M.treat(image, child, params), image)
+    full = np.ones(image.shape[:2], np.float32)
+    assert not np.array_equal(ops.blend_treated(image, full, child, params), image)
 
 
 def _quadrants(dtype: type, channels: int) -> np.ndarray:
@@ -92,7 +93,7 @@ def _quadrants(dtype: type, channels: int) -> np.ndarray:
 @pytest.mark.parametrize("channels", [1, 3])
 def test_superpixels_follow_flat_regions(channels: int) -> None:
     image = _quadrants(np.uint8, channels)
-    labels, count = M.superpixel_labels(image, 24)
+    labels, count = ops.superpixel_labels(image, 24)
     assert labels.shape == image.shape[:2] and 16 <= count <= 32
     for label in np.unique(labels):
         assert len(np.unique(image[labels == label].reshape(-1, channels), axis=0)) == 1
@@ -101,22 +102,22 @@ def test_superpixels_follow_flat_regions(channels: int) -> None:
 @pytest.mark.parametrize(("dtype", "channels"), [(np.uint8, 3), (np.uint16, 4), (np.uint16, 1)])
 def test_superpixels_on_flat_regions_keep_the_image(dtype: type, channels: int) -> None:
     image = _quadrants(dtype, channels)
-    assert np.array_equal(M.replace_superpixels(image, 24, 1.0, seed=1), image)
+    assert np.array_equal(ops.replace_superpixels(image, 24, 1.0, seed=1), image)
 
 
 def test_superpixels_replace_none_or_all() -> None:
     image = make_image(np.uint8, 4, 60, 80)
-    assert np.array_equal(M.replace_superpixels(image, 30, 0.0, seed=2), image)
-    out = M.replace_superpixels(image, 30, 1.0, seed=2)
-    _, count = M.superpixel_labels(image[:, :, :3], 30)
+    assert np.array_equal(ops.replace_superpixels(image, 30, 0.0, seed=2), image)
+    out = ops.replace_superpixels(image, 30, 1.0, seed=2)
+    _, count = ops.superpixel_labels(image[:, :, :3], 30)
     assert len(np.unique(out[:, :, :3].reshape(-1, 3), axis=0)) <= count
     assert np.array_equal(out[:, :, 3], image[:, :, 3])
 
 
 def test_superpixels_fill_segments_with_their_mean() -> None:
     image = make_image(np.uint16, 3, 50, 70)
-    out = M.replace_superpixels(image, 20, 1.0, seed=3)
-    labels, _ = M.superpixel_labels(image, 20)
+    out = ops.replace_superpixels(image, 20, 1.0, seed=3)
+    labels, _ = ops.superpixel_labels(image, 20)
     for label in np.unique(labels)[:5]:
         region = labels == label
         assert np.array_equal(out[region][0], np.rint(image[region].mean(axis=0)).astype(np.uint16))
@@ -125,6 +126,6 @@ def test_superpixels_fill_segments_with_their_mean() -> None:
 
 def test_superpixels_seed_picks_segments() -> None:
     image = make_image(np.uint8, 3, 60, 80)
-    a = M.replace_superpixels(image, 30, 0.5, seed=4)
-    assert np.array_equal(a, M.replace_superpixels(image, 30, 0.5, seed=4))
-    assert not np.array_equal(a, M.replace_superpixels(image, 30, 0.5, seed=5))
+    a = ops.replace_superpixels(image, 30, 0.5, seed=4)
+    assert np.array_equal(a, ops.replace_superpixels(image, 30, 0.5, seed=4))
+    assert not np.array_equal(a, ops.replace_superpixels(image, 30, 0.5, seed=5))

@@ -8,25 +8,15 @@ import pickle
 import numpy as np
 import pytest
 
-from augcli.compose import Step
 from augcli.errors import RecipeError
-from augcli.render import render
-from augcli.rng import generator
 from augcli.registry import REGISTRY
-from tests.conftest import KIND_IDS, KINDS, make_image
+from augcli.render import render
+from tests.conftest import KIND_IDS, KINDS, make_image, sample_ops
 
 # Single-image transforms; combining ones (inputs > 1, made by balance) have their own tests.
 SINGLE = sorted(name for name, spec in REGISTRY.items() if spec.cls.inputs == 1)
 CASES = [(name, i, example) for name in SINGLE for i, example in enumerate(REGISTRY[name].cls.examples)]
 CASE_IDS = [f"{name}-{i}" for name, i, _ in CASES]
-
-
-def _ops(name: str, example: dict, image: np.ndarray, seed: int) -> list[dict]:
-    """Sample one step of a transform with p=1."""
-    step = Step(name, REGISTRY[name].build(example, name))
-    ops: list[dict] = []
-    step.sample(generator(seed), image.shape, ops)
-    return ops
 
 
 def test_every_transform_has_examples() -> None:
@@ -39,7 +29,7 @@ def test_every_transform_has_examples() -> None:
 def test_kind_preserved_and_input_untouched(name: str, index: int, example: dict, dtype: type, channels: int) -> None:
     image = make_image(dtype, channels)
     before = image.copy()
-    ops = _ops(name, example, image, seed=3)
+    ops = sample_ops(name, example, image.shape, seed=3)
     out = render(image, ops)
     assert out.dtype == image.dtype
     assert out.ndim == 3 and out.shape[2] == channels
@@ -50,8 +40,8 @@ def test_kind_preserved_and_input_untouched(name: str, index: int, example: dict
 @pytest.mark.parametrize(("name", "index", "example"), CASES, ids=CASE_IDS)
 def test_same_seed_same_output_and_replay(name: str, index: int, example: dict) -> None:
     image = make_image(np.uint8, 3)
-    ops_a = _ops(name, example, image, seed=11)
-    ops_b = _ops(name, example, image, seed=11)
+    ops_a = sample_ops(name, example, image.shape, seed=11)
+    ops_b = sample_ops(name, example, image.shape, seed=11)
     assert ops_a == ops_b
     replayed = json.loads(json.dumps(ops_a))
     assert replayed == ops_a  # params are plain JSON values
@@ -65,7 +55,7 @@ def test_sampled_ops_carry_what_the_declaration_says(name: str, index: int, exam
     """What ``sample`` records is what ``carries`` declares (a replay checks ops against it), nested ops too."""
     image = make_image(dtype, channels, 24, 40)
     for seed in range(4):
-        pending = json.loads(json.dumps(_ops(name, example, image, seed)))
+        pending = json.loads(json.dumps(sample_ops(name, example, image.shape, seed)))
         while pending:
             op = pending.pop()
             pending.extend(REGISTRY[op["name"]].check_op(op["params"], op["name"]))
@@ -88,7 +78,7 @@ def test_other_seed_other_output(name: str) -> None:
     """A random transform's first example (its defaults, usually) varies with the seed."""
     example = REGISTRY[name].cls.examples[0]
     image = make_image(np.uint8, 3, 48, 64)
-    outputs = {render(image, _ops(name, example, image, seed)).tobytes() for seed in range(6)}
+    outputs = {render(image, sample_ops(name, example, image.shape, seed)).tobytes() for seed in range(6)}
     assert len(outputs) > 1
 
 
@@ -113,5 +103,5 @@ ALPHA_KEPT = [name for name in SINGLE if REGISTRY[name].family not in ("geometri
 def test_non_geometric_transforms_leave_alpha_alone(name: str, dtype: type) -> None:
     image = make_image(dtype, 4)
     for seed, example in enumerate(REGISTRY[name].cls.examples):
-        out = render(image, _ops(name, example, image, seed))
+        out = render(image, sample_ops(name, example, image.shape, seed))
         assert np.array_equal(out[:, :, 3], image[:, :, 3])

@@ -23,7 +23,7 @@ from augcli.dataset import Dataset, Source, scan
 from augcli.declare import TransformSpec
 from augcli.errors import InputError, Outcome, did_you_mean, option
 from augcli.io import DEFAULT_MAX_PIXELS, ReadError, read_image, write_atomic
-from augcli.ops._image import Image
+from augcli.ops._image import Image, to_dtype
 from augcli.params import Range
 from augcli.paths import check_not_input, shown
 from augcli.recipe import Recipe
@@ -281,7 +281,7 @@ def _sweep_header(spec: TransformSpec, seed: int) -> str:
 def _to_bgr8(image: Image) -> tuple[Image, Image | None]:
     """8-bit BGR colour and, for BGRA, alpha as float in [0, 1]."""
     if image.dtype == np.uint16:
-        image = ((image.astype(np.uint32) + 128) // 257).astype(np.uint8)
+        image = to_dtype(image, np.uint8)
     alpha = image[:, :, 3:4].astype(np.float32) / 255.0 if image.shape[2] == 4 else None
     colour = cv2.cvtColor(image, cv2.COLOR_GRAY2BGR) if image.shape[2] == 1 else image[:, :, :3]
     return np.ascontiguousarray(colour), alpha

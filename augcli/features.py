@@ -18,7 +18,7 @@ import numpy.typing as npt
 from augcli.errors import InputError, did_you_mean
 from augcli.io import ReadError, flatten_alpha, read_image, write_atomic
 from augcli.manifest import Row
-from augcli.ops._image import Image
+from augcli.ops._image import Image, to_dtype
 from augcli.pool import map_tasks
 
 FEATURES = ("pixels", "hog", "color_hist")
@@ -33,7 +33,7 @@ def _bgr8(image: Image) -> Image:
     if image.shape[2] == 4:
         image = flatten_alpha(image)
     if image.dtype == np.uint16:
-        image = ((image.astype(np.uint32) + 128) // 257).astype(np.uint8)
+        image = to_dtype(image, np.uint8)
     return np.repeat(image, 3, axis=2) if image.shape[2] == 1 else image
 
 

@@ -30,7 +30,7 @@ import numpy as np
 
 from augcli.errors import AugcliError
 from augcli.formats import MAX_SIDE, SIZE_READERS, jpeg_complete, jpeg_orientation, sniff_format
-from augcli.ops._image import Image
+from augcli.ops._image import Image, to_dtype
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
 TMP_SUFFIX = ".augcli-tmp"
@@ -253,7 +253,7 @@ def encode_image(image: Image, ext: str, quality: int = 95) -> bytes:
     if ext in (".jpg", ".jpeg") and image.shape[2] == 4:
         image = flatten_alpha(image)
     if ext in _EIGHT_BIT_ONLY and image.dtype == np.uint16:
-        image = ((image.astype(np.uint32) + 128) // 257).astype(np.uint8)
+        image = to_dtype(image, np.uint8)
     params: list[int] = []
     if ext in (".jpg", ".jpeg"):
         params = [cv2.IMWRITE_JPEG_QUALITY, int(quality)]

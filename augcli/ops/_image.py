@@ -33,7 +33,7 @@ def max_value(dtype: np.dtype[Any] | type) -> int:
 
 
 def to_dtype(image: Image, dtype: Any) -> Image:
-    """Convert between uint8 and uint16 at the same brightness: x * 257 up, x / 257 rounded down.
+    """Convert between uint8 and uint16 at the same brightness: x * 257 going up, round(x / 257) going down.
 
     16 to 8 bits rounds to the nearest value (``(x + 128) // 257``; 257 is odd, so there are no ties),
     so 8 to 16 to 8 bits is exact and full scale stays full scale. The image itself is returned when

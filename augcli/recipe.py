@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from importlib import resources
@@ -17,9 +16,9 @@ from typing import Any
 
 import numpy as np
 
-from augcli.compose import GROUP_PARAMS, Group, Node, Op, Shape, Step, sample_pipeline
+from augcli.compose import GROUPS, Group, Node, Op, Shape, Step, sample_pipeline
 from augcli.errors import RecipeError, did_you_mean, show
-from augcli.params import Choice, Number, is_number
+from augcli.params import Choice, Number, P
 from augcli.recipe_yaml import MAX_CHARS, line_for, load_yaml
 from augcli.recipe_yaml import MAX_DEPTH as MAX_DEPTH  # re-exported: the limits are the recipe's
 from augcli.recipe_yaml import MAX_NODES as MAX_NODES
@@ -273,9 +272,9 @@ def _step(item: Any, where: str, ctx: _Context) -> Node:
     here = f"{where}.{name}"
     if not isinstance(name, str):
         raise RecipeError(where, "a transform name (see 'augcli transforms') or one_of, some_of, sequence",
-                          show(name), hint=_key_hint(name, [*REGISTRY, *GROUP_PARAMS]))
-    if name in GROUP_PARAMS:
-        return _group(name, body, here, ctx)
+                          show(name), hint=_key_hint(name, [*REGISTRY, *GROUPS]))
+    if name in GROUPS:
+        return _group(GROUPS[name], body, here, ctx)
     return _transform_step(name, body, where, ctx)
 
 
@@ -284,7 +283,7 @@ def _transform_step(name: str, body: Any, where: str, ctx: _Context) -> Step:
     spec = REGISTRY.get(name)
     if spec is None:
         raise RecipeError(where, "a transform name (see 'augcli transforms') or one_of, some_of, sequence",
-                          show(name), hint=did_you_mean(name, [*REGISTRY, *GROUP_PARAMS]))
+                          show(name), hint=did_you_mean(name, [*REGISTRY, *GROUPS]))
     if spec.cls.inputs > 1:
         raise RecipeError(where, "a single-image transform", show(name),
                           hint=f"'{name}' combines two images and is made by 'augcli balance', not by a recipe step")
@@ -292,44 +291,19 @@ def _transform_step(name: str, body: Any, where: str, ctx: _Context) -> Step:
         raise RecipeError(where, "a step that runs no code named by the recipe", show(name), hint=CUSTOM_HINT)
     here = f"{where}.{name}"
     body = _mapping(body, here)
-    p = GROUP_PARAMS["sequence"]["p"].validate(body.pop("p"), f"{here}.p") if "p" in body else 1.0
+    p = P.validate(body.pop("p"), f"{here}.p") if "p" in body else P.default
     return Step(name, spec.build(body, here), p)
 
 
-def _group(kind: str, body: Any, where: str, ctx: _Context) -> Group:
-    """Validate ``sequence``, ``one_of`` or ``some_of`` (a list, or a mapping with ``of``)."""
+def _group(group: type[Group], body: Any, where: str, ctx: _Context) -> Group:
+    """Validate ``sequence``, ``one_of`` or ``some_of`` (a list, or a mapping with ``of``) by its declaration."""
     listed = isinstance(body, list)
     body = _mapping({"of": body} if listed else body, where)
-    known = ["of", *GROUP_PARAMS[kind]]
-    _check_keys(body, known, where)
+    _check_keys(body, ["of", *group.keywords], where)
     if "of" not in body:
         raise RecipeError(where, "'of: [steps]'", "no 'of'")
-    children = _steps(body["of"], where if listed else f"{where}.of", ctx)
-    p = GROUP_PARAMS[kind]["p"].validate(body["p"], f"{where}.p") if "p" in body else 1.0
-    weights = _weights(body.get("weights"), len(children), f"{where}.weights")
-    n = (1, 1)
-    if kind == "some_of":
-        n = GROUP_PARAMS[kind]["n"].validate(body.get("n", [1, len(children)]), f"{where}.n")
-        if n[1] > len(children):
-            raise RecipeError(f"{where}.n", f"at most {len(children)} (the number of steps in 'of')", show(body["n"]))
-    random_order = GROUP_PARAMS["some_of"]["random_order"].validate(body.get("random_order", False),
-                                                                      f"{where}.random_order")
-    return Group(kind, children, p, weights, n, random_order)
-
-
-def _weights(value: Any, count: int, where: str) -> tuple[float, ...] | None:
-    """Validate one_of weights: one finite, non-negative number per step, not all zero, with a finite sum."""
-    if value is None:
-        return None
-    ok = isinstance(value, list) and len(value) == count and all(is_number(v) and v >= 0 for v in value)
-    weights = tuple(float(v) for v in value) if ok else ()
-    total = sum(weights)
-    if not ok or not 0 < total < math.inf:
-        hint = None
-        if isinstance(value, list) and len(value) == count and not (ok and total == 0):
-            hint = "weights are finite numbers (not .inf or .nan) with a finite sum"
-        raise RecipeError(where, f"{count} non-negative numbers, not all 0 (one per step)", show(value), hint=hint)
-    return weights
+    children = _steps(body.pop("of"), where if listed else f"{where}.of", ctx)
+    return group.build(children, body, where)
 
 
 # ---------------------------------------------------------------- the balance section

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from augcli.compose import Group, Step
+from augcli.compose import OneOf, SomeOf, Step
 from augcli.errors import RecipeError
 from augcli.recipe import load_recipe, parse_recipe
 
@@ -35,11 +35,12 @@ def test_issue_example_parses_into_steps_and_groups() -> None:
     recipe = parse_recipe(ISSUE_EXAMPLE, "r.yaml")
     assert (recipe.seed, recipe.copies, recipe.output.format, recipe.output.quality) == (42, 4, "same", 95)
     kinds = [type(node).__name__ for node in recipe.pipeline]
-    assert kinds == ["Step", "Step", "Group", "Group"]
+    assert kinds == ["Step", "Step", "OneOf", "SomeOf"]
+    assert isinstance(recipe.pipeline[2], OneOf) and recipe.pipeline[2].weights is None
     rotate = recipe.pipeline[1]
     assert isinstance(rotate, Step) and rotate.p == 0.8 and rotate.transform.degrees == (-15.0, 15.0)
     some = recipe.pipeline[3]
-    assert isinstance(some, Group) and some.kind == "some_of" and some.n == (1, 2)
+    assert isinstance(some, SomeOf) and some.kind == "some_of" and some.n == (1, 2) and not some.random_order
     assert some.children[0].transform.limit == (-0.2, 0.2)  # a limit is symmetric
 
 

@@ -18,7 +18,8 @@ from augcli import rng as R
 from augcli.declare import Transform
 from augcli.errors import RunError
 from augcli.formats import MAX_SIDE
-from augcli.params import Flag, P, Param, Picks, Weights
+from augcli.params import Flag, P, Param
+from augcli.recipe_kinds import Picks, Weights
 
 Op = dict[str, Any]
 Shape = tuple[int, ...]

@@ -156,63 +156,6 @@ class Factor(Range):
 
 
 @dataclass(frozen=True)
-class Picks(Range):
-    """How many of a group's children run: a count or ``[lo, hi]``, at most the number of children.
-
-    Declared unbound; :meth:`counted` binds the number of children, which is also the top of the default.
-    """
-
-    count: int | None = None
-
-    def default_text(self) -> str:
-        return f"[{fmt(self.lo)}, all]" if self.count is None else super().default_text()
-
-    def counted(self, count: int) -> Picks:
-        return dataclasses.replace(self, hi=count, count=count)
-
-    def validate(self, value: Any, where: str) -> tuple[float, float]:
-        pair = super().validate(value, where)
-        if self.count is not None and pair[1] > self.count:
-            raise RecipeError(where, f"at most {self.count} (the number of steps in 'of')", show(value))
-        return pair
-
-
-@dataclass(frozen=True)
-class Weights(Param):
-    """Relative chances of a group's children: one non-negative number each, not all 0, with a finite sum.
-
-    null (the default) means equal chances. Declared unbound; :meth:`counted` binds the number of children.
-    """
-
-    default: None = None
-    count: int | None = None
-    doc: str = ""
-
-    def describe(self) -> str:
-        return ("" if self.count is None else f"{self.count} ") + "non-negative numbers, not all 0 (one per step)"
-
-    def default_text(self) -> str:
-        return "equal"
-
-    def counted(self, count: int) -> Weights:
-        return dataclasses.replace(self, count=count)
-
-    def validate(self, value: Any, where: str) -> tuple[float, ...] | None:
-        if value is None:
-            return None
-        count = len(value) if self.count is None and isinstance(value, list) else self.count
-        ok = isinstance(value, list) and len(value) == count and all(is_number(v) and v >= 0 for v in value)
-        weights = tuple(float(v) for v in value) if ok else ()
-        total = sum(weights)
-        if not ok or not 0 < total < math.inf:
-            hint = None
-            if isinstance(value, list) and len(value) == count and not (ok and total == 0):
-                hint = "weights are finite numbers (not .inf or .nan) with a finite sum"
-            raise RecipeError(where, self.describe(), show(value), hint=hint)
-        return weights
-
-
-@dataclass(frozen=True)
 class Choice(Param):
     """One of a fixed set of strings."""
 

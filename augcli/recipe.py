@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
@@ -18,7 +18,9 @@ import numpy as np
 
 from augcli.compose import GROUPS, Group, Node, Op, Shape, Step, sample_pipeline
 from augcli.errors import RecipeError, did_you_mean, show
-from augcli.params import Choice, Number, P
+from augcli.params import Choice, Flag, Number, P
+from augcli.recipe_kinds import Section, Target, check_keys, key_hint, mapping
+from augcli.recipe_kinds import read_target as read_target  # re-exported: balancing reads targets through it
 from augcli.recipe_yaml import MAX_CHARS, line_for, load_yaml
 from augcli.recipe_yaml import MAX_DEPTH as MAX_DEPTH  # re-exported: the limits are the recipe's
 from augcli.recipe_yaml import MAX_NODES as MAX_NODES
@@ -29,16 +31,18 @@ FORMATS = ("same", "jpg", "png", "webp")
 TOP_KEYS = ("seed", "copies", "output", "pipeline", "classes", "balance")
 MAX_STEPS = 1_000  # steps and groups in the whole recipe, per-class pipelines included
 CUSTOM_HINT = "custom steps run Python code named by the recipe; refused because --no-custom was given"
-BALANCE_KEYS = ("target", "method", "undersample")
 BALANCE_METHODS = ("transforms", "smote")
-MAX_TARGET = 1_000_000  # images per class a balance target may name (a run is also limited by --max-outputs)
-TARGET_EXPECTED = "max, a whole number of images N >= 1, or a ratio in (0, 1] of the largest class"
 SEED = Number(0, bounds=(0, 2**63 - 1), integer=True, doc="recipe seed")
 COPIES = Number(4, bounds=(1, 100000), integer=True, doc="augmented copies per input image")
-OUTPUT_PARAMS = {
+OUTPUT = Section({
     "format": Choice("same", FORMATS, doc="file format of generated images (same: as the source)"),
     "quality": Number(95, bounds=(1, 100), integer=True, doc="JPEG / WebP quality"),
-}
+})
+BALANCE = Section({
+    "target": Target(doc="the count every class reaches (default: the largest class's)"),
+    "method": Choice("transforms", BALANCE_METHODS, doc="how images are made: augmented copies, or SMOTE blends"),
+    "undersample": Flag(False, doc="cut classes above the target to a random subset of their originals"),
+})
 
 
 @dataclass(frozen=True)
@@ -158,8 +162,6 @@ def parse_recipe(text: str, source: str = "<recipe>", *, allow_custom: bool = Tr
         raise exc.located(source, line_for(exc.where, lines)) from None
 
 
-
-
 # ---------------------------------------------------------------- validation
 
 
@@ -187,7 +189,7 @@ def _build(data: Any, source: str, ctx: _Context) -> Recipe:
     for key in data:
         if key not in TOP_KEYS:
             raise RecipeError(str(key), "a recipe key (" + ", ".join(TOP_KEYS) + ")", show(key),
-                              hint=_key_hint(key, TOP_KEYS))
+                              hint=key_hint(key, TOP_KEYS))
     pipeline = data.get("pipeline")
     if pipeline is None:
         raise RecipeError("pipeline", "a list of steps", "nothing", hint="add 'pipeline:' with at least one step")
@@ -202,44 +204,18 @@ def _build(data: Any, source: str, ctx: _Context) -> Recipe:
     )
 
 
-def _mapping(value: Any, where: str) -> dict[str, Any]:
-    """A mapping, or an empty one for nothing."""
-    if value is None:
-        return {}
-    if not isinstance(value, Mapping):
-        raise RecipeError(where, "a mapping", show(value))
-    return dict(value)
-
-
-def _check_keys(value: Mapping[str, Any], known: Sequence[str], where: str) -> None:
-    """Refuse unknown keys, with a did-you-mean."""
-    for key in value:
-        if key not in known:
-            raise RecipeError(f"{where}.{key}", "one of " + ", ".join(known), show(key), hint=_key_hint(key, known))
-
-
-def _key_hint(key: Any, known: Sequence[str]) -> str | None:
-    """Did-you-mean for a misspelt key; YAML 1.1 turns bare on/off/yes/no keys into booleans."""
-    if isinstance(key, bool):
-        return "YAML reads a bare on/off/yes/no/true/false as a boolean: quote the key"
-    return did_you_mean(str(key), known)
-
-
 def _output(value: Any, where: str) -> OutputSpec:
     """Validate the ``output`` section."""
-    value = _mapping(value, where)
-    _check_keys(value, list(OUTPUT_PARAMS), where)
-    return OutputSpec(**{k: p.validate(value[k], f"{where}.{k}") if k in value else p.default
-                         for k, p in OUTPUT_PARAMS.items()})
+    return OutputSpec(**OUTPUT.validate(value, where))
 
 
 def _classes(value: Any, where: str, ctx: _Context) -> dict[str, ClassRule]:
     """Validate per-class rules: ``{label: {exclude: [names], pipeline: [steps]}}``."""
     rules = {}
-    for label, body in _mapping(value, where).items():
+    for label, body in mapping(value, where).items():
         here = f"{where}.{label}"
-        body = _mapping(body, here)
-        _check_keys(body, ["exclude", "pipeline"], here)
+        body = mapping(body, here)
+        check_keys(body, ["exclude", "pipeline"], here)
         excluded = body.get("exclude") or []
         if not isinstance(excluded, list):
             raise RecipeError(f"{here}.exclude", "a list of transform names", show(excluded))
@@ -272,7 +248,7 @@ def _step(item: Any, where: str, ctx: _Context) -> Node:
     here = f"{where}.{name}"
     if not isinstance(name, str):
         raise RecipeError(where, "a transform name (see 'augcli transforms') or one_of, some_of, sequence",
-                          show(name), hint=_key_hint(name, [*REGISTRY, *GROUPS]))
+                          show(name), hint=key_hint(name, [*REGISTRY, *GROUPS]))
     if name in GROUPS:
         return _group(GROUPS[name], body, here, ctx)
     return _transform_step(name, body, where, ctx)
@@ -290,7 +266,7 @@ def _transform_step(name: str, body: Any, where: str, ctx: _Context) -> Step:
     if name == "custom" and not ctx.allow_custom:
         raise RecipeError(where, "a step that runs no code named by the recipe", show(name), hint=CUSTOM_HINT)
     here = f"{where}.{name}"
-    body = _mapping(body, here)
+    body = mapping(body, here)
     p = P.validate(body.pop("p"), f"{here}.p") if "p" in body else P.default
     return Step(name, spec.build(body, here), p)
 
@@ -298,8 +274,8 @@ def _transform_step(name: str, body: Any, where: str, ctx: _Context) -> Step:
 def _group(group: type[Group], body: Any, where: str, ctx: _Context) -> Group:
     """Validate ``sequence``, ``one_of`` or ``some_of`` (a list, or a mapping with ``of``) by its declaration."""
     listed = isinstance(body, list)
-    body = _mapping({"of": body} if listed else body, where)
-    _check_keys(body, ["of", *group.keywords], where)
+    body = mapping({"of": body} if listed else body, where)
+    check_keys(body, ["of", *group.keywords], where)
     if "of" not in body:
         raise RecipeError(where, "'of: [steps]'", "no 'of'")
     children = _steps(body.pop("of"), where if listed else f"{where}.of", ctx)
@@ -309,64 +285,14 @@ def _group(group: type[Group], body: Any, where: str, ctx: _Context) -> Group:
 # ---------------------------------------------------------------- the balance section
 
 
-def read_target(value: Any) -> str | int | float:
-    """``max``, a count N in [1, MAX_TARGET] or a ratio in (0, 1], from text or a number.
-
-    Raises:
-        ValueError: with args (what was expected, the value as read).
-    """
-    if isinstance(value, str):
-        text = value.strip().lower()
-        if text == "max":
-            return "max"
-        value = _number_text(text, value)
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ValueError(TARGET_EXPECTED, show(value))
-    if isinstance(value, int):
-        if not 1 <= value <= MAX_TARGET:
-            raise ValueError(f"a number of images N >= 1 and at most {MAX_TARGET} (or max, or a ratio in (0, 1])",
-                             show(value))
-        return value
-    if not 0.0 < value <= 1.0:
-        raise ValueError("a ratio in (0, 1] of the largest class (or max, or a whole number N >= 1)", show(value))
-    return float(value)
-
-
-def _number_text(text: str, value: str) -> int | float:
-    """An int or float written as text."""
-    try:
-        return int(text)
-    except ValueError:
-        try:
-            return float(text)
-        except ValueError:
-            raise ValueError(TARGET_EXPECTED, show(value)) from None
-
-
 def balance_section(value: Any, where: str = "balance") -> dict[str, Any]:
-    """Validate a recipe's ``balance:`` section at load; class names in a target are checked against the data later."""
-    section = _mapping(value, where)
-    _check_keys(section, BALANCE_KEYS, where)
-    if "target" in section:
-        _balance_target(section["target"], f"{where}.target")
-    method = section.get("method", "transforms")
-    if method not in BALANCE_METHODS:
-        raise RecipeError(f"{where}.method", "one of " + ", ".join(BALANCE_METHODS), f"{show(method)} instead",
-                          hint=did_you_mean(str(method), BALANCE_METHODS))
-    if not isinstance(section.get("undersample", False), bool):
-        raise RecipeError(f"{where}.undersample", "true or false", f"{show(section['undersample'])} instead")
-    return section
+    """Validate a recipe's ``balance:`` section at load; class names in a target are checked against the data later.
 
-
-def _balance_target(value: Any, where: str) -> None:
-    """A target: a scalar read by :func:`read_target`, or ``{class: N}``."""
-    if not isinstance(value, Mapping):
-        try:
-            read_target(value)
-        except ValueError:
-            raise RecipeError(where, TARGET_EXPECTED + ", or {class: N}", f"{show(value)} instead") from None
-        return
-    for label, n in value.items():
-        if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= MAX_TARGET:
-            raise RecipeError(f"{where}.{label}", f"a whole number of images N >= 1 and at most {MAX_TARGET}",
-                              f"{show(n)} instead")
+    Its messages end in 'instead', as those of the balance options (``--target``, ``--method``) do.
+    """
+    section = mapping(value, where)
+    check_keys(section, list(BALANCE.keys), where)
+    try:
+        return BALANCE.validate(section, where)
+    except RecipeError as exc:  # a value's error: the keys were checked above
+        raise RecipeError(exc.where, exc.expected, f"{exc.got} instead", hint=exc.hint) from None

@@ -194,8 +194,8 @@ def _build(data: Any, source: str, ctx: _Context) -> Recipe:
     if pipeline is None:
         raise RecipeError("pipeline", "a list of steps", "nothing", hint="add 'pipeline:' with at least one step")
     return Recipe(
-        seed=SEED.validate(data["seed"], "seed") if "seed" in data else 0,
-        copies=COPIES.validate(data["copies"], "copies") if "copies" in data else COPIES.default,
+        seed=int(SEED.validate(data.get("seed", SEED.default), "seed")),  # integer kinds give ints
+        copies=int(COPIES.validate(data.get("copies", COPIES.default), "copies")),
         output=_output(data.get("output"), "output"),
         balance=balance_section(data.get("balance")),
         pipeline=_steps(pipeline, "pipeline", ctx),

@@ -117,3 +117,23 @@ def test_sampling_is_reproducible_and_records_full_params() -> None:
     assert op["name"] == "rotate"
     assert set(op["params"]) == {"angle", "border", "fill", "interpolation"}
     assert -5 <= op["params"]["angle"] <= 5
+
+
+def test_groups_declare_their_keywords_with_the_one_shared_p() -> None:
+    """One P for every step and group; each group's keywords are Param kinds, bound to its children when built."""
+    import pickle
+
+    from augcli.compose import GROUPS, Sequence
+    from augcli.params import P, Param
+
+    assert list(GROUPS) == ["sequence", "one_of", "some_of"]
+    assert all(group.keywords["p"] is P and all(isinstance(k, Param) for k in group.keywords.values())
+               for group in GROUPS.values())
+    assert list(Sequence.keywords) == ["p"] and list(OneOf.keywords) == ["p", "weights"]
+    assert list(SomeOf.keywords) == ["p", "n", "random_order"]
+    recipe = parse_recipe("pipeline:\n  - some_of: {of: [hflip, vflip, invert], random_order: true}\n"
+                          "  - one_of: {of: [hflip, vflip], weights: [1, 3]}\n", "r.yaml")
+    some, one = recipe.pipeline
+    assert isinstance(some, SomeOf) and some.n == (1, 3) and some.random_order
+    assert isinstance(one, OneOf) and one.weights == (1.0, 3.0)
+    assert pickle.loads(pickle.dumps(recipe)).to_data() == recipe.to_data()

@@ -7,9 +7,10 @@ complete arguments of its kernel. The list of ops is what the manifest records a
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any, Union
+from collections import abc
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from typing import Any, ClassVar, Union
 
 import numpy as np
 
@@ -17,26 +18,12 @@ from augcli import rng as R
 from augcli.declare import Transform
 from augcli.errors import RunError
 from augcli.formats import MAX_SIDE
-from augcli.params import Flag, Number, Range
+from augcli.params import Flag, P, Param
+from augcli.recipe_kinds import Picks, Weights
 
 Op = dict[str, Any]
 Shape = tuple[int, ...]
 Node = Union["Step", "Group"]
-
-# Group keywords are declared like transform parameters, so their errors read the same.
-GROUP_PARAMS = {
-    "sequence": {"p": Number(1.0, bounds=(0, 1), doc="probability that the group runs")},
-    "one_of": {
-        "p": Number(1.0, bounds=(0, 1), doc="probability that the group runs"),
-        "weights": None,  # checked against the number of children
-    },
-    "some_of": {
-        "p": Number(1.0, bounds=(0, 1), doc="probability that the group runs"),
-        "n": Range(1, 1, bounds=(0, 1000), integer=True, doc="how many children run (default: 1 to all)"),
-        "random_order": Flag(False, doc="run the chosen children in random order"),
-    },
-}
-
 
 def next_shape(name: str, transform: type[Transform], params: dict[str, Any], shape: Shape) -> Shape:
     """The image shape after applying one op."""
@@ -87,14 +74,30 @@ class Step:
 
 @dataclass(frozen=True)
 class Group:
-    """``sequence``, ``one_of`` or ``some_of`` over child nodes."""
+    """Base of the groups: child nodes that run, with probability p, as the group chooses.
 
-    kind: str
+    Each group declares its keywords (besides ``of``, its children) in ``keywords``, in the same
+    Param kinds as a transform's parameters, so their errors read the same and the reference is
+    rendered from them. Its fields are the validated keyword values.
+    """
+
+    kind: ClassVar[str]  # the recipe keyword, e.g. one_of
+    doc: ClassVar[str]
+    keywords: ClassVar[Mapping[str, Param]] = {"p": P}
+
     children: tuple[Node, ...]
     p: float = 1.0
-    weights: tuple[float, ...] | None = None
-    n: tuple[int, int] = (1, 1)
-    random_order: bool = False
+
+    @classmethod
+    def build(cls, children: tuple[Node, ...], values: Mapping[str, Any], where: str) -> Group:
+        """Validate the keywords given (unknown ones are refused by the caller) for these children.
+
+        Defaults are validated too: one can depend on the children (some_of's n is 1 to all of them)
+        and be refused (an empty some_of).
+        """
+        kinds = {name: kind.counted(len(children)) for name, kind in cls.keywords.items()}
+        return cls(children, **{name: kind.validate(values.get(name, kind.default), f"{where}.{name}")
+                                for name, kind in kinds.items()})
 
     def sample(self, rng: np.random.Generator, shape: Shape, ops: list[Op]) -> Shape:
         """Toss the p coin, choose children as the kind says, and sample them in order."""
@@ -104,49 +107,99 @@ class Group:
             shape = child.sample(rng, shape, ops)
         return shape
 
-    def _chosen(self, rng: np.random.Generator) -> Sequence[Node]:
+    def _chosen(self, rng: np.random.Generator) -> abc.Sequence[Node]:
         """The children that run this time, in the order they run."""
-        if self.kind == "sequence":
-            return self.children
-        if self.kind == "one_of":
-            count = len(self.children)
-            if count == 1:
-                return self.children
-            weights = np.asarray(self.weights or [1.0] * count, dtype=np.float64)
-            return [self.children[int(rng.choice(count, p=weights / weights.sum()))]]
-        count = min(R.integer(rng, self.n), len(self.children))
-        picked = rng.choice(len(self.children), size=count, replace=False)
-        order = picked if self.random_order else np.sort(picked)
-        return [self.children[int(i)] for i in order]
+        return self.children
 
     def names(self) -> set[str]:
         """Transform names used below this node."""
         return set().union(*(child.names() for child in self.children)) if self.children else set()
 
     def without(self, excluded: frozenset[str]) -> Node | None:
-        """This group with excluded transforms removed; weights follow their children."""
-        weights = self.weights or [1.0] * len(self.children)
-        kept = [(c.without(excluded), w) for c, w in zip(self.children, weights, strict=True)]
-        kept = [(c, w) for c, w in kept if c is not None]
+        """This group with excluded transforms removed (None when nothing is left)."""
+        kept = [(i, node) for i, node in enumerate(child.without(excluded) for child in self.children)
+                if node is not None]
         if not kept:
             return None
-        children = tuple(c for c, _ in kept)
-        weights = tuple(w for _, w in kept) if self.weights else None
-        hi = min(self.n[1], len(children))
-        n = (min(self.n[0], hi), hi)
-        return Group(self.kind, children, self.p, weights, n, self.random_order)  # type: ignore[arg-type]
+        return self._keeping(tuple(node for _, node in kept), [i for i, _ in kept])
+
+    def _keeping(self, children: tuple[Node, ...], indices: list[int]) -> Group:
+        """This group over some of its children (``indices`` says which were kept)."""
+        return replace(self, children=children)
 
     def to_data(self) -> dict[str, Any]:
-        """Canonical, fully explicit form (for hashing and the run record)."""
-        body: dict[str, Any] = {"of": [child.to_data() for child in self.children], "p": self.p}
-        if self.kind == "one_of" and self.weights:
-            body["weights"] = list(self.weights)
-        if self.kind == "some_of":
-            body.update(n=list(self.n), random_order=self.random_order)
+        """Canonical, fully explicit form (for hashing and the run record): ``of``, then each keyword set."""
+        body: dict[str, Any] = {"of": [child.to_data() for child in self.children]}
+        for name in self.keywords:
+            value = getattr(self, name)
+            if value is not None:
+                body[name] = list(value) if isinstance(value, tuple) else value
         return {self.kind: body}
 
 
-def sample_pipeline(nodes: Sequence[Node], rng: np.random.Generator, shape: Shape) -> list[Op]:
+@dataclass(frozen=True)
+class Sequence(Group):
+    """``sequence``: every child, in order."""
+
+    kind = "sequence"
+    doc = "Run every step, in order."
+
+
+@dataclass(frozen=True)
+class OneOf(Group):
+    """``one_of``: one child, drawn by weight."""
+
+    kind = "one_of"
+    doc = "Run one of the steps, drawn by weight."
+    keywords: ClassVar[Mapping[str, Param]] = {"p": P, "weights": Weights(doc="relative chance of each step")}
+
+    weights: tuple[float, ...] | None = None
+
+    def _chosen(self, rng: np.random.Generator) -> abc.Sequence[Node]:
+        count = len(self.children)
+        if count == 1:
+            return self.children
+        weights = np.asarray(self.weights or [1.0] * count, dtype=np.float64)
+        return [self.children[int(rng.choice(count, p=weights / weights.sum()))]]
+
+    def _keeping(self, children: tuple[Node, ...], indices: list[int]) -> Group:
+        """Weights follow their children."""
+        weights = tuple(self.weights[i] for i in indices) if self.weights else None
+        return replace(self, children=children, weights=weights)
+
+
+@dataclass(frozen=True)
+class SomeOf(Group):
+    """``some_of``: n children drawn without replacement, in recipe order or shuffled."""
+
+    kind = "some_of"
+    doc = "Run n of the steps, drawn without replacement."
+    keywords: ClassVar[Mapping[str, Param]] = {
+        "p": P,
+        "n": Picks(1, 1, bounds=(0, 1000), integer=True, doc="how many steps run"),
+        "random_order": Flag(False, doc="run the chosen steps in random order, not in recipe order"),
+    }
+
+    n: tuple[int, int] = (1, 1)
+    random_order: bool = False
+
+    def _chosen(self, rng: np.random.Generator) -> abc.Sequence[Node]:
+        count = min(R.integer(rng, self.n), len(self.children))
+        picked = rng.choice(len(self.children), size=count, replace=False)
+        order = picked if self.random_order else np.sort(picked)
+        return [self.children[int(i)] for i in order]
+
+    def _keeping(self, children: tuple[Node, ...], indices: list[int]) -> Group:
+        """n shrinks to the children left."""
+        hi = min(self.n[1], len(children))
+        return replace(self, children=children, n=(min(self.n[0], hi), hi))
+
+
+# The group keywords of a recipe, in the order errors list them.
+GROUPS: dict[str, type[Group]] = {cls.kind: cls for cls in (Sequence, OneOf, SomeOf)}
+
+
+def sample_pipeline(nodes: abc.Sequence[Node], rng: np.random.Generator, shape: Shape) -> list[Op]:
     """Walk the pipeline in order and return the flat list of applied ops."""
     ops: list[Op] = []
     for node in nodes:

@@ -5,14 +5,22 @@ and units; ``augcli.docs`` renders it into docs/transforms.md. ``fraction_trap``
 are unambiguous in another library's units, and ``fixed_values`` lists range parameters given as one
 number, which augcli takes as that exact value where those libraries read ±x.
 
-Imports nothing from ``augcli.transforms``, so declarations can use it.
+Imports nothing from ``augcli.transforms`` (only the kinds and the recipe nodes below them), so
+declarations can use it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections import abc
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
+
+from augcli.compose import Group, Node, Step
+from augcli.params import Factor, Range
+
+if TYPE_CHECKING:
+    from augcli.recipe import Recipe
 
 
 def _fmt(x: float) -> str:
@@ -37,34 +45,30 @@ def fraction_trap(pair: tuple[float, float], param: str, expected: str,
             f"did you mean {scaled}?")
 
 
-def _steps(nodes: Iterable[Any]) -> Iterable[Any]:
-    """Every step below some recipe nodes, depth first (groups have ``children``, steps a ``transform``)."""
+def _steps(nodes: Iterable[Node]) -> Iterator[Step]:
+    """Every step below some recipe nodes, depth first."""
     for node in nodes:
-        if hasattr(node, "children"):
+        if isinstance(node, Group):
             yield from _steps(node.children)
-        elif hasattr(node, "transform"):
+        else:
             yield node
 
 
-def fixed_values(pipeline: Any) -> list[str]:
+def fixed_values(pipeline: Recipe | abc.Sequence[Node] | Node) -> list[str]:
     """Range parameters given as one number, which augcli takes as exactly that value.
 
-    ``pipeline`` is a Recipe, a sequence of its nodes, or one node. A parameter is listed when its
-    range is a single value that is not the declared default, e.g. ``rotate.degrees = 30 (fixed,
-    not ±30)``: albumentations' ``limit=30`` and torchvision's ``degrees=30`` mean [-30, 30].
-    Parameters that read a number as a magnitude or a factor spread already (``limit``, colour
-    jitter factors) are not listed.
+    ``pipeline`` is a Recipe (its per-class pipelines included), a sequence of its nodes, or one
+    node. A parameter is listed when its range is a single value that is not the declared default,
+    e.g. ``rotate.degrees = 30 (fixed, not ±30)``: albumentations' ``limit=30`` and torchvision's
+    ``degrees=30`` mean [-30, 30]. Parameters that read a number as a magnitude or a factor spread
+    already (``limit``, colour jitter factors) are not listed.
     """
-    from augcli.params import Factor, Range
-
-    if hasattr(pipeline, "pipeline"):
-        nodes = list(pipeline.pipeline)
-        for rule_nodes in getattr(pipeline, "_by_label", {}).values():
-            nodes.extend(rule_nodes)
-    elif hasattr(pipeline, "children") or hasattr(pipeline, "transform"):
-        nodes = [pipeline]
-    else:
+    if isinstance(pipeline, Step | Group):
+        nodes: list[Node] = [pipeline]
+    elif isinstance(pipeline, abc.Sequence):
         nodes = list(pipeline)
+    else:
+        nodes = [*pipeline.pipeline, *(node for label in pipeline.classes for node in pipeline.pipeline_for(label))]
     found: list[str] = []
     for step in _steps(nodes):
         for pname, param in step.transform.spec.params.items():

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Mapping
 
-from augcli.compose import GROUP_PARAMS
+from augcli.compose import GROUPS, Group
 from augcli.declare import TransformSpec
 from augcli.errors import InputError, did_you_mean
-from augcli.params import P
+from augcli.params import P, Param
 from augcli.registry import FAMILIES, REGISTRY
 
+OF = "a list of steps (a group may be written as the list alone: 'one_of: [a, b]')"
 FAMILY_ORDER = tuple(module.__name__.rsplit(".", 1)[-1] for module in FAMILIES)
 
 
@@ -27,13 +29,23 @@ def _spec_text(spec: TransformSpec) -> str:
     lines = [f"{spec.name} ({spec.family}): {spec.doc}"]
     if spec.notes:
         lines.append(f"  note: {spec.notes}")
-    params = {**spec.params, "p": P}
-    width = max(len(n) for n in params)
+    return "\n".join(lines + _param_lines({**spec.params, "p": P})) + "\n"
+
+
+def _param_lines(params: Mapping[str, Param], of: bool = False) -> list[str]:
+    """A line per parameter (what it accepts and its default), and one for its doc; ``of`` first for a group."""
+    width = max(len(n) for n in [*params, *(["of"] if of else [])])
+    lines = [f"  {'of':<{width}}  {OF}"] if of else []
     for pname, param in params.items():
         lines.append(f"  {pname:<{width}}  {param.describe()}; default {param.default_text()}")
         if param.doc:
             lines.append(f"  {'':<{width}}  {param.doc}")
-    return "\n".join(lines) + "\n"
+    return lines
+
+
+def _group_text(group: type[Group]) -> str:
+    """One group in full: doc, ``of`` and a line per keyword, from its declaration."""
+    return "\n".join([f"{group.kind} (composition): {group.doc}", *_param_lines(group.keywords, of=True)]) + "\n"
 
 
 def transforms_text(name: str | None = None) -> str:
@@ -49,14 +61,26 @@ def transforms_text(name: str | None = None) -> str:
     for family, specs in _families().items():
         parts.append(f"== {family} ==\n")
         parts.extend(_spec_text(spec) for spec in specs)
-    groups = ", ".join(GROUP_PARAMS)
-    parts.append(f"== composition ==\nGroups: {groups}; every step and group takes p (probability, default 1).\n")
+    parts.append("== composition ==\n")
+    parts.extend(_group_text(group) for group in GROUPS.values())
     return "\n".join(parts)
 
 
 def _md_cell(text: str) -> str:
     """Escape a table cell."""
     return text.replace("|", "\\|")
+
+
+def _table(params: Mapping[str, Param | None]) -> list[str]:
+    """A markdown table of parameters; None stands for a group's ``of``."""
+    lines = ["| parameter | accepts | default | meaning |", "| --- | --- | --- | --- |"]
+    for name, param in params.items():
+        if param is None:
+            lines.append(f"| `{name}` | {OF} | (required) | the steps of the group |")
+        else:
+            lines.append(f"| `{name}` | {_md_cell(param.describe())} | `{_md_cell(param.default_text())}` | "
+                         f"{_md_cell(param.doc)} |")
+    return lines
 
 
 def transforms_markdown() -> str:
@@ -77,16 +101,13 @@ def transforms_markdown() -> str:
             if spec.notes:
                 lines += [f"Note: {spec.notes}", ""]
             if spec.params:
-                lines += ["| parameter | accepts | default | meaning |", "| --- | --- | --- | --- |"]
-                lines += [f"| `{name}` | {_md_cell(param.describe())} | `{_md_cell(param.default_text())}` | "
-                          f"{_md_cell(param.doc)} |" for name, param in spec.params.items()]
-                lines.append("")
+                lines += [*_table(spec.params), ""]
             recorded = ", ".join(f"`{name}`" for name in spec.carries) or "nothing"
             lines += [f"Each op records: {recorded}.", ""]
-    lines += ["## composition", "", "| group | keys |", "| --- | --- |"]
-    lines += [f"| `{kind}` | `of` (list of steps), " + ", ".join(f"`{k}`" for k in params) + " |"
-              for kind, params in GROUP_PARAMS.items()]
-    return "\n".join([*lines, "", *_counterparts_markdown()]) + "\n"
+    lines += ["## composition", ""]
+    for group in GROUPS.values():
+        lines += [f"### `{group.kind}`", "", group.doc, "", *_table({"of": None, **group.keywords}), ""]
+    return "\n".join([*lines, *_counterparts_markdown()]) + "\n"
 
 
 def _counterparts_markdown() -> list[str]:

@@ -50,6 +50,10 @@ class Param:
         """Render the default for docs."""
         return show(self.default)
 
+    def counted(self, count: int) -> Param:
+        """This kind for a group of ``count`` children; only kinds that depend on the count (weights, n) change."""
+        return self
+
 
 @dataclass(frozen=True)
 class Number(Param):
@@ -393,7 +397,7 @@ def op_kind(kind: Param) -> Param:
 # Shared parameters, declared once and reused by every transform that takes them.
 SEED = Number(0, bounds=(0, 2**63 - 1), integer=True, doc="seed of the op's own generator (noise, fields)")
 WARP_KEYS = ("border", "fill", "interpolation")
-P = Number(1.0, bounds=(0, 1), doc="probability that the step runs")
+P = Number(1.0, bounds=(0, 1), doc="probability that the step runs")  # every step and group takes it
 BORDER = Choice("reflect", ("constant", "reflect", "replicate", "wrap"), doc="how pixels outside the image are filled")
 FILL = Fill(0)
 INTERPOLATION = Choice("linear", ("nearest", "linear", "cubic", "area", "lanczos"), doc="resampling filter")

@@ -1,50 +1,48 @@
-"""Recipes: YAML loaded with line marks, validated against the registry before any image is read."""
+"""Recipes: validated against the registry before any image is read.
+
+The YAML is read with its limits and line marks by :mod:`augcli.recipe_yaml`; this module builds
+and validates the recipe from the data, placing every error on its line.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import json
-import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import yaml
-from yaml.composer import Composer
-from yaml.constructor import SafeConstructor
-from yaml.parser import Parser
-from yaml.reader import Reader
-from yaml.resolver import Resolver
-from yaml.scanner import Scanner
 
-from augcli.compose import GROUP_PARAMS, Group, Node, Op, Shape, Step, sample_pipeline
+from augcli.compose import GROUPS, Group, Node, Op, Shape, Step, sample_pipeline
 from augcli.errors import RecipeError, did_you_mean, show
-from augcli.params import Choice, Number, is_number
+from augcli.params import Choice, Flag, Number, P
+from augcli.recipe_kinds import Section, Target, check_keys, key_hint, mapping
+from augcli.recipe_kinds import read_target as read_target  # re-exported: balancing reads targets through it
+from augcli.recipe_yaml import MAX_CHARS, line_for, load_yaml
+from augcli.recipe_yaml import MAX_DEPTH as MAX_DEPTH  # re-exported: the limits are the recipe's
+from augcli.recipe_yaml import MAX_NODES as MAX_NODES
 from augcli.registry import REGISTRY
 
 DEFAULT_RECIPE = "default.yaml"
 FORMATS = ("same", "jpg", "png", "webp")
 TOP_KEYS = ("seed", "copies", "output", "pipeline", "classes", "balance")
-# Limits on untrusted recipe text (docs/trust.md): checked while the YAML is read, before PyYAML recurses.
-MAX_CHARS = 256 * 1024  # characters of recipe text (the packaged recipes have under 1,100)
-MAX_NODES = 10_000  # YAML nodes once aliases are expanded (stops "billion laughs")
-MAX_DEPTH = 50  # nesting of lists and mappings, aliases expanded
 MAX_STEPS = 1_000  # steps and groups in the whole recipe, per-class pipelines included
-MAX_PATH = 1_000  # characters of a step path whose line is recorded (longer ones use their parent's line)
 CUSTOM_HINT = "custom steps run Python code named by the recipe; refused because --no-custom was given"
-BALANCE_KEYS = ("target", "method", "undersample")
 BALANCE_METHODS = ("transforms", "smote")
-MAX_TARGET = 1_000_000  # images per class a balance target may name (a run is also limited by --max-outputs)
-TARGET_EXPECTED = "max, a whole number of images N >= 1, or a ratio in (0, 1] of the largest class"
 SEED = Number(0, bounds=(0, 2**63 - 1), integer=True, doc="recipe seed")
 COPIES = Number(4, bounds=(1, 100000), integer=True, doc="augmented copies per input image")
-OUTPUT_PARAMS = {
+OUTPUT = Section({
     "format": Choice("same", FORMATS, doc="file format of generated images (same: as the source)"),
     "quality": Number(95, bounds=(1, 100), integer=True, doc="JPEG / WebP quality"),
-}
+})
+BALANCE = Section({
+    "target": Target(doc="the count every class reaches (default: the largest class's)"),
+    "method": Choice("transforms", BALANCE_METHODS, doc="how images are made: augmented copies, or SMOTE blends"),
+    "undersample": Flag(False, doc="cut classes above the target to a random subset of their originals"),
+})
 
 
 @dataclass(frozen=True)
@@ -84,7 +82,7 @@ class Recipe:
 
     def error(self, where: str, expected: str, got: str | None = None, hint: str | None = None) -> RecipeError:
         """A RecipeError located in this recipe's file, for checks made after loading."""
-        return RecipeError(where, expected, got, hint=hint).located(self.source, _line_for(where, self.lines))
+        return RecipeError(where, expected, got, hint=hint).located(self.source, line_for(where, self.lines))
 
     def pipeline_for(self, label: str | None) -> tuple[Node, ...]:
         """The pipeline with the class's rules applied."""
@@ -157,222 +155,11 @@ def parse_recipe(text: str, source: str = "<recipe>", *, allow_custom: bool = Tr
     The text is untrusted: alias expansion, nesting, the number of steps and every number are
     bounded, and with ``allow_custom=False`` a ``custom`` step is refused before anything is imported.
     """
-    if len(text) > MAX_CHARS:
-        raise RecipeError("recipe", f"at most {MAX_CHARS} characters of YAML", "more", source=source)
-    _check_flow_depth(text, source)
-    data, lines = _load_yaml(text, source)
+    data, lines = load_yaml(text, source)
     try:
         return replace(_build(data, source, _Context(allow_custom=allow_custom)), lines=lines)
     except RecipeError as exc:
-        raise exc.located(source, _line_for(exc.where, lines)) from None
-
-
-def _check_flow_depth(text: str, source: str) -> None:
-    """Refuse ``[[[[...`` deeper than MAX_DEPTH before PyYAML, whose scanner slows down on deep flow nesting.
-
-    Brackets are counted without parsing (a bracket in a quoted string counts too), so this only
-    catches the blatant case quickly; :class:`_Loader` checks the real nesting.
-    """
-    try:
-        data = np.frombuffer(text.encode("utf-8"), dtype=np.uint8)
-    except UnicodeEncodeError as exc:  # only from parse_recipe(str): a file is decoded strictly
-        raise RecipeError("recipe", "text that UTF-8 can encode", f"an unpaired surrogate at character {exc.start}",
-                          source=source, line=text.count("\n", 0, exc.start) + 1) from None
-    opens = (data == ord("[")) | (data == ord("{"))
-    if int(opens.sum()) <= MAX_DEPTH:
-        return
-    depth = np.cumsum(opens.astype(np.int32) - ((data == ord("]")) | (data == ord("}"))))
-    deep = np.flatnonzero(depth > MAX_DEPTH)
-    if deep.size:
-        line = int(np.count_nonzero(data[:deep[0]] == ord("\n"))) + 1
-        raise RecipeError("recipe", f"lists and mappings nested at most {MAX_DEPTH} deep", "deeper nesting",
-                          source=source, line=line)
-
-
-def _load_yaml(text: str, source: str) -> tuple[Any, dict[str, int]]:
-    """Compose YAML keeping each node's line, keyed by the dotted path validation reports."""
-    loader = _Loader(text, source)
-    try:
-        node = loader.get_single_node()
-        lines: dict[str, int] = {}
-        if node is not None:
-            _walk(node, "", lines, loader, source)
-        data = loader.construct_document(node) if node is not None else None
-    except yaml.YAMLError as exc:
-        raise _yaml_error(exc, text, source) from None
-    except RecursionError:  # a last resort: _Loader stops nesting long before Python's limit
-        raise RecipeError("recipe", f"lists and mappings nested at most {MAX_DEPTH} deep", "deeper nesting",
-                          source=source) from None
-    finally:
-        loader.dispose()
-    return data, lines
-
-
-def _yaml_error(exc: yaml.YAMLError, text: str, source: str) -> RecipeError:
-    """A PyYAML error as a RecipeError at its line."""
-    mark = getattr(exc, "problem_mark", None)
-    line = mark.line + 1 if mark else None
-    problem = getattr(exc, "problem", None)
-    if isinstance(exc, yaml.reader.ReaderError):  # a character YAML does not allow: no mark, a position
-        line = text.count("\n", 0, exc.position) + 1
-        char = exc.character
-        problem = f"{exc.reason} (character {f'#x{char:04x}' if isinstance(char, int) else repr(char)})"
-    return RecipeError("recipe", "valid YAML", problem or str(exc), source=source, line=line)
-
-
-class _PyParser(Reader, Scanner, Parser):
-    """PyYAML's pure-Python reader, scanner and parser (when it was built without libyaml)."""
-
-    def __init__(self, stream: str) -> None:
-        Reader.__init__(self, stream)
-        Scanner.__init__(self)
-        Parser.__init__(self)
-
-
-try:  # libyaml scans and parses about five times faster; composing stays in Python, where it is guarded
-    from yaml.cyaml import CParser as _Parser
-except ImportError:  # pragma: no cover - PyYAML without libyaml
-    _Parser = _PyParser  # type: ignore[misc, assignment]
-
-
-class _Loader(Composer, _Parser, SafeConstructor, Resolver):  # type: ignore[misc, valid-type]
-    """A safe loader that refuses alias bombs, recursive aliases and deep nesting while it composes.
-
-    A node's expanded size and height are known when it is finished, so an alias costs what it
-    expands to, and the composer never recurses deeper than MAX_DEPTH.
-    """
-
-    def __init__(self, text: str, source: str) -> None:
-        _Parser.__init__(self, text)
-        Composer.__init__(self)
-        SafeConstructor.__init__(self)
-        Resolver.__init__(self)
-        self.source = source
-        self.level = 0  # nodes open above the one being composed
-        self.open: set[str] = set()  # anchors whose node is still being composed
-        self.sizes: dict[int, tuple[int, int]] = {}  # id(node) -> (expanded size, height)
-        self.total = 0  # nodes composed so far, each alias counted as what it expands to
-
-    def add(self, count: int, mark: Any, hint: str | None = None) -> None:
-        """Count composed nodes; refuse the node that takes the document past MAX_NODES."""
-        self.total += count
-        if self.total > MAX_NODES:
-            raise self.refuse(f"at most {MAX_NODES} YAML nodes once aliases are expanded",
-                              f"{self.total} by this point", mark, hint=hint)
-
-    def refuse(self, expected: str, got: str, mark: Any, hint: str | None = None) -> RecipeError:
-        """A RecipeError at a YAML mark."""
-        return RecipeError("recipe", expected, got, source=self.source, line=mark.line + 1, hint=hint)
-
-    def too_deep(self, mark: Any) -> RecipeError:
-        """The error for nesting beyond MAX_DEPTH."""
-        return self.refuse(f"lists and mappings nested at most {MAX_DEPTH} deep (aliases expanded)",
-                           "deeper nesting", mark)
-
-    def compose_node(self, parent: Any, index: Any) -> Any:
-        """Compose one node, refusing it before recursing when it would be too deep."""
-        event = self.peek_event()
-        if isinstance(event, yaml.AliasEvent):
-            return self._alias(event, parent, index)
-        if self.level >= MAX_DEPTH:
-            raise self.too_deep(event.start_mark)
-        anchor = event.anchor
-        self.level += 1
-        if anchor is not None:
-            self.open.add(anchor)
-        try:
-            node = super().compose_node(parent, index)
-        finally:
-            self.level -= 1
-            self.open.discard(anchor)
-        self._measure(node)
-        return node
-
-    def _alias(self, event: Any, parent: Any, index: Any) -> Any:
-        """An alias: refused inside its own anchor, or when what it expands to nests too deep."""
-        if event.anchor in self.open:
-            raise self.refuse("an alias to a finished anchor", f"*{event.anchor} inside &{event.anchor}",
-                              event.start_mark, hint="a recursive alias never ends")
-        node = super().compose_node(parent, index)
-        size, height = self.sizes[id(node)]
-        if self.level + height > MAX_DEPTH:
-            raise self.too_deep(event.start_mark)
-        self.add(size, event.start_mark, hint="aliases of aliases grow exponentially (a 'billion laughs' recipe)")
-        return node
-
-    def _measure(self, node: yaml.Node) -> None:
-        """Record a finished node's expanded size and height, and count it."""
-        children: list[yaml.Node] = []
-        if isinstance(node, yaml.MappingNode):
-            children = [part for pair in node.value for part in pair]
-        elif isinstance(node, yaml.SequenceNode):
-            children = node.value
-        measured = [self.sizes[id(child)] for child in children]
-        self.sizes[id(node)] = (1 + sum(s for s, _ in measured), 1 + max((h for _, h in measured), default=0))
-        self.add(1, node.start_mark)
-
-    def construct_object(self, node: Any, deep: bool = False) -> Any:
-        """Construct a node; a value Python refuses (a 5,000-digit integer, month 13) is a YAML error here."""
-        try:
-            return super().construct_object(node, deep=deep)
-        except (ValueError, TypeError, OverflowError) as exc:
-            problem = f"a value that cannot be read ({str(exc).split(';')[0]})"
-            raise yaml.constructor.ConstructorError(None, None, problem, node.start_mark) from None
-
-
-def _walk(node: yaml.Node, path: str | None, lines: dict[str, int], loader: _Loader, source: str) -> None:
-    """Record the line of every path below ``node`` and refuse duplicate keys.
-
-    Paths longer than MAX_PATH are not recorded (None below them): an error there is placed at the
-    line of the nearest recorded parent, and a long key repeated through aliases costs no memory.
-    """
-    if path is not None:
-        lines.setdefault(path, node.start_mark.line + 1)
-    if isinstance(node, yaml.MappingNode):
-        _walk_mapping(node, path, lines, loader, source)
-    elif isinstance(node, yaml.SequenceNode):
-        for i, item in enumerate(node.value):
-            _walk(item, _sub(path, f"[{i}]"), lines, loader, source)
-
-
-def _sub(path: str | None, part: str) -> str | None:
-    """``path`` + ``part`` (``[i]``, or ``.key`` with the dot left out at the top), or None past MAX_PATH."""
-    if path is None or len(path) + len(part) > MAX_PATH:
-        return None
-    return part[1:] if not path and part.startswith(".") else path + part
-
-
-def _walk_mapping(node: yaml.MappingNode, path: str | None, lines: dict[str, int], loader: _Loader,
-                  source: str) -> None:
-    """Walk a mapping's values; keys must be plain and given once (``<<`` merges are left to PyYAML)."""
-    seen: set[Any] = set()
-    for key_node, value_node in node.value:
-        if key_node.tag == "tag:yaml.org,2002:merge":
-            continue
-        key = loader.construct_object(key_node)
-        line = key_node.start_mark.line + 1
-        try:
-            hash(key)
-        except TypeError:
-            raise RecipeError(path or "recipe", "plain keys (names)", f"a {type(key).__name__} as a key",
-                              source=source, line=line) from None
-        sub = _sub(path, "." + str(key)[:MAX_PATH + 1])
-        if key in seen:
-            raise RecipeError(sub or path or "recipe", "each key once", "it twice", source=source, line=line)
-        seen.add(key)
-        if sub is not None:
-            lines[sub] = line
-        _walk(value_node, sub, lines, loader, source)
-
-
-def _line_for(where: str, lines: Mapping[str, int]) -> int | None:
-    """The line of the longest known prefix of a dotted path."""
-    while where:
-        if where in lines:
-            return lines[where]
-        cut = max(where.rfind("."), where.rfind("["))
-        where = where[:cut] if cut > 0 else ""
-    return lines.get("")
+        raise exc.located(source, line_for(exc.where, lines)) from None
 
 
 # ---------------------------------------------------------------- validation
@@ -402,13 +189,13 @@ def _build(data: Any, source: str, ctx: _Context) -> Recipe:
     for key in data:
         if key not in TOP_KEYS:
             raise RecipeError(str(key), "a recipe key (" + ", ".join(TOP_KEYS) + ")", show(key),
-                              hint=_key_hint(key, TOP_KEYS))
+                              hint=key_hint(key, TOP_KEYS))
     pipeline = data.get("pipeline")
     if pipeline is None:
         raise RecipeError("pipeline", "a list of steps", "nothing", hint="add 'pipeline:' with at least one step")
     return Recipe(
-        seed=SEED.validate(data["seed"], "seed") if "seed" in data else 0,
-        copies=COPIES.validate(data["copies"], "copies") if "copies" in data else COPIES.default,
+        seed=int(SEED.validate(data.get("seed", SEED.default), "seed")),  # integer kinds give ints
+        copies=int(COPIES.validate(data.get("copies", COPIES.default), "copies")),
         output=_output(data.get("output"), "output"),
         balance=balance_section(data.get("balance")),
         pipeline=_steps(pipeline, "pipeline", ctx),
@@ -417,44 +204,18 @@ def _build(data: Any, source: str, ctx: _Context) -> Recipe:
     )
 
 
-def _mapping(value: Any, where: str) -> dict[str, Any]:
-    """A mapping, or an empty one for nothing."""
-    if value is None:
-        return {}
-    if not isinstance(value, Mapping):
-        raise RecipeError(where, "a mapping", show(value))
-    return dict(value)
-
-
-def _check_keys(value: Mapping[str, Any], known: Sequence[str], where: str) -> None:
-    """Refuse unknown keys, with a did-you-mean."""
-    for key in value:
-        if key not in known:
-            raise RecipeError(f"{where}.{key}", "one of " + ", ".join(known), show(key), hint=_key_hint(key, known))
-
-
-def _key_hint(key: Any, known: Sequence[str]) -> str | None:
-    """Did-you-mean for a misspelt key; YAML 1.1 turns bare on/off/yes/no keys into booleans."""
-    if isinstance(key, bool):
-        return "YAML reads a bare on/off/yes/no/true/false as a boolean: quote the key"
-    return did_you_mean(str(key), known)
-
-
 def _output(value: Any, where: str) -> OutputSpec:
     """Validate the ``output`` section."""
-    value = _mapping(value, where)
-    _check_keys(value, list(OUTPUT_PARAMS), where)
-    return OutputSpec(**{k: p.validate(value[k], f"{where}.{k}") if k in value else p.default
-                         for k, p in OUTPUT_PARAMS.items()})
+    return OutputSpec(**OUTPUT.validate(value, where))
 
 
 def _classes(value: Any, where: str, ctx: _Context) -> dict[str, ClassRule]:
     """Validate per-class rules: ``{label: {exclude: [names], pipeline: [steps]}}``."""
     rules = {}
-    for label, body in _mapping(value, where).items():
+    for label, body in mapping(value, where).items():
         here = f"{where}.{label}"
-        body = _mapping(body, here)
-        _check_keys(body, ["exclude", "pipeline"], here)
+        body = mapping(body, here)
+        check_keys(body, ["exclude", "pipeline"], here)
         excluded = body.get("exclude") or []
         if not isinstance(excluded, list):
             raise RecipeError(f"{here}.exclude", "a list of transform names", show(excluded))
@@ -487,9 +248,9 @@ def _step(item: Any, where: str, ctx: _Context) -> Node:
     here = f"{where}.{name}"
     if not isinstance(name, str):
         raise RecipeError(where, "a transform name (see 'augcli transforms') or one_of, some_of, sequence",
-                          show(name), hint=_key_hint(name, [*REGISTRY, *GROUP_PARAMS]))
-    if name in GROUP_PARAMS:
-        return _group(name, body, here, ctx)
+                          show(name), hint=key_hint(name, [*REGISTRY, *GROUPS]))
+    if name in GROUPS:
+        return _group(GROUPS[name], body, here, ctx)
     return _transform_step(name, body, where, ctx)
 
 
@@ -498,115 +259,40 @@ def _transform_step(name: str, body: Any, where: str, ctx: _Context) -> Step:
     spec = REGISTRY.get(name)
     if spec is None:
         raise RecipeError(where, "a transform name (see 'augcli transforms') or one_of, some_of, sequence",
-                          show(name), hint=did_you_mean(name, [*REGISTRY, *GROUP_PARAMS]))
+                          show(name), hint=did_you_mean(name, [*REGISTRY, *GROUPS]))
     if spec.cls.inputs > 1:
         raise RecipeError(where, "a single-image transform", show(name),
                           hint=f"'{name}' combines two images and is made by 'augcli balance', not by a recipe step")
     if name == "custom" and not ctx.allow_custom:
         raise RecipeError(where, "a step that runs no code named by the recipe", show(name), hint=CUSTOM_HINT)
     here = f"{where}.{name}"
-    body = _mapping(body, here)
-    p = GROUP_PARAMS["sequence"]["p"].validate(body.pop("p"), f"{here}.p") if "p" in body else 1.0
+    body = mapping(body, here)
+    p = P.validate(body.pop("p"), f"{here}.p") if "p" in body else P.default
     return Step(name, spec.build(body, here), p)
 
 
-def _group(kind: str, body: Any, where: str, ctx: _Context) -> Group:
-    """Validate ``sequence``, ``one_of`` or ``some_of`` (a list, or a mapping with ``of``)."""
+def _group(group: type[Group], body: Any, where: str, ctx: _Context) -> Group:
+    """Validate ``sequence``, ``one_of`` or ``some_of`` (a list, or a mapping with ``of``) by its declaration."""
     listed = isinstance(body, list)
-    body = _mapping({"of": body} if listed else body, where)
-    known = ["of", *GROUP_PARAMS[kind]]
-    _check_keys(body, known, where)
+    body = mapping({"of": body} if listed else body, where)
+    check_keys(body, ["of", *group.keywords], where)
     if "of" not in body:
         raise RecipeError(where, "'of: [steps]'", "no 'of'")
-    children = _steps(body["of"], where if listed else f"{where}.of", ctx)
-    p = GROUP_PARAMS[kind]["p"].validate(body["p"], f"{where}.p") if "p" in body else 1.0
-    weights = _weights(body.get("weights"), len(children), f"{where}.weights")
-    n = (1, 1)
-    if kind == "some_of":
-        n = GROUP_PARAMS[kind]["n"].validate(body.get("n", [1, len(children)]), f"{where}.n")
-        if n[1] > len(children):
-            raise RecipeError(f"{where}.n", f"at most {len(children)} (the number of steps in 'of')", show(body["n"]))
-    random_order = GROUP_PARAMS["some_of"]["random_order"].validate(body.get("random_order", False),
-                                                                      f"{where}.random_order")
-    return Group(kind, children, p, weights, n, random_order)
-
-
-def _weights(value: Any, count: int, where: str) -> tuple[float, ...] | None:
-    """Validate one_of weights: one finite, non-negative number per step, not all zero, with a finite sum."""
-    if value is None:
-        return None
-    ok = isinstance(value, list) and len(value) == count and all(is_number(v) and v >= 0 for v in value)
-    weights = tuple(float(v) for v in value) if ok else ()
-    total = sum(weights)
-    if not ok or not 0 < total < math.inf:
-        hint = None
-        if isinstance(value, list) and len(value) == count and not (ok and total == 0):
-            hint = "weights are finite numbers (not .inf or .nan) with a finite sum"
-        raise RecipeError(where, f"{count} non-negative numbers, not all 0 (one per step)", show(value), hint=hint)
-    return weights
+    children = _steps(body.pop("of"), where if listed else f"{where}.of", ctx)
+    return group.build(children, body, where)
 
 
 # ---------------------------------------------------------------- the balance section
 
 
-def read_target(value: Any) -> str | int | float:
-    """``max``, a count N in [1, MAX_TARGET] or a ratio in (0, 1], from text or a number.
-
-    Raises:
-        ValueError: with args (what was expected, the value as read).
-    """
-    if isinstance(value, str):
-        text = value.strip().lower()
-        if text == "max":
-            return "max"
-        value = _number_text(text, value)
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ValueError(TARGET_EXPECTED, show(value))
-    if isinstance(value, int):
-        if not 1 <= value <= MAX_TARGET:
-            raise ValueError(f"a number of images N >= 1 and at most {MAX_TARGET} (or max, or a ratio in (0, 1])",
-                             show(value))
-        return value
-    if not 0.0 < value <= 1.0:
-        raise ValueError("a ratio in (0, 1] of the largest class (or max, or a whole number N >= 1)", show(value))
-    return float(value)
-
-
-def _number_text(text: str, value: str) -> int | float:
-    """An int or float written as text."""
-    try:
-        return int(text)
-    except ValueError:
-        try:
-            return float(text)
-        except ValueError:
-            raise ValueError(TARGET_EXPECTED, show(value)) from None
-
-
 def balance_section(value: Any, where: str = "balance") -> dict[str, Any]:
-    """Validate a recipe's ``balance:`` section at load; class names in a target are checked against the data later."""
-    section = _mapping(value, where)
-    _check_keys(section, BALANCE_KEYS, where)
-    if "target" in section:
-        _balance_target(section["target"], f"{where}.target")
-    method = section.get("method", "transforms")
-    if method not in BALANCE_METHODS:
-        raise RecipeError(f"{where}.method", "one of " + ", ".join(BALANCE_METHODS), f"{show(method)} instead",
-                          hint=did_you_mean(str(method), BALANCE_METHODS))
-    if not isinstance(section.get("undersample", False), bool):
-        raise RecipeError(f"{where}.undersample", "true or false", f"{show(section['undersample'])} instead")
-    return section
+    """Validate a recipe's ``balance:`` section at load; class names in a target are checked against the data later.
 
-
-def _balance_target(value: Any, where: str) -> None:
-    """A target: a scalar read by :func:`read_target`, or ``{class: N}``."""
-    if not isinstance(value, Mapping):
-        try:
-            read_target(value)
-        except ValueError:
-            raise RecipeError(where, TARGET_EXPECTED + ", or {class: N}", f"{show(value)} instead") from None
-        return
-    for label, n in value.items():
-        if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= MAX_TARGET:
-            raise RecipeError(f"{where}.{label}", f"a whole number of images N >= 1 and at most {MAX_TARGET}",
-                              f"{show(n)} instead")
+    Its messages end in 'instead', as those of the balance options (``--target``, ``--method``) do.
+    """
+    section = mapping(value, where)
+    check_keys(section, list(BALANCE.keys), where)
+    try:
+        return BALANCE.validate(section, where)
+    except RecipeError as exc:  # a value's error: the keys were checked above
+        raise RecipeError(exc.where, exc.expected, f"{exc.got} instead", hint=exc.hint) from None

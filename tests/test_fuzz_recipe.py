@@ -16,7 +16,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from augcli.compose import GROUP_PARAMS, next_shape
+from augcli.compose import GROUPS, next_shape
 from augcli.errors import RecipeError, RunError
 from augcli.recipe import TOP_KEYS, Recipe, parse_recipe
 from augcli.render import render
@@ -45,7 +45,7 @@ def _fuzz(examples: int) -> settings:
 
 EXTREME_FLOATS = [math.inf, -math.inf, math.nan, 1e300, -1e300, 1e-300, 0.0, -0.0, 0.5, 1.0, 2.0, 65535.0]
 EXTREME_INTS = [0, 1, -1, 2, 3, 255, 256, 16384, 16385, 65535, 2**31, 2**63 - 1, 2**63, 2**64, -(2**63), 10**400]
-WORDS = [*NAMES, *GROUP_PARAMS, *TOP_KEYS, "of", "p", "n", "weights", "random_order", "exclude", "target",
+WORDS = [*NAMES, *GROUPS, *TOP_KEYS, "of", "p", "n", "weights", "random_order", "exclude", "target",
          "method", "undersample", "max", "smote", "transforms", "format", "quality", "fn", "", "on", "null"]
 
 scalars = st.one_of(
@@ -119,7 +119,7 @@ def _step(draw: st.DrawFn, chaos: int, depth: int = 0) -> Any:
         return name
     if kind == "step":
         return {name: draw(_params(name, chaos))}
-    group = draw(st.sampled_from(sorted(GROUP_PARAMS)))
+    group = draw(st.sampled_from(sorted(GROUPS)))
     children = draw(st.lists(_step(chaos, depth + 1), min_size=0, max_size=4))
     body: dict[str, Any] = {"of": children}
     if group == "one_of" and draw(st.booleans()):

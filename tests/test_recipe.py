@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from augcli.compose import Group, Step
+from augcli.compose import OneOf, SomeOf, Step
 from augcli.errors import RecipeError
 from augcli.recipe import load_recipe, parse_recipe
 
@@ -35,11 +35,12 @@ def test_issue_example_parses_into_steps_and_groups() -> None:
     recipe = parse_recipe(ISSUE_EXAMPLE, "r.yaml")
     assert (recipe.seed, recipe.copies, recipe.output.format, recipe.output.quality) == (42, 4, "same", 95)
     kinds = [type(node).__name__ for node in recipe.pipeline]
-    assert kinds == ["Step", "Step", "Group", "Group"]
+    assert kinds == ["Step", "Step", "OneOf", "SomeOf"]
+    assert isinstance(recipe.pipeline[2], OneOf) and recipe.pipeline[2].weights is None
     rotate = recipe.pipeline[1]
     assert isinstance(rotate, Step) and rotate.p == 0.8 and rotate.transform.degrees == (-15.0, 15.0)
     some = recipe.pipeline[3]
-    assert isinstance(some, Group) and some.kind == "some_of" and some.n == (1, 2)
+    assert isinstance(some, SomeOf) and some.kind == "some_of" and some.n == (1, 2) and not some.random_order
     assert some.children[0].transform.limit == (-0.2, 0.2)  # a limit is symmetric
 
 
@@ -116,3 +117,23 @@ def test_sampling_is_reproducible_and_records_full_params() -> None:
     assert op["name"] == "rotate"
     assert set(op["params"]) == {"angle", "border", "fill", "interpolation"}
     assert -5 <= op["params"]["angle"] <= 5
+
+
+def test_groups_declare_their_keywords_with_the_one_shared_p() -> None:
+    """One P for every step and group; each group's keywords are Param kinds, bound to its children when built."""
+    import pickle
+
+    from augcli.compose import GROUPS, Sequence
+    from augcli.params import P, Param
+
+    assert list(GROUPS) == ["sequence", "one_of", "some_of"]
+    assert all(group.keywords["p"] is P and all(isinstance(k, Param) for k in group.keywords.values())
+               for group in GROUPS.values())
+    assert list(Sequence.keywords) == ["p"] and list(OneOf.keywords) == ["p", "weights"]
+    assert list(SomeOf.keywords) == ["p", "n", "random_order"]
+    recipe = parse_recipe("pipeline:\n  - some_of: {of: [hflip, vflip, invert], random_order: true}\n"
+                          "  - one_of: {of: [hflip, vflip], weights: [1, 3]}\n", "r.yaml")
+    some, one = recipe.pipeline
+    assert isinstance(some, SomeOf) and some.n == (1, 3) and some.random_order
+    assert isinstance(one, OneOf) and one.weights == (1.0, 3.0)
+    assert pickle.loads(pickle.dumps(recipe)).to_data() == recipe.to_data()

@@ -23,7 +23,7 @@ from typing import Any
 
 from augcli.dataset import Dataset, Source
 from augcli.errors import InputError, RecipeError, did_you_mean, option, show
-from augcli.plan import SourcePlan, Task, plan_tasks
+from augcli.plan import Namer, SourcePlan, Task, plan_tasks
 from augcli.recipe import BALANCE_METHODS, Recipe, balance_section, read_target
 from augcli.rng import generator, plan_seed
 
@@ -182,6 +182,8 @@ def plan_balance(data: Dataset, targets: Targets, *, seed: int, fmt: str, method
     kept = {label: undersample(sources, targets.total[label], plan_seed(seed, "undersample", label))
             if label in targets.remove else sources for label, sources in groups.items()}
     by_transforms = dict(targets.add)
+    names = Namer(fmt)
+    names.originals([source.rel for sources in kept.values() for source in sources])
     smote_plan, extra_tasks = None, []
     notes: tuple[str, ...] = ()
     if method == "smote" and targets.add:
@@ -189,24 +191,12 @@ def plan_balance(data: Dataset, targets: Targets, *, seed: int, fmt: str, method
 
         opts = smote or SmoteOptions()
         smote_plan = plan_smote(data, dict(targets.add), recipe_seed=seed, fmt=fmt, features=opts.features,
-                                variant=opts.variant, k_neighbors=opts.k_neighbors, workers=workers)
+                                variant=opts.variant, k_neighbors=opts.k_neighbors, workers=workers, names=names)
         by_transforms = {label: n for label, n in sorted(smote_plan.fallback.items()) if n > 0}
         notes, extra_tasks = tuple(smote_plan.notes), list(smote_plan.tasks)
     items: list[SourcePlan] = []
     for label, sources in kept.items():
         copies = spread(by_transforms.get(label, 0), len(sources), plan_seed(seed, "balance", label))
         items.extend(SourcePlan(src, True, k) for src, k in zip(sources, copies, strict=True))
-    tasks = plan_tasks(items, seed, fmt) + extra_tasks
-    _check_unique(tasks)
+    tasks = plan_tasks(items, seed, fmt, names) + extra_tasks
     return BalancePlan(tasks=tasks, targets=targets, notes=notes, smote=smote_plan, kept=kept)
-
-
-def _check_unique(tasks: Sequence[Task]) -> None:
-    """Two jobs writing one file would be a planning bug: refuse before writing anything."""
-    seen: set[str] = set()
-    for task in tasks:
-        for job in task.jobs:
-            key = job.rel.casefold()
-            if key in seen:
-                raise RuntimeError(f"balance plan writes {job.rel} twice")  # a bug, not a user error
-            seen.add(key)

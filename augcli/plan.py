@@ -57,56 +57,72 @@ def output_suffix(source_rel: str, fmt: str) -> str:
     return PurePosixPath(source_rel).suffix if fmt == "same" else f".{fmt}"
 
 
-def _aug_name(source_rel: str, copy: int, fmt: str, with_ext: bool) -> str:
-    """``cls/sub/stem__aug003.ext`` (``stem_png__aug003.ext`` when the plain name collides)."""
-    path = PurePosixPath(source_rel)
-    stem = f"{path.stem}_{path.suffix.lstrip('.').lower()}" if with_ext else path.stem
-    return str(path.with_name(f"{stem}{AUG_TAG}{copy:03d}{output_suffix(source_rel, fmt)}"))
+def plan_tasks(items: Sequence[SourcePlan], recipe_seed: int, fmt: str, names: Namer | None = None) -> list[Task]:
+    """Turn per-source decisions into tasks with stable output names, unique by construction.
 
-
-def plan_tasks(items: Sequence[SourcePlan], recipe_seed: int, fmt: str) -> list[Task]:
-    """Turn per-source decisions into tasks with stable, collision-free output names.
-
-    Originals keep their relative path. A generated name that would collide (ignoring case,
-    for case-insensitive file systems) with any other output gets the source extension in
-    its stem, and a counter if even that collides.
+    ``names`` is the run's :class:`Namer` when other outputs (SMOTE images) are named too.
     """
-    names = _original_names(items)
-    taken = {name.casefold() for name in names.values()}
-    plain: dict[str, int] = {}
-    for item in items:
-        for copy in range(1, item.copies + 1):
-            key = _aug_name(item.source.rel, copy, fmt, False).casefold()
-            plain[key] = plain.get(key, 0) + 1
+    names = names or Namer(fmt)
+    originals = names.originals([item.source.rel for item in items if item.original])
+    wanted = [(item.source.rel, copy) for item in items for copy in range(1, item.copies + 1)]
+    generated = iter(names.generated(wanted, AUG_TAG))
     tasks = []
     for item in items:
-        jobs = [Job(names[item.source.rel], "original", 0, 0)] if item.original else []
+        jobs = [Job(originals[item.source.rel], "original", 0, 0)] if item.original else []
         for copy in range(1, item.copies + 1):
-            name = _aug_name(item.source.rel, copy, fmt, False)
-            if plain[name.casefold()] > 1 or name.casefold() in taken:
-                name = unique_name(_aug_name(item.source.rel, copy, fmt, True), taken)
-            taken.add(name.casefold())
-            jobs.append(Job(name, "augmented", copy, sample_seed(recipe_seed, item.source.rel, copy)))
+            jobs.append(Job(next(generated), "augmented", copy, sample_seed(recipe_seed, item.source.rel, copy)))
         if jobs:
             tasks.append(Task((item.source.rel,), item.source.label, tuple(jobs)))
     return tasks
 
 
-def _original_names(items: Sequence[SourcePlan]) -> dict[str, str]:
-    """Originals keep their relative path, except one that differs from an earlier original only in
-    case (``A.png`` after ``a.png``): on a case-insensitive file system the copies would be one file,
-    so the later one gets a ``-2`` counter."""
-    every = {item.source.rel.casefold() for item in items if item.original}
-    names: dict[str, str] = {}
-    assigned: set[str] = set()
-    for item in items:
-        if not item.original:
-            continue
-        rel = item.source.rel
-        name = rel if rel.casefold() not in assigned else unique_name(rel, assigned | every)
-        names[rel] = name
-        assigned.add(name.casefold())
-    return names
+class Namer:
+    """The names of one run's outputs: every name is new, also ignoring case (case-insensitive file systems).
+
+    Originals keep their relative path; one that differs from an earlier original only in case
+    (``A.png`` after ``a.png``) gets a ``-2`` counter. A generated image of a source is
+    ``cls/stem<tag>NNN.ext`` (``__aug003``, ``__smote001``); when that name is wanted twice or is
+    already taken, the source extension goes into the stem (``stem_png__aug003.ext``), then a counter.
+    Name the originals first, then each kind of generated image, through the same Namer.
+    """
+
+    def __init__(self, fmt: str) -> None:
+        self.fmt = fmt  # the recipe's output format ("same" keeps each source's extension)
+        self.taken: set[str] = set()  # every name given so far, case-folded
+        self._originals: dict[str, str] = {}
+
+    def originals(self, rels: Sequence[str]) -> dict[str, str]:
+        """The output name of each original (names given earlier are kept)."""
+        every = {rel.casefold() for rel in rels}
+        for rel in rels:
+            if rel not in self._originals:
+                name = rel if rel.casefold() not in self.taken else unique_name(rel, self.taken | every)
+                self._originals[rel] = name
+                self.taken.add(name.casefold())
+        return {rel: self._originals[rel] for rel in rels}
+
+    def generated(self, wanted: Sequence[tuple[str, int]], tag: str, avoid: Iterable[str] = ()) -> list[str]:
+        """Names for generated images, one per (source, copy) in order, none equal to ``avoid``'s."""
+        taken = self.taken | {name.casefold() for name in avoid}
+        plain: dict[str, int] = {}
+        for rel, copy in wanted:
+            key = self._generated(rel, copy, tag, False).casefold()
+            plain[key] = plain.get(key, 0) + 1
+        out = []
+        for rel, copy in wanted:
+            name = self._generated(rel, copy, tag, False)
+            if plain[name.casefold()] > 1 or name.casefold() in taken:
+                name = unique_name(self._generated(rel, copy, tag, True), taken)
+            taken.add(name.casefold())
+            self.taken.add(name.casefold())
+            out.append(name)
+        return out
+
+    def _generated(self, source_rel: str, copy: int, tag: str, with_ext: bool) -> str:
+        """``cls/sub/stem<tag>003.ext`` (``stem_png<tag>003.ext`` with ``with_ext``)."""
+        path = PurePosixPath(source_rel)
+        stem = f"{path.stem}_{path.suffix.lstrip('.').lower()}" if with_ext else path.stem
+        return str(path.with_name(f"{stem}{tag}{copy:03d}{output_suffix(source_rel, self.fmt)}"))
 
 
 def unique_name(name: str, taken: set[str]) -> str:

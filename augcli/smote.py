@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -23,10 +23,11 @@ from augcli.dataset import Dataset
 from augcli.errors import InputError, RunError, did_you_mean
 from augcli.features import Vector, input_vectors, save_features
 from augcli.manifest import Row
-from augcli.plan import Job, Task, output_suffix, unique_name
+from augcli.plan import Job, Namer, Task
 from augcli.rng import plan_seed, sample_seed
 
 VARIANTS = ("smote", "borderline", "borderline2", "svm", "kmeans", "adasyn")
+SMOTE_NAME = "__smote"  # output names: cls/stem__smote001.ext
 SMOTE_TAG = 0x534D4F54  # "SMOT": seeds of smote outputs differ from augmented copies of the same source
 ADASYN_REFUSAL = (
     "ADASYN is not supported: imbalanced-learn's ADASYN builds its samples inside fit_resample "
@@ -99,17 +100,9 @@ def _class_pairs(
     return pairs, notes
 
 
-def _name(source_rel: str, copy: int, fmt: str, with_ext: bool) -> str:
-    """``cls/stem__smote001.ext`` (``stem_png__smote001.ext`` when the plain name collides)."""
-    path = PurePosixPath(source_rel)
-    stem = f"{path.stem}_{path.suffix.lstrip('.').lower()}" if with_ext else path.stem
-    return str(path.with_name(f"{stem}__smote{copy:03d}{output_suffix(source_rel, fmt)}"))
-
-
-def _tasks(
-    data: Dataset, rels: list[str], pairs: list[Pair], recipe_seed: int, fmt: str
-) -> tuple[list[Task], dict[str, Vector]]:
-    """One job per pair, in tasks grouped by (a, b); names stable and collision-free (as plan.plan_tasks)."""
+def _tasks(data: Dataset, rels: list[str], pairs: list[Pair], recipe_seed: int,
+           names: Namer) -> tuple[list[Task], dict[str, Vector]]:
+    """One job per pair, in tasks grouped by (a, b), named by the run's Namer (``cls/stem__smote001.ext``)."""
     label_of = {s.rel: s.label for s in data.sources}
     copies: dict[str, int] = {}
     numbered = []
@@ -117,18 +110,11 @@ def _tasks(
         a = rels[pair.a]
         copies[a] = copies.get(a, 0) + 1
         numbered.append((pair, a, rels[pair.b], copies[a]))
-    plain: dict[str, int] = {}
-    for _, a, _, copy in numbered:
-        key = _name(a, copy, fmt, False).casefold()
-        plain[key] = plain.get(key, 0) + 1
-    taken = {s.rel.casefold() for s in data.sources}
+    out_names = names.generated([(a, copy) for _, a, _, copy in numbered], SMOTE_NAME,
+                                avoid=[s.rel for s in data.sources])
     grouped: dict[tuple[str, str], list[Job]] = {}
     synthetic: dict[str, Vector] = {}
-    for pair, a, b, copy in numbered:
-        name = _name(a, copy, fmt, False)
-        if plain[name.casefold()] > 1 or name.casefold() in taken:
-            name = unique_name(_name(a, copy, fmt, True), taken)
-        taken.add(name.casefold())
+    for (pair, a, b, copy), name in zip(numbered, out_names, strict=True):
         blend: dict[str, Any] = {"step": pair.step, "variant": pair.variant}
         if label_of[b] != label_of[a]:
             blend["partner_class"] = label_of[b]  # borderline-2: the neighbour is of another class
@@ -151,6 +137,7 @@ def plan_smote(
     k_neighbors: int = 5,
     feature_size: int = 32,
     workers: int | None = None,
+    names: Namer | None = None,
 ) -> SmotePlan:
     """Plan ``needs[label]`` SMOTE images per class, each a blend of two inputs of that class.
 
@@ -165,6 +152,7 @@ def plan_smote(
         k_neighbors: neighbours per sample; a class with fewer than k + 1 images uses k = size - 1.
         feature_size: side of the square ``pixels`` features are resized to.
         workers: processes for feature extraction (default: the available cores).
+        names: the run's Namer, when other outputs are named too (balance names originals first).
 
     Returns:
         Tasks of kind "smote", classes to balance by transforms instead (one image), and notes for the user.
@@ -209,7 +197,7 @@ def plan_smote(
         made, class_notes = _class_pairs(X, y, codes[label], label, need, variant, k, recipe_seed, share)
         pairs += made
         notes += class_notes
-    tasks, synthetic = _tasks(data, rels, pairs, recipe_seed, fmt)
+    tasks, synthetic = _tasks(data, rels, pairs, recipe_seed, names or Namer(fmt))
     return SmotePlan(
         tasks=tasks,
         fallback=fallback,

@@ -5,10 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from augcli.dataset import Source, scan
 from augcli.errors import InputError
-from augcli.plan import SourcePlan, expand_items, plan_tasks
+from augcli.plan import Namer, SourcePlan, expand_items, plan_tasks
 from tests.conftest import make_image, write_image
 
 
@@ -55,3 +57,34 @@ def test_same_format_keeps_extension_and_seeds_differ_per_copy() -> None:
     jobs = tasks[0].jobs
     assert [j.rel for j in jobs] == ["k/s/x__aug001.PNG", "k/s/x__aug002.PNG", "k/s/x__aug003.PNG"]
     assert len({j.seed for j in jobs}) == 3
+
+
+STEMS = st.sampled_from(["x", "X", "x__aug001", "x_png__aug001", "x__smote001", "x_png__smote001", "y-2", "y"])
+RELS = st.builds(lambda c, s, e: f"{c}/{s}.{e}", st.sampled_from(["c", "C"]), STEMS,
+                 st.sampled_from(["png", "PNG", "jpg"]))
+
+
+@settings(max_examples=300, deadline=None)
+@given(originals=st.lists(RELS, unique=True, max_size=8), smote=st.lists(st.tuples(RELS, st.integers(1, 3))),
+       aug=st.lists(st.tuples(RELS, st.integers(1, 3)), unique=True), fmt=st.sampled_from(["same", "png"]))
+def test_one_namer_gives_every_output_a_new_name(originals: list[str], smote: list[tuple[str, int]],
+                                                 aug: list[tuple[str, int]], fmt: str) -> None:
+    """Originals, then SMOTE images, then augmented copies named through one Namer never share a name,
+    even ignoring case and whatever the sources are called; originals keep their path unless only case differs."""
+    names = Namer(fmt)
+    kept = names.originals(originals)
+    made = [*kept.values(), *names.generated(smote, "__smote", avoid=originals), *names.generated(aug, "__aug")]
+    assert len({name.casefold() for name in made}) == len(made)
+    first = {}
+    for rel in originals:
+        first.setdefault(rel.casefold(), rel)
+    assert all(kept[rel] == rel for rel in originals if first[rel.casefold()] == rel)
+
+
+def test_generated_names_step_around_originals_named_like_them() -> None:
+    """A source called like another source's SMOTE or augmented output keeps its name; the output moves."""
+    names = Namer("same")
+    assert names.originals(["c/x.png", "c/x__smote001.png", "c/x__aug001.PNG"]) == {
+        "c/x.png": "c/x.png", "c/x__smote001.png": "c/x__smote001.png", "c/x__aug001.PNG": "c/x__aug001.PNG"}
+    assert names.generated([("c/x.png", 1)], "__smote") == ["c/x_png__smote001.png"]
+    assert names.generated([("c/x.png", 1), ("c/x.png", 2)], "__aug") == ["c/x_png__aug001.png", "c/x__aug002.png"]

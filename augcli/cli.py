@@ -23,12 +23,17 @@ if TYPE_CHECKING:
 F = Callable[..., Any]
 
 
-class CliError(click.ClickException):
-    """A user-facing error with its exit status."""
+_ERRORS: dict[int, type[click.ClickException]] = {}
 
-    def __init__(self, message: str, exit_code: int) -> None:
-        super().__init__(message)
-        self.exit_code = exit_code
+
+def cli_error(message: str, status: int) -> click.ClickException:
+    """A user-facing error that click prints as ``Error: message`` and exits with ``status``.
+
+    click declares ``exit_code`` on the class, so each status gets its own small subclass.
+    """
+    if status not in _ERRORS:
+        _ERRORS[status] = type(f"CliError{status}", (click.ClickException,), {"exit_code": status})
+    return _ERRORS[status](message)
 
 
 NEGATED = {"allow_custom": "--no-custom", "originals": "--no-originals"}  # keyword=False -> its flag
@@ -73,18 +78,18 @@ def handle_errors(fn: F) -> F:
         try:
             result = fn(*args, **kwargs)
         except AugcliError as exc:
-            raise CliError(exc.spelled(flag), exit_status(exc)) from None
+            raise cli_error(exc.spelled(flag), exit_status(exc)) from None
         except KeyboardInterrupt as exc:
-            raise CliError("interrupted; run the same command again to resume", exit_status(exc)) from None
+            raise cli_error("interrupted; run the same command again to resume", exit_status(exc)) from None
         except click.ClickException:
             raise
         except OSError as exc:  # a system failure outside a run (a chart, a preview, a folder)
             from augcli.paths import shown
 
             where = shown(exc.filename) if exc.filename else "a file"
-            raise CliError(f"cannot use {where}: {exc.strerror or exc}", exit_status(exc)) from None
+            raise cli_error(f"cannot use {where}: {exc.strerror or exc}", exit_status(exc)) from None
         if exit_status(result):
-            raise CliError(result.failure.spelled(flag), exit_status(result))
+            raise cli_error(result.failure.spelled(flag), exit_status(result))
 
     return wrapper
 

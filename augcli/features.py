@@ -15,7 +15,7 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-from augcli.errors import InputError, did_you_mean
+from augcli.errors import InputError, did_you_mean, option
 from augcli.io import ReadError, flatten_alpha, read_image, write_atomic
 from augcli.manifest import Row
 from augcli.ops._image import Image, to_dtype
@@ -101,24 +101,24 @@ def load_embeddings(path: Path, rels: Sequence[str]) -> dict[str, Vector]:
             paths, features = [str(p) for p in data["paths"]], np.asarray(data["features"], dtype=np.float32)
     except (OSError, ValueError, KeyError) as exc:
         raise InputError(
-            f"--features {path}: expected an .npz file with arrays 'paths' and 'features', "
+            f"{option('features', path)}: expected an .npz file with arrays 'paths' and 'features', "
             f"got an unreadable file ({exc})"
         ) from None
     if features.ndim != 2 or features.shape[0] != len(paths) or features.shape[1] == 0:
         raise InputError(
-            f"--features {path}: expected 'features' of shape (len(paths), n) with n >= 1, got {features.shape} "
-            f"for {len(paths)} paths"
+            f"{option('features', path)}: expected 'features' of shape (len(paths), n) with n >= 1, "
+            f"got {features.shape} for {len(paths)} paths"
         )
     if not np.isfinite(features).all():
-        raise InputError(f"--features {path}: expected finite numbers in 'features', got NaN or infinity")
+        raise InputError(f"{option('features', path)}: expected finite numbers in 'features', got NaN or infinity")
     if len(set(paths)) != len(paths):
-        raise InputError(f"--features {path}: expected each path once in 'paths', got duplicates")
+        raise InputError(f"{option('features', path)}: expected each path once in 'paths', got duplicates")
     table = dict(zip(paths, features, strict=True))
     missing = [rel for rel in rels if rel not in table]
     if missing:
         shown = ", ".join(missing[:5]) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
         raise InputError(
-            f"--features {path}: no embedding for {len(missing)} input images ({shown}); "
+            f"{option('features', path)}: no embedding for {len(missing)} input images ({shown}); "
             "'paths' must hold every image's path relative to the input folder"
         )
     return {rel: table[rel] for rel in rels}
@@ -133,7 +133,7 @@ def input_vectors(
         return vectors, errors, str(features)
     path = Path(features)
     if not path.is_file():
-        raise InputError("--features", f"{', '.join(FEATURES)} or an embeddings .npz file", repr(features),
+        raise InputError(option("features"), f"{', '.join(FEATURES)} or an embeddings .npz file", repr(features),
                          hint=did_you_mean(features, FEATURES))
     return load_embeddings(path, rels), [], str(path)
 

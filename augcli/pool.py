@@ -21,7 +21,7 @@ from collections.abc import Callable, Generator, Iterator, Sequence
 from multiprocessing.connection import Connection, wait
 from typing import Any
 
-from augcli.errors import RunError
+from augcli.errors import RunError, option
 
 AHEAD = 2  # chunks queued per worker, so none waits for the parent between chunks
 
@@ -147,7 +147,7 @@ def _raise_last_word(conn: Connection) -> None:
                 raise payload
     except (EOFError, OSError):
         raise RunError("a worker process stopped unexpectedly; it may have run out of memory: try fewer "
-                       "--workers, then run the same command again to resume") from None
+                       f"{option('workers')}, then run the same command again to resume") from None
 
 
 def _receive(conn: Connection, proc: Any) -> list[Any]:
@@ -157,7 +157,8 @@ def _receive(conn: Connection, proc: Any) -> list[Any]:
     except (EOFError, OSError):
         proc.join(timeout=1)
         raise RunError(f"a worker process stopped unexpectedly (exit status {proc.exitcode}); it may have "
-                       "run out of memory: try fewer --workers, then run the same command again to resume") from None
+                       f"run out of memory: try fewer {option('workers')}, then run the same command again to "
+                       "resume") from None
     if kind == "error":
         raise payload
     return payload  # type: ignore[no-any-return]

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from augcli.compose import GROUPS, Group, Node, Op, Shape, Step, sample_pipeline
-from augcli.errors import RecipeError, did_you_mean, show
+from augcli.errors import RecipeError, did_you_mean, option, show
 from augcli.params import Choice, Flag, Number, P
 from augcli.recipe_kinds import Section, Target, check_keys, key_hint, mapping
 from augcli.recipe_kinds import read_target as read_target  # re-exported: balancing reads targets through it
@@ -30,7 +30,8 @@ DEFAULT_RECIPE = "default.yaml"
 FORMATS = ("same", "jpg", "png", "webp")
 TOP_KEYS = ("seed", "copies", "output", "pipeline", "classes", "balance")
 MAX_STEPS = 1_000  # steps and groups in the whole recipe, per-class pipelines included
-CUSTOM_HINT = "custom steps run Python code named by the recipe; refused because --no-custom was given"
+CUSTOM_HINT = (f"custom steps run Python code named by the recipe; refused because "
+               f"{option('allow_custom', False)} was given")
 BALANCE_METHODS = ("transforms", "smote")
 SEED = Number(0, bounds=(0, 2**63 - 1), integer=True, doc="recipe seed")
 COPIES = Number(4, bounds=(1, 100000), integer=True, doc="augmented copies per input image")
@@ -136,9 +137,9 @@ def _read(path: Path) -> str:
         with path.open(encoding="utf-8") as handle:
             return handle.read(MAX_CHARS + 1)
     except FileNotFoundError:
-        raise RecipeError("--recipe", "an existing recipe file", str(path)) from None
+        raise RecipeError(option("recipe"), "an existing recipe file", str(path)) from None
     except (OSError, UnicodeDecodeError) as exc:
-        raise RecipeError("--recipe", "a readable UTF-8 YAML file", f"{path} ({exc})") from None
+        raise RecipeError(option("recipe"), "a readable UTF-8 YAML file", f"{path} ({exc})") from None
 
 
 def packaged_recipe(name: str) -> str:

@@ -20,7 +20,7 @@ import numpy.typing as npt
 
 from augcli._imblearn import Pair, oversample
 from augcli.dataset import Dataset
-from augcli.errors import InputError, RunError, did_you_mean
+from augcli.errors import InputError, RunError, did_you_mean, option
 from augcli.features import Vector, input_vectors, save_features
 from augcli.manifest import Row
 from augcli.plan import Job, Namer, Task
@@ -32,7 +32,7 @@ SMOTE_TAG = 0x534D4F54  # "SMOT": seeds of smote outputs differ from augmented c
 ADASYN_REFUSAL = (
     "ADASYN is not supported: imbalanced-learn's ADASYN builds its samples inside fit_resample "
     "without the hook augcli uses to learn which two images and which step made each row, so "
-    "its rows cannot be turned into images; use --smote smote or borderline"
+    f"its rows cannot be turned into images; use {option('smote', 'smote')} or borderline"
 )
 
 @dataclass(frozen=True, eq=False)
@@ -53,9 +53,9 @@ class SmotePlan:
 def _check_variant(variant: str) -> str:
     """A supported variant name, or an InputError (ADASYN is refused with the reason)."""
     if variant == "adasyn":
-        raise InputError(f"--smote adasyn: {ADASYN_REFUSAL}")
+        raise InputError(f"{option('smote', 'adasyn')}: {ADASYN_REFUSAL}")
     if variant not in VARIANTS:
-        raise InputError("--smote", f"one of {', '.join(VARIANTS[:-1])}", repr(variant),
+        raise InputError(option("smote"), f"one of {', '.join(VARIANTS[:-1])}", repr(variant),
                          hint=did_you_mean(variant, VARIANTS))
     return variant
 
@@ -159,7 +159,7 @@ def plan_smote(
     """
     _check_variant(variant)
     if k_neighbors < 1:
-        raise InputError(f"--k-neighbors: expected 1 or more, got {k_neighbors}")
+        raise InputError(f"{option('k_neighbors')}: expected 1 or more, got {k_neighbors}")
     vectors, errors, name = input_vectors(data.root, [s.rel for s in data.sources], features, feature_size, workers)
     notes = (
         [

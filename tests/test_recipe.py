@@ -82,7 +82,7 @@ def test_error_messages(text: str, message: str) -> None:
 
 
 def test_missing_recipe_file_names_it(tmp_path: Path) -> None:
-    with pytest.raises(RecipeError, match="--recipe: expected an existing recipe file, got .*nope.yaml"):
+    with pytest.raises(RecipeError, match="^recipe: expected an existing recipe file, got .*nope.yaml"):
         load_recipe(tmp_path / "nope.yaml")
 
 

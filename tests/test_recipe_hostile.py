@@ -19,7 +19,7 @@ from augcli.render import render
 from augcli.rng import generator
 from augcli.formats import MAX_SIDE
 
-CUSTOM_HINT = "custom steps run Python code named by the recipe; refused because --no-custom was given"
+CUSTOM_HINT = "custom steps run Python code named by the recipe; refused because allow_custom=False was given"
 
 
 def _error(text: str) -> str:
@@ -302,7 +302,7 @@ def test_custom_refused_through_load_recipe(tmp_path: Path, marker_module: tuple
     name, marker = marker_module
     path = tmp_path / "shared.yaml"
     path.write_text(f"pipeline:\n  - custom: {{fn: '{name}:fn'}}\n", encoding="utf-8")
-    with pytest.raises(RecipeError, match=rf"^{path}:2: pipeline\[0\]: .*--no-custom was given$"):
+    with pytest.raises(RecipeError, match=rf"^{path}:2: pipeline\[0\]: .*allow_custom=False was given$"):
         load_recipe(path, allow_custom=False)
     assert not marker.exists()
 

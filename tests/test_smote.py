@@ -139,7 +139,7 @@ def test_tiny_classes(make_tree: Callable[..., Path]) -> None:
 
 def test_adasyn_refused_and_unknown_variant(make_tree: Callable[..., Path]) -> None:
     data = scan(make_tree({"a": 4, "b": 2}))
-    with pytest.raises(InputError, match=r"ADASYN is not supported.*use --smote smote or borderline"):
+    with pytest.raises(InputError, match=r"ADASYN is not supported.*use smote='smote' or borderline"):
         S.plan_smote(data, {"b": 2}, recipe_seed=0, fmt="same", variant="adasyn")
     with pytest.raises(InputError, match="did you mean 'borderline'"):
         S.plan_smote(data, {"b": 2}, recipe_seed=0, fmt="same", variant="bordeline")

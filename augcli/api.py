@@ -6,10 +6,8 @@ they raise :class:`augcli.errors.AugcliError` subclasses, return results, or cal
 
 from __future__ import annotations
 
-import os
 from collections import Counter
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -24,14 +22,17 @@ from augcli._replay import ReplayResult, replay_manifest
 from augcli.compose import Op
 from augcli.conventions import fixed_values
 from augcli.dataset import Dataset, scan
-from augcli.errors import InputError, Outcome, RunError, Status, did_you_mean, option
+from augcli.errors import InputError, RunError, Status, did_you_mean, option
 from augcli.io import DEFAULT_MAX_PIXELS
-from augcli.manifest import MANIFEST, RunRecord
+from augcli.manifest import RunRecord
 from augcli.ops._image import Image
+from augcli.options import DEFAULT_MAX_OUTPUTS, check_options, check_total
 from augcli.outdir import check_folders
 from augcli.plan import Task, count_outputs, expand_items, plan_tasks
+from augcli.pool import default_workers
 from augcli.recipe import Recipe
 from augcli.render import render
+from augcli.results import Augmented, BalanceResult, RunResult
 from augcli.rng import generator
 from augcli.run import Context, Progress, RunStats, run_plan
 
@@ -39,46 +40,6 @@ __all__ = ["Augmented", "BalanceResult", "InspectResult", "PreviewResult", "Repl
            "augment", "balance", "expand", "inspect", "load_recipe", "preview", "replay", "replay_ops"]
 
 RecipeLike = Recipe | str | Path | None
-
-
-@dataclass(frozen=True)
-class Augmented:
-    """One augmented image and the ops that made it."""
-
-    image: Image
-    ops: list[Op]
-
-
-@dataclass(frozen=True)
-class RunResult(Outcome):
-    """What a run made; FAILED (with ``strict``) when inputs were unreadable or left out."""
-
-    output: Path
-    planned: int
-    made: int
-    kept: int
-    skipped: int
-    stale: int  # outputs of an earlier run removed because their source moved, changed or left the plan
-    errors: tuple[tuple[str, str], ...]  # (input path, reason): unreadable images and files the scan left out
-    before: Mapping[str, int]
-    after: Mapping[str, int]
-    fixed: tuple[str, ...] = field(default=(), kw_only=True)  # range parameters the recipe gives as one value
-
-    @property
-    def manifest(self) -> Path:
-        """Path of the manifest."""
-        return self.output / MANIFEST
-
-
-DEFAULT_MAX_OUTPUTS = 1_000_000
-MAX_COPIES = 100_000  # as a recipe's ``copies``
-MAX_SEED = 2**63 - 1  # as a recipe's ``seed``
-MAX_WORKERS = 256
-BOUNDS = {  # keyword: (least, most), the same bounds a recipe has
-    "copies": (0, MAX_COPIES), "seed": (0, MAX_SEED), "workers": (1, MAX_WORKERS), "max_pixels": (1, 2**40),
-    "max_outputs": (1, 2**40), "k_neighbors": (1, 1000), "quality": (1, 100), "images": (1, 64),
-    "variants": (1, 32), "cell": (32, 1024),
-}
 
 
 def load_recipe(path: str | Path | None = None, *, allow_custom: bool = True) -> Recipe:
@@ -112,21 +73,6 @@ def _names_custom(data: Any) -> bool:
     if isinstance(data, list):
         return any(_names_custom(v) for v in data)
     return False
-
-
-def _check_options(**options: int | None) -> None:
-    """Every numeric option given within its bounds (:data:`BOUNDS`), before anything is read."""
-    for name, value in options.items():
-        least, most = BOUNDS[name]
-        if value is not None and not least <= value <= most:
-            raise InputError(f"{option(name)}: expected an integer in [{least}, {most}], got {value}")
-
-
-def _check_total(total: int, max_outputs: int | None, what: str) -> None:
-    """A plan above ``max_outputs`` files needs the limit raised explicitly."""
-    if max_outputs is not None and total > max_outputs:
-        raise InputError(f"{what} would write {total:,} files, more than {option('max_outputs')} {max_outputs:,}; "
-                         f"pass {option('max_outputs', total)} if that is really meant")
 
 
 def _as_image(image: Image, what: str) -> tuple[Image, bool]:
@@ -170,16 +116,6 @@ def replay_ops(image: Image, ops: list[Op]) -> Image:
     return out[:, :, 0] if squeeze else out
 
 
-def _workers(workers: int | None) -> int:
-    """Default worker count: the cores this process may use."""
-    if workers is None:
-        try:
-            return len(os.sched_getaffinity(0))
-        except AttributeError:  # pragma: no cover - not Linux
-            return os.cpu_count() or 1
-    return workers
-
-
 # ---------------------------------------------------------------- the one run path of expand and balance
 
 
@@ -210,7 +146,7 @@ def _start(input: str | Path, output: str | Path, recipe: RecipeLike, *, seed: i
             raise rec.error(f"classes.{label}", "a class folder of the input (" + ", ".join(data.classes) + ")",
                             repr(label), hint=did_you_mean(label, data.classes))
     return _Run(data=data, output=Path(output), recipe=rec, seed=rec.seed if seed is None else seed,
-                workers=_workers(workers), overwrite=overwrite, max_pixels=max_pixels, strict=strict,
+                workers=default_workers(workers), overwrite=overwrite, max_pixels=max_pixels, strict=strict,
                 progress=progress)
 
 
@@ -274,35 +210,15 @@ def expand(
     Returns:
         Counts of what was planned, made, kept from an earlier run, skipped, and stale outputs removed.
     """
-    _check_options(copies=copies, seed=seed, workers=workers, max_pixels=max_pixels, max_outputs=max_outputs)
+    check_options(copies=copies, seed=seed, workers=workers, max_pixels=max_pixels, max_outputs=max_outputs)
     run = _start(input, output, recipe, seed=seed, workers=workers, overwrite=overwrite, max_pixels=max_pixels,
                  strict=strict, allow_custom=allow_custom, progress=progress)
     n = run.recipe.copies if copies is None else copies
-    _check_total(len(run.data.sources) * (n + int(originals)), max_outputs, f"expand with {n} copies")
+    check_total(len(run.data.sources) * (n + int(originals)), max_outputs, f"expand with {n} copies")
     tasks = plan_tasks(expand_items(run.data.sources, n, originals), run.seed, run.recipe.output.format)
     stats = _execute(run, tasks, "expand", {"copies": n, "originals": originals})
     before = Counter(s.label for s in run.data.sources)
     return RunResult(**_counts(run, stats), before={c: before[c] for c in run.data.classes})
-
-
-@dataclass(frozen=True)
-class BalanceResult(RunResult):
-    """What a balance run made, per class: the targets, images added and originals left out."""
-
-    target: Mapping[str, int]
-    added: Mapping[str, int]
-    removed: Mapping[str, int]
-    chart: Path
-    notes: tuple[str, ...] = ()
-
-    def table(self) -> str:
-        """The per-class table: class, before, after, added, removed."""
-        width = max([len("class"), *(len(label) for label in self.before)])
-        lines = [f"  {'class':<{width}}  {'before':>7}  {'after':>7}  {'added':>7}  {'removed':>7}"]
-        for label, n in self.before.items():
-            lines.append(f"  {label:<{width}}  {n:>7}  {self.after.get(label, 0):>7}  "
-                         f"{self.added.get(label, 0):>7}  {self.removed.get(label, 0):>7}")
-        return "\n".join(lines)
 
 
 def balance(
@@ -348,7 +264,7 @@ def balance(
     Returns:
         Counts before and after, images added and originals removed per class, and the chart path.
     """
-    _check_options(seed=seed, workers=workers, max_pixels=max_pixels, max_outputs=max_outputs,
+    check_options(seed=seed, workers=workers, max_pixels=max_pixels, max_outputs=max_outputs,
                    k_neighbors=k_neighbors)
     run = _start(input, output, recipe, seed=seed, workers=workers, overwrite=overwrite, max_pixels=max_pixels,
                  strict=strict, allow_custom=allow_custom, progress=progress)
@@ -363,7 +279,7 @@ def balance(
                                 k_neighbors=5 if k_neighbors is None else k_neighbors)
     then = _as_recipe(then_recipe, allow_custom) if then_recipe is not None else None
     targets = B.resolve(Counter(s.label for s in run.data.sources), opts)
-    _check_total(sum(targets.total.values()), max_outputs, f"balance to {opts.target}")
+    check_total(sum(targets.total.values()), max_outputs, f"balance to {opts.target}")
     plan = B.plan_balance(run.data, targets, seed=run.seed, fmt=run.recipe.output.format, method=opts.method,
                           smote=smote_opts, workers=run.workers)
     stats = _execute(run, plan.tasks, "balance", {
@@ -418,8 +334,8 @@ def inspect(
         The per-class summary (``as_dict()`` is the ``--json`` form, ``report()`` the text one;
         ``imbalance_ratio`` is largest / smallest).
     """
-    _check_options(workers=workers, max_pixels=max_pixels)
-    return inspect_tree(input, workers=_workers(workers), chart=chart, progress=progress, max_pixels=max_pixels)
+    check_options(workers=workers, max_pixels=max_pixels)
+    return inspect_tree(input, workers=default_workers(workers), chart=chart, progress=progress, max_pixels=max_pixels)
 
 
 def preview(
@@ -449,7 +365,7 @@ def preview(
     Returns:
         The sheet's path and grid size, and the sample images passed over.
     """
-    _check_options(seed=seed, max_pixels=max_pixels, images=images, variants=variants, cell=cell)
+    check_options(seed=seed, max_pixels=max_pixels, images=images, variants=variants, cell=cell)
     return make_preview(input, output, recipe=_as_recipe(recipe, allow_custom), images=images, variants=variants,
                         seed=seed, cell=cell, transform=transform, max_pixels=max_pixels)
 
@@ -471,6 +387,6 @@ def replay(
     Returns:
         The rebuilt, identical and mismatched outputs; its status is FAILED when any output differs.
     """
-    _check_options(quality=quality, workers=workers)
-    return replay_manifest(manifest, output, input=input, quality=quality, workers=_workers(workers),
+    check_options(quality=quality, workers=workers)
+    return replay_manifest(manifest, output, input=input, quality=quality, workers=default_workers(workers),
                            progress=progress)

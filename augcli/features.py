@@ -7,7 +7,6 @@ nothing here knows about plans.
 from __future__ import annotations
 
 import io
-import os
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -19,7 +18,7 @@ from augcli.errors import InputError, did_you_mean, option
 from augcli.io import ReadError, flatten_alpha, read_image, write_atomic
 from augcli.manifest import Row
 from augcli.ops._image import Image, to_dtype
-from augcli.pool import map_tasks
+from augcli.pool import default_workers, map_tasks
 
 FEATURES = ("pixels", "hog", "color_hist")
 FEATURES_FILE = "features.npz"
@@ -86,9 +85,7 @@ def extract_features(
 ) -> tuple[dict[str, Vector], list[tuple[str, str]]]:
     """Features of many files (a process pool when there are many); unreadable ones come back as errors."""
     jobs = [(root, rel, kind, size) for rel in rels]
-    workers = workers or (
-        len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-    )
+    workers = default_workers(workers)
     results = list(map_tasks(_features_of, jobs, _no_setup, None, workers if len(jobs) >= _POOL_MIN else 1))
     vectors = {rel: vec for rel, vec, _ in results if vec is not None}
     return vectors, sorted((rel, why) for rel, vec, why in results if vec is None)

@@ -26,6 +26,16 @@ from augcli.errors import RunError, option
 AHEAD = 2  # chunks queued per worker, so none waits for the parent between chunks
 
 
+def default_workers(workers: int | None = None) -> int:
+    """``workers``, or by default the cores this process may use."""
+    if workers is not None:
+        return workers
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
+
+
 def start_method() -> str:
     """fork on Linux (fast start), spawn elsewhere; ``AUGCLI_START_METHOD`` overrides (tests run both)."""
     return os.environ.get("AUGCLI_START_METHOD") or ("fork" if sys.platform.startswith("linux") else "spawn")

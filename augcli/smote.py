@@ -171,32 +171,11 @@ def plan_smote(
         else []
     )
     rels = [s.rel for s in data.sources if s.rel in vectors]
-    codes = {label: i for i, label in enumerate(data.classes)}
     label_of = {s.rel: s.label for s in data.sources}
-    y = np.array([codes[label_of[rel]] for rel in rels], dtype=np.int64)
-    X = np.stack([vectors[rel] for rel in rels]).astype(np.float64) if rels else np.zeros((0, 1))
-    fallback: dict[str, int] = {}
-    pairs: list[Pair] = []
-    for label in sorted(needs):
-        need, size = needs[label], int(np.count_nonzero(y == codes.get(label, -1)))
-        if need <= 0:
-            continue
-        if size < 2:
-            fallback[label] = need
-            notes.append(
-                f"class {label}: {size} readable image(s), SMOTE needs two; its {need} images are "
-                "made by the recipe's transforms instead"
-            )
-            continue
-        k = min(k_neighbors, size - 1)
-        if k < k_neighbors:
-            notes.append(
-                f"class {label}: only {size} images, so k_neighbors is {k} for it (asked {k_neighbors})"
-            )
-        share = need / sum(max(n, 0) for n in needs.values())
-        made, class_notes = _class_pairs(X, y, codes[label], label, need, variant, k, recipe_seed, share)
-        pairs += made
-        notes += class_notes
+    pairs, fallback, class_notes = plan_pairs([vectors[rel] for rel in rels], [label_of[rel] for rel in rels],
+                                              data.classes, needs, variant=variant, k_neighbors=k_neighbors,
+                                              recipe_seed=recipe_seed)
+    notes += class_notes
     tasks, synthetic = _tasks(data, rels, pairs, recipe_seed, names or Namer(fmt))
     return SmotePlan(
         tasks=tasks,
@@ -209,6 +188,38 @@ def plan_smote(
         synthetic=synthetic,
         errors=tuple(errors),
     )
+
+
+def plan_pairs(vectors: Sequence[Vector], labels: Sequence[str], classes: Sequence[str], needs: dict[str, int], *,
+               variant: str, k_neighbors: int, recipe_seed: int) -> tuple[list[Pair], dict[str, int], list[str]]:
+    """The parent pairs and steps of the SMOTE images of each class, from one feature vector per input.
+
+    Returns the pairs (indices into ``vectors``), the images per class left to transforms (a class
+    with fewer than two readable images), and notes for the user.
+    """
+    codes = {label: i for i, label in enumerate(classes)}
+    y = np.array([codes[label] for label in labels], dtype=np.int64)
+    X = np.stack(list(vectors)).astype(np.float64) if len(vectors) else np.zeros((0, 1))
+    fallback: dict[str, int] = {}
+    pairs: list[Pair] = []
+    notes: list[str] = []
+    for label in sorted(needs):
+        need, size = needs[label], int(np.count_nonzero(y == codes.get(label, -1)))
+        if need <= 0:
+            continue
+        if size < 2:
+            fallback[label] = need
+            notes.append(f"class {label}: {size} readable image(s), SMOTE needs two; its {need} images are "
+                         "made by the recipe's transforms instead")
+            continue
+        k = min(k_neighbors, size - 1)
+        if k < k_neighbors:
+            notes.append(f"class {label}: only {size} images, so k_neighbors is {k} for it (asked {k_neighbors})")
+        share = need / sum(max(n, 0) for n in needs.values())
+        made, class_notes = _class_pairs(X, y, codes[label], label, need, variant, k, recipe_seed, share)
+        pairs += made
+        notes += class_notes
+    return pairs, fallback, notes
 
 
 # ---------------------------------------------------------------- making and saving

@@ -31,6 +31,12 @@ class Row:
     seed: int
     ops: str  # JSON list of {"name", "params"} as applied
     sha256: str = ""  # of the output file's bytes: proves a file is the one augcli wrote
+    label_weights: str = ""  # JSON {class: weight} summing to 1 for a soft-label image (mixup ...); else empty
+    group: str = ""  # the source a test-time-augmentation variant belongs to (average predictions per group)
+
+    def weights(self) -> dict[str, float]:
+        """The soft label as {class: weight}; a single-label row is {label: 1.0}."""
+        return json.loads(self.label_weights) if self.label_weights else {self.label: 1.0}
 
     def op_list(self) -> list[dict[str, Any]]:
         """The ops column parsed back from JSON."""
@@ -42,7 +48,8 @@ class Row:
 
 
 COLUMNS = [f.name for f in fields(Row)]
-LEGACY_COLUMNS = COLUMNS[:-1]  # manifests written before the sha256 column
+# Headers of manifests written by earlier versions (before sha256; before label_weights and group): still read.
+LEGACY_HEADERS = (COLUMNS[:7], COLUMNS[:8])
 # Names that are not valid UTF-8 reach Python as lone surrogates; they are written back as their
 # original bytes, so a manifest names every file exactly as the file system does.
 ENCODING = {"encoding": "utf-8", "errors": "surrogateescape"}
@@ -87,7 +94,7 @@ def read_rows_tolerant(path: Path) -> tuple[list[Row], list[int]]:
     with open(path, newline="", **ENCODING) as handle:  # type: ignore[call-overload]
         reader = csv.reader(handle)
         header = next(_records(reader, path), None)
-        if header not in (COLUMNS, LEGACY_COLUMNS):
+        if header != COLUMNS and header not in LEGACY_HEADERS:
             raise ValueError(f"{path} is not an augcli manifest (columns {header})")
         rows, bad = [], []
         for record in _records(reader, path):
@@ -120,7 +127,8 @@ def _parse_row(record: list[str], width: int) -> Row | None:
     if digest and (len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest)):
         return None
     return Row(path=values["path"], label=values["label"], kind=values["kind"], sources=values["sources"],
-               copy=copy, seed=seed, ops=values["ops"], sha256=digest)
+               copy=copy, seed=seed, ops=values["ops"], sha256=digest,
+               label_weights=values.get("label_weights", ""), group=values.get("group", ""))
 
 
 class Appender:

@@ -68,3 +68,18 @@ def test_a_hand_edited_identity_value_still_counts_as_a_change(run: Path, make_t
 def test_what_is_not_a_json_object_is_not_a_record(tmp_path: Path, text: str) -> None:
     (tmp_path / RUN_RECORD).write_text(text)
     assert read_record(tmp_path / RUN_RECORD) is None
+
+
+def test_a_manifest_without_label_weights_and_group_resumes_and_gains_them(run: Path, make_tree) -> None:
+    """A folder made before the label_weights and group columns resumes: nothing is remade, the header grows."""
+    manifest = run / MANIFEST
+    lines = manifest.read_text().splitlines()
+    assert lines[0] == "path,label,kind,sources,copy,seed,ops,sha256,label_weights,group"
+    old = [lines[0].removesuffix(",label_weights,group")] + [line.removesuffix(",,") for line in lines[1:]]
+    manifest.write_text("\n".join(old) + "\n")
+    before = {p.name: p.stat().st_mtime_ns for p in run.rglob("*.png")}
+    record = read_record(run / RUN_RECORD)
+    result = api.expand(record.input, run, copies=1, workers=1)
+    assert (result.made, result.kept) == (0, result.planned)
+    assert manifest.read_text().splitlines() == lines
+    assert {p.name: p.stat().st_mtime_ns for p in run.rglob("*.png")} == before

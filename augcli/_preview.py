@@ -17,7 +17,7 @@ import cv2
 import numpy as np
 
 from augcli.chart import printable_ascii
-from augcli.compose import Op
+from augcli.compose import Node, Op, Step, label_weights, sample_pipeline
 from augcli.conventions import fixed_values
 from augcli.dataset import Dataset, Source, scan
 from augcli.declare import TransformSpec
@@ -218,13 +218,54 @@ def _original(source: Source, image: Image, cell: int) -> _Cell:
     return _cell(image, (source.label, source.rel.rsplit("/", 1)[-1]), cell)
 
 
+class _Partners:
+    """Partners of a previewed multi-image step: drawn from the scanned tree as a run draws them."""
+
+    def __init__(self, data: Dataset, source: Source, image: Image, max_pixels: int | None) -> None:
+        self.data, self.main, self.max_pixels = data, source, max_pixels
+        self.label_of = {s.rel: s.label for s in data.sources}
+        self.sources, self.images = [source.rel], [image]
+
+    def candidates(self, same_class: bool) -> list[str]:
+        return [s.rel for s in self.data.sources
+                if s.rel != self.main.rel and (not same_class or s.label == self.main.label)]
+
+    def label(self, rel: str) -> str:
+        return self.label_of[rel]
+
+    def shape(self, rel: str) -> tuple[int, ...]:
+        return self.images[self.add(rel)].shape
+
+    def add(self, rel: str) -> int:
+        if rel not in self.sources:
+            self.images.append(read_image(self.data.root / rel, max_pixels=self.max_pixels))
+            self.sources.append(rel)
+        return self.sources.index(rel)
+
+
+def _mixed_cell(nodes: Sequence[Node], rng_seed: int, source: Source, image: Image, data: Dataset,
+                max_pixels: int | None, cell: int, caption: Sequence[str] | None = None) -> _Cell:
+    """One variant: ops drawn as a run draws them (partners from the tree), captioned with the ops
+    (or ``caption``) and, for a mixed image, its label weights."""
+    partners = _Partners(data, source, image, max_pixels)
+    try:
+        ops = sample_pipeline(nodes, generator(rng_seed), image.shape, partners)
+    except ReadError as exc:
+        return _cell(image, ("partner unreadable", str(exc)), cell)
+    lines = list(caption) if caption is not None else list(_ops_caption(ops, cell - 2))
+    weights = label_weights(source.label, ops)
+    if weights != {source.label: 1.0}:
+        lines = [lines[0], " ".join(f"{k} {v:.2f}" for k, v in sorted(weights.items(), key=lambda kv: -kv[1]))]
+    return _cell(render(image, ops, partners.images), lines, cell)
+
+
 def _variant_cells(recipe: Recipe, seed: int, source: Source, image: Image, variants: int,
-                   cell: int) -> list[_Cell]:
+                   cell: int, data: Dataset, max_pixels: int | None) -> list[_Cell]:
     """The original and the variants an expand run makes for copies 1..variants."""
     cells = [_original(source, image, cell)]
+    nodes = recipe.pipeline_for(source.label)
     for copy in range(1, variants + 1):
-        ops = recipe.sample(generator(sample_seed(seed, source.rel, copy)), image.shape, source.label)
-        cells.append(_cell(render(image, ops), _ops_caption(ops, cell - 2), cell))
+        cells.append(_mixed_cell(nodes, sample_seed(seed, source.rel, copy), source, image, data, max_pixels, cell))
     return cells
 
 
@@ -247,24 +288,22 @@ def _sweep_words(values: dict[str, float]) -> list[list[str]]:
 
 
 def _sweep_cells(spec: TransformSpec, seed: int, source: Source, image: Image, variants: int,
-                 cell: int) -> list[_Cell]:
+                 cell: int, data: Dataset, max_pixels: int | None) -> list[_Cell]:
     """The original, then the transform with its ranges swept from low to high (or off/on)."""
     cells = [_original(source, image, cell)]
     where = option("transform", spec.name)
     columns = sweep_values(spec, variants)
     for values in columns:
-        built = spec.build({k: [v, v] for k, v in values.items()}, where)
-        params = built.sample(generator(sample_seed(seed, source.rel, 1)), image.shape)
+        step = Step(spec.name, spec.build({k: [v, v] for k, v in values.items()}, where))
         caption = fit_caption(_sweep_words(values), cell - 2)
-        cells.append(_cell(render(image, [{"name": spec.name, "params": params}]), caption, cell))
+        cells.append(_mixed_cell([step], sample_seed(seed, source.rel, 1), source, image, data, max_pixels, cell,
+                                 caption))
     if not columns:
-        built = spec.build({}, where)
-        copies = 1 if spec.cls.deterministic else variants
-        for copy in range(1, copies + 1):
-            op = {"name": spec.name, "params": built.sample(generator(sample_seed(seed, source.rel, copy)),
-                                                            image.shape)}
-            caption = ("on",) if spec.cls.deterministic else _ops_caption([op], cell - 2)
-            cells.append(_cell(render(image, [op]), caption, cell))
+        step = Step(spec.name, spec.build({}, where))
+        fixed = spec.cls.deterministic and spec.mix is None  # nothing drawn: one "on" cell
+        for copy in range(1, (1 if fixed else variants) + 1):
+            cells.append(_mixed_cell([step], sample_seed(seed, source.rel, copy), source, image, data, max_pixels,
+                                     cell, ("on",) if fixed else None))
     return cells
 
 
@@ -386,13 +425,13 @@ def make_preview(
         raise InputError(f"no readable images in {data.root}: expected one or more, "
                          f"got {len(unreadable)} unreadable file(s){first}")
     if spec is None:
-        rows = [_variant_cells(recipe, run_seed, s, img, variants, cell) for s, img in samples]
+        rows = [_variant_cells(recipe, run_seed, s, img, variants, cell, data, max_pixels) for s, img in samples]
         header = f"recipe: {recipe.source}   seed: {run_seed}   variants = expand copies 1-{variants}"
         fixed = fixed_values(recipe)  # single numbers on range parameters: exact here, +-x elsewhere
         if fixed:
             header += "   fixed values: " + ", ".join(text.split(" (")[0] for text in fixed)
     else:
-        rows = [_sweep_cells(spec, run_seed, s, img, variants, cell) for s, img in samples]
+        rows = [_sweep_cells(spec, run_seed, s, img, variants, cell, data, max_pixels) for s, img in samples]
         header = _sweep_header(spec, run_seed)
     sheet = draw_sheet(header, rows, cell)
     ok, buffer = cv2.imencode(".png", sheet, [cv2.IMWRITE_PNG_COMPRESSION, 9])

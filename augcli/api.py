@@ -157,7 +157,10 @@ def _execute(run: _Run, tasks: list[Task], command: str, options: dict[str, Any]
     record = RunRecord(command=command, seed=run.seed, recipe=rec.to_data(), recipe_digest=rec.digest(),
                        max_pixels=run.max_pixels, options=options, input=str(data.root.resolve()),
                        planned=count_outputs(tasks), augcli_version=__version__)
-    ctx = Context(in_root=data.root, out_root=run.output, recipe=rec, then_recipe=then, max_pixels=run.max_pixels)
+    mixing = any(recipe is not None and recipe.mixes() for recipe in (rec, then))
+    catalog = tuple((source.rel, source.label) for source in data.sources) if mixing else ()
+    ctx = Context(in_root=data.root, out_root=run.output, recipe=rec, then_recipe=then, max_pixels=run.max_pixels,
+                  catalog=catalog)
     return run_plan(tasks, ctx, record=record, workers=run.workers, overwrite=run.overwrite,
                     errors=data.problems, progress=run.progress)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import abc
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from typing import Any, ClassVar, Union
+from typing import Any, ClassVar, Protocol, Union
 
 import numpy as np
 
@@ -52,7 +52,7 @@ class Step:
 
     def sample(self, rng: np.random.Generator, shape: Shape, ops: list[Op]) -> Shape:
         """Toss the p coin, then draw the transform's params; append the op; return the new shape."""
-        if not R.coin(rng, self.p):
+        if not R.coin(rng, self.p) or self.transform.partner_count():  # a mix step draws in sample_pipeline
             return shape
         params = self.transform.sample(rng, shape)
         ops.append({"name": self.name, "params": params})
@@ -199,9 +199,75 @@ class SomeOf(Group):
 GROUPS: dict[str, type[Group]] = {cls.kind: cls for cls in (Sequence, OneOf, SomeOf)}
 
 
-def sample_pipeline(nodes: abc.Sequence[Node], rng: np.random.Generator, shape: Shape) -> list[Op]:
-    """Walk the pipeline in order and return the flat list of applied ops."""
+class Partners(Protocol):
+    """Where a multi-image step draws its partners from: the input tree, seen from one output."""
+
+    def candidates(self, same_class: bool) -> abc.Sequence[str]:
+        """Input paths a partner may be drawn from (the image itself left out when others exist)."""
+
+    def label(self, rel: str) -> str:
+        """The class of an input."""
+
+    def shape(self, rel: str) -> Shape:
+        """The (H, W, C) shape of an input, decoded."""
+
+    def add(self, rel: str) -> int:
+        """The input's index in the output's sources (added after the image's own when new)."""
+
+
+def is_mix(node: Node) -> bool:
+    """True for a step that mixes the image with partners (mixup, cutmix ...)."""
+    return isinstance(node, Step) and node.transform.partner_count() > 0
+
+
+def sample_pipeline(nodes: abc.Sequence[Node], rng: np.random.Generator, shape: Shape,
+                    partners: Partners | None = None) -> list[Op]:
+    """Walk the pipeline in order and return the flat list of applied ops.
+
+    A multi-image step draws its partners from ``partners`` (without them, outside a run, it is skipped).
+    """
     ops: list[Op] = []
-    for node in nodes:
-        shape = node.sample(rng, shape, ops)
+    for i, node in enumerate(nodes):
+        if is_mix(node):
+            assert isinstance(node, Step)
+            _sample_mix(node, nodes[:i], rng, shape, ops, partners)
+        else:
+            shape = node.sample(rng, shape, ops)
     return ops
+
+
+def _sample_mix(step: Step, before: abc.Sequence[Node], rng: np.random.Generator, shape: Shape, ops: list[Op],
+                partners: Partners | None) -> None:
+    """Toss the step's coin, draw its partners and their own ops, then the mixing parameters."""
+    if not R.coin(rng, step.p) or partners is None:
+        return
+    transform: Any = step.transform
+    pool = partners.candidates(transform.partner == "same_class")
+    if not pool:
+        return  # a class with one image has no partner of its class: the step is skipped
+    drawn = []
+    for _ in range(transform.partner_count()):
+        rel = pool[int(rng.integers(len(pool)))]
+        seed = R.noise_seed(rng)
+        own = [node for node in before if not is_mix(node)] if transform.partner_pipeline == "same" else []
+        partner_ops = sample_pipeline(own, R.generator(seed), partners.shape(rel))
+        drawn.append({"source": partners.add(rel), "label": partners.label(rel), "ops": partner_ops})
+    ops.append({"name": step.name, "params": {**transform.sample(rng, shape), "partners": drawn}})
+
+
+def label_weights(label: str, ops: abc.Sequence[Op]) -> dict[str, float]:
+    """The soft label an output's ops give it: {class: weight}, from each mixing op's ``shares``.
+
+    Without a mixing op (or one that keeps the label, as sample_pairing) it is ``{label: 1.0}``.
+    """
+    weights = {label: 1.0}
+    for op in ops:
+        params = op["params"]
+        if "shares" not in params or "partners" not in params:
+            continue
+        shares = params["shares"]
+        mixed = {name: weight * shares[0] for name, weight in weights.items()}
+        for share, partner in zip(shares[1:], params["partners"], strict=False):
+            mixed[partner["label"]] = mixed.get(partner["label"], 0.0) + share
+        weights = {name: round(weight, 6) for name, weight in mixed.items() if weight > 0}
+    return weights

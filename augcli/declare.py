@@ -7,8 +7,9 @@ transform is a frozen, typed config; it holds no random state.
 
 Optional roles are named by a Protocol each and found once, when the class is declared:
 ``matrix`` (geometric: ``render`` fuses it with its neighbours), ``combine`` (several source
-images), ``expand`` (the op holds nested ops, as the policies do), ``check`` (a rule across
-fields) and ``extra_keys`` (keys the declaration does not name, as ``custom`` takes).
+images, planned by balance), ``mix`` (a recipe step mixing the image with drawn partners),
+``expand`` (the op holds nested ops, as the policies do), ``check`` (a rule across fields) and
+``extra_keys`` (keys the declaration does not name, as ``custom`` takes).
 The registry of declared transforms is ``augcli.registry``.
 """
 
@@ -64,6 +65,13 @@ class CombineRole(Protocol):
     def __call__(self, images: list[Image], params: Params) -> Image: ...
 
 
+class MixRole(Protocol):
+    """Multi-image step of a recipe: mixes the image with its partners (each already rendered through
+    its own recorded ops), as mixup, CutMix and mosaic do."""
+
+    def __call__(self, image: Image, partners: list[Image], params: Params) -> Image: ...
+
+
 class ExpandRole(Protocol):
     """Nested: the op holds ops that ``render`` applies in its place (the policies)."""
 
@@ -97,6 +105,11 @@ class Transform:
     deterministic: ClassVar[bool] = False  # with default parameters, nothing is drawn
     exact: ClassVar[bool] = False  # geometric op that is a pure index permutation or crop
     inputs: ClassVar[int] = 1  # > 1: combines several source images (made by balance, not usable in recipes)
+    partners: ClassVar[int] = 0  # > 0: a recipe step that draws this many partner images (the mix role)
+
+    def partner_count(self) -> int:
+        """How many partner images a recipe step of this transform draws (0: a single-image step)."""
+        return self.partners
 
     def values(self) -> dict[str, Any]:
         """Return the validated parameter values by name, in declaration order."""
@@ -166,6 +179,7 @@ class TransformSpec:
     notes: str = ""
     matrix: MatrixRole | None = None
     combine: CombineRole | None = None
+    mix: MixRole | None = None
     expand: ExpandRole | None = None
     extra_keys: ExtraKeysRole | None = None
 
@@ -245,7 +259,7 @@ def transform(name: str, *, doc: str, notes: str = "") -> Callable[[T], T]:
         if "p" in params:
             raise TypeError(f"transform {name!r} declares 'p': p belongs to the step, not the transform")
         carries = cls.carries if cls.carries is not None else {k: op_kind(v) for k, v in params.items()}
-        roles = {role: getattr(cls, role, None) for role in ("matrix", "combine", "expand", "extra_keys")}
+        roles = {role: getattr(cls, role, None) for role in ("matrix", "combine", "mix", "expand", "extra_keys")}
         cls.spec = TransformSpec(name=name, family=cls.__module__.rsplit(".", 1)[-1], doc=doc, cls=cls,
                                  params=params, carries=dict(carries), notes=notes, **roles)
         return cls

@@ -196,9 +196,11 @@ class _Sources:
 
 
 def _same_job(row: M.Row, task: Task, job: Job) -> bool:
-    """A recorded row is the planned job: same sources, class, kind, copy, seed and planned ops."""
-    if (row.label, row.kind, row.sources, row.copy, row.seed) != (
-            task.label, job.kind, ";".join(task.sources), job.copy, job.seed):
+    """A recorded row is the planned job: same sources (partners a recipe's multi-image step drew come
+    after them), class, kind, copy, seed and planned ops."""
+    sources = row.source_list()
+    if (row.label, row.kind, sources[: len(task.sources)], row.copy, row.seed) != (
+            task.label, job.kind, list(task.sources), job.copy, job.seed):
         return False
     return not job.pre_ops or row.op_list()[: len(job.pre_ops)] == list(job.pre_ops)
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from augcli.compose import GROUPS, Group, Node, Op, Shape, Step, sample_pipeline
+from augcli.compose import GROUPS, Group, Node, Op, Partners, Shape, Step, is_mix, sample_pipeline
 from augcli.errors import RecipeError, did_you_mean, option, show
 from augcli.params import Choice, Flag, Number, P
 from augcli.recipe_kinds import Section, Target, check_keys, key_hint, mapping
@@ -89,9 +89,15 @@ class Recipe:
         """The pipeline with the class's rules applied."""
         return self._by_label.get(label, self.pipeline) if label is not None else self.pipeline
 
-    def sample(self, rng: np.random.Generator, shape: Shape, label: str | None = None) -> list[Op]:
-        """Draw the ops for one output image."""
-        return sample_pipeline(self.pipeline_for(label), rng, shape)
+    def mixes(self) -> bool:
+        """True when a pipeline has a multi-image step (its partners come from the whole input tree)."""
+        return any(is_mix(node) for node in self.pipeline) or any(
+            is_mix(node) for rule in self.classes.values() for node in rule.extra)
+
+    def sample(self, rng: np.random.Generator, shape: Shape, label: str | None = None,
+               partners: Partners | None = None) -> list[Op]:
+        """Draw the ops for one output image (a multi-image step draws from ``partners``)."""
+        return sample_pipeline(self.pipeline_for(label), rng, shape, partners)
 
     def to_data(self) -> dict[str, Any]:
         """Canonical form of everything that decides pixels (not seed or copies)."""
@@ -194,13 +200,18 @@ def _build(data: Any, source: str, ctx: _Context) -> Recipe:
     pipeline = data.get("pipeline")
     if pipeline is None:
         raise RecipeError("pipeline", "a list of steps", "nothing", hint="add 'pipeline:' with at least one step")
+    steps = _steps(pipeline, "pipeline", ctx)
+    classes = _classes(data.get("classes"), "classes", ctx)
+    _one_mix("pipeline", steps)
+    for label, rule in classes.items():
+        _one_mix(f"classes.{label}.pipeline", steps + rule.extra, len(steps))
     return Recipe(
         seed=int(SEED.validate(data.get("seed", SEED.default), "seed")),  # integer kinds give ints
         copies=int(COPIES.validate(data.get("copies", COPIES.default), "copies")),
         output=_output(data.get("output"), "output"),
         balance=balance_section(data.get("balance")),
-        pipeline=_steps(pipeline, "pipeline", ctx),
-        classes=_classes(data.get("classes"), "classes", ctx),
+        pipeline=steps,
+        classes=classes,
         source=source,
     )
 
@@ -208,6 +219,17 @@ def _build(data: Any, source: str, ctx: _Context) -> Recipe:
 def _output(value: Any, where: str) -> OutputSpec:
     """Validate the ``output`` section."""
     return OutputSpec(**OUTPUT.validate(value, where))
+
+
+def _one_mix(where: str, steps: tuple[Node, ...], offset: int = 0) -> None:
+    """At most one multi-image step per pipeline: each gives the first image at least half of the result,
+    so one keeps its class the soft label's largest (two could hand the lead to a partner's class)."""
+    mixes = [i for i, node in enumerate(steps) if is_mix(node)]
+    if len(mixes) > 1:
+        second = steps[mixes[1]]
+        assert isinstance(second, Step)
+        raise RecipeError(f"{where}[{mixes[1] - offset}]", "at most one multi-image step per pipeline",
+                          show(second.name), hint="keep one of mixup, sample_pairing, cutmix and mosaic")
 
 
 def _classes(value: Any, where: str, ctx: _Context) -> dict[str, ClassRule]:
@@ -280,6 +302,12 @@ def _group(group: type[Group], body: Any, where: str, ctx: _Context) -> Group:
     if "of" not in body:
         raise RecipeError(where, "'of: [steps]'", "no 'of'")
     children = _steps(body.pop("of"), where if listed else f"{where}.of", ctx)
+    for i, child in enumerate(children):
+        if is_mix(child):
+            assert isinstance(child, Step)
+            raise RecipeError(f"{where if listed else f'{where}.of'}[{i}]", "a single-image step inside a group",
+                              show(child.name), hint=f"'{child.name}' mixes images: make it a step of the pipeline "
+                              "itself (at most one per pipeline)")
     return group.build(children, body, where)
 
 

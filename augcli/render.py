@@ -106,34 +106,42 @@ def _render_geometric(image: Image, ops: list[Op]) -> Image:
     return resample(image, matrix, size, **{k: settings.get(k, defaults[k]) for k in WARP_KEYS})
 
 
-def render(image: Image, ops: Sequence[Op]) -> Image:
-    """Apply ops in order and return a new image; ``image`` is never modified."""
+def render(image: Image, ops: Sequence[Op], sources: Sequence[Image] = ()) -> Image:
+    """Apply ops in order and return a new image; ``image`` is never modified.
+
+    ``sources`` are the output's source images, for a mixing op's partners (each rendered through its
+    own recorded ops first).
+    """
     out = image
     for geometric, run in geometric_runs(ops):
-        out = _render_geometric(out, run) if geometric else _render_pixels(out, run[0])
+        out = _render_geometric(out, run) if geometric else _render_pixels(out, run[0], sources)
     return out if out is not image else image.copy()
 
 
-def _render_pixels(image: Image, op: Op) -> Image:
-    """Apply one pixel op, or render the nested ops that an op stands for (a policy's)."""
+def _render_pixels(image: Image, op: Op, sources: Sequence[Image]) -> Image:
+    """Apply one pixel op, render the nested ops an op stands for (a policy's), or mix in partners."""
     spec = _spec(op)
     if spec.expand is not None:
         return render(image, spec.expand(op["params"]))
+    if spec.mix is not None:
+        partners = op["params"]["partners"]
+        if any(not 0 < partner["source"] < len(sources) for partner in partners):
+            raise ValueError(f"op {op['name']!r} names a partner source the output does not list")
+        return spec.mix(image, [render(sources[p["source"]], p["ops"]) for p in partners], op["params"])
     return spec.cls.apply(image, op["params"])
 
 
 def render_sources(images: Sequence[Image], ops: Sequence[Op]) -> Image:
-    """Render from one or more source images: with several, the first op combines them.
+    """Render an output from its source images (the first is the image itself).
 
-    A combining op's transform declares ``inputs`` > 1 and ``combine(images, params)``
-    (SMOTE and mixup blends); the remaining ops then apply to its result.
+    When the first op combines images (its transform declares ``inputs`` > 1 and the ``combine``
+    role: SMOTE's blend), the remaining ops apply to its result; a mixing op later in the list
+    (mixup, cutmix ...) takes its partners from ``images`` by the index each partner records.
     """
-    if len(images) == 1:
-        return render(images[0], ops)
-    combine = _spec(ops[0]).combine
+    combine = _spec(ops[0]).combine if ops else None
     if combine is None:
-        raise ValueError(f"op {ops[0]['name']!r} does not combine images")
-    return render(combine(list(images), ops[0]["params"]), ops[1:])
+        return render(images[0], ops, images)
+    return render(combine(list(images), ops[0]["params"]), ops[1:], images)
 
 
 def render_stepwise(image: Image, ops: Sequence[Op]) -> Image:

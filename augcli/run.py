@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ctypes
 import hashlib
+import json
 import os
 import signal
 import threading
@@ -19,7 +20,7 @@ from pathlib import Path, PurePosixPath
 import numpy as np
 
 from augcli import manifest as M
-from augcli.compose import Op
+from augcli.compose import Op, label_weights
 from augcli.errors import RunError
 from augcli.io import DEFAULT_MAX_PIXELS, ReadError, decode_image, encode_image, write_temp
 from augcli.ops._image import Image
@@ -43,6 +44,54 @@ class Context:
     recipe: Recipe
     then_recipe: Recipe | None = None  # applied after a combining op (balance --then-recipe)
     max_pixels: int | None = DEFAULT_MAX_PIXELS  # images claiming more pixels are refused before decoding
+    catalog: tuple[tuple[str, str], ...] = ()  # every input (path, class): where multi-image steps draw partners
+
+
+class _Unreadable(Exception):
+    """A partner drawn by a multi-image step could not be read."""
+
+    def __init__(self, rel: str, reason: str) -> None:
+        super().__init__(rel, reason)
+        self.rel, self.reason = rel, reason
+
+
+class _Partners:
+    """The input tree as one output's multi-image step sees it: candidates, labels, decoded partners."""
+
+    def __init__(self, ctx: Context, task: Task, images: list[Image], result: TaskResult) -> None:
+        self.ctx, self.result = ctx, result
+        self.sources = list(task.sources)
+        self.images = list(images)
+        self.label_of = dict(ctx.catalog)
+        self.main = task.sources[0]
+
+    def candidates(self, same_class: bool) -> list[str]:
+        label = self.label_of.get(self.main)
+        pool = [rel for rel, lab in self.ctx.catalog if not same_class or lab == label]
+        others = [rel for rel in pool if rel != self.main]
+        return others
+
+    def label(self, rel: str) -> str:
+        return self.label_of[rel]
+
+    def shape(self, rel: str) -> tuple[int, ...]:
+        return self.images[self.add(rel)].shape
+
+    def add(self, rel: str) -> int:
+        """The partner's index in the sources, read and decoded (once) when new."""
+        if rel in self.sources:
+            return self.sources.index(rel)
+        try:
+            data, stamp = _read_source(self.ctx.in_root, rel)
+            image = decode_image(np.frombuffer(data, dtype=np.uint8), rel, max_pixels=self.ctx.max_pixels)
+        except ReadError as exc:
+            raise _Unreadable(rel, str(exc)) from None
+        except OSError as exc:
+            raise _Unreadable(rel, f"cannot read file ({exc.strerror or exc})") from None
+        self.images.append(image)
+        self.sources.append(rel)
+        self.result.stamps.append(stamp)
+        return len(self.sources) - 1
 
 
 @dataclass
@@ -115,15 +164,20 @@ def _load(ctx: Context, task: Task, result: TaskResult) -> tuple[list[bytes], li
     return raw, images
 
 
-def _make(ctx: Context, task: Task, job: Job, raw: list[bytes], images: list[Image]) -> tuple[bytes, list[Op]]:
-    """One output's bytes and ops: the same path for every kind of job, as the job's data says."""
+def _make(ctx: Context, task: Task, job: Job, raw: list[bytes], images: list[Image],
+          result: TaskResult) -> tuple[bytes, list[Op], list[str]]:
+    """One output's bytes, ops and sources: the same path for every kind of job, as the job's data says.
+
+    A multi-image step in the recipe adds its partners to the sources (read, decoded and stamped here).
+    """
     if job.copies_bytes:
-        return raw[0], []
+        return raw[0], [], list(task.sources)
     ops: list[Op] = [dict(op) for op in job.pre_ops]  # type: ignore[misc]
     recipe = {"main": ctx.recipe, "then": ctx.then_recipe}.get(job.recipe)
+    partners = _Partners(ctx, task, images, result)
     if recipe is not None:
-        ops += recipe.sample(generator(job.seed), images[0].shape, task.label)
-    return encode(ctx, render_sources(images, ops), task.sources[0]), ops
+        ops += recipe.sample(generator(job.seed), images[0].shape, task.label, partners)
+    return encode(ctx, render_sources(partners.images, ops), task.sources[0]), ops, partners.sources
 
 
 _CHECKED: set[Path] = set()  # output folders already proven to lie inside the output root
@@ -151,14 +205,21 @@ def run_task(task: Task, ctx: Context | None = None) -> TaskResult:
         result.skipped = len(task.jobs)
         return result
     for job in task.jobs:
-        data, ops = _make(ctx, task, job, raw, images)
+        try:
+            data, ops, sources = _make(ctx, task, job, raw, images, result)
+        except _Unreadable as exc:  # a partner that cannot be read: this output is left out, as for a source
+            result.errors.append((exc.rel, exc.reason))
+            result.skipped += 1
+            continue
         target = _target(ctx, job.rel)
         try:
             result.temps.append(str(write_temp(target, data)))
         except OSError as exc:
             raise RunError(f"cannot write {target}: {exc.strerror or exc}") from None
-        result.rows.append(M.Row(job.rel, task.label, job.kind, ";".join(task.sources), job.copy, job.seed,
-                                 M.ops_json(ops), hashlib.sha256(data).hexdigest()))
+        weights = label_weights(task.label, ops)
+        soft = "" if weights == {task.label: 1.0} else json.dumps(weights, separators=(",", ":"), ensure_ascii=False)
+        result.rows.append(M.Row(job.rel, task.label, job.kind, ";".join(sources), job.copy, job.seed,
+                                 M.ops_json(ops), hashlib.sha256(data).hexdigest(), label_weights=soft))
     return result
 
 

@@ -56,9 +56,37 @@ def sample_op(name: str, values: dict | None = None, shape: tuple[int, ...] = SH
     from augcli.registry import REGISTRY
     from augcli.rng import generator
 
-    ops: list[dict] = []
-    Step(name, REGISTRY[name].build(values, name)).sample(generator(seed), shape, ops)
+    from augcli.compose import sample_pipeline
+
+    ops = sample_pipeline([Step(name, REGISTRY[name].build(values, name))], generator(seed), shape,
+                          FakePartners(shape))
     return ops[0]
+
+
+class FakePartners:
+    """Partners for a multi-image step sampled outside a run: inputs p1, p2, p3 (classes b, c, b) shaped
+    like the image; their index in the sources is their number (see :func:`with_partners`)."""
+
+    def __init__(self, shape: tuple[int, ...]) -> None:
+        self._shape = shape
+
+    def candidates(self, same_class: bool) -> list[str]:
+        return ["p1", "p3"] if same_class else ["p1", "p2", "p3"]
+
+    def label(self, rel: str) -> str:
+        return {"p1": "b", "p2": "c", "p3": "b"}[rel]
+
+    def shape(self, rel: str) -> tuple[int, ...]:
+        return self._shape
+
+    def add(self, rel: str) -> int:
+        return int(rel[1])
+
+
+def with_partners(image: np.ndarray) -> list[np.ndarray]:
+    """The sources of an op sampled with :class:`FakePartners`: the image, then p1..p3 of its kind."""
+    h, w, c = image.shape
+    return [image, *(make_image(image.dtype, c, h, w, seed=20 + i) for i in range(3))]
 
 
 def sample_params(name: str, values: dict | None = None, shape: tuple[int, ...] = SHAPE, seed: int = 0) -> dict:

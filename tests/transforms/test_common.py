@@ -11,7 +11,7 @@ import pytest
 from augcli.errors import RecipeError
 from augcli.registry import REGISTRY
 from augcli.render import render
-from tests.conftest import KIND_IDS, KINDS, make_image, sample_ops
+from tests.conftest import KIND_IDS, KINDS, make_image, sample_ops, with_partners
 
 # Single-image transforms; combining ones (inputs > 1, made by balance) have their own tests.
 SINGLE = sorted(name for name, spec in REGISTRY.items() if spec.cls.inputs == 1)
@@ -30,7 +30,7 @@ def test_kind_preserved_and_input_untouched(name: str, index: int, example: dict
     image = make_image(dtype, channels)
     before = image.copy()
     ops = sample_ops(name, example, image.shape, seed=3)
-    out = render(image, ops)
+    out = render(image, ops, with_partners(image))
     assert out.dtype == image.dtype
     assert out.ndim == 3 and out.shape[2] == channels
     assert np.array_equal(image, before)
@@ -45,7 +45,8 @@ def test_same_seed_same_output_and_replay(name: str, index: int, example: dict) 
     assert ops_a == ops_b
     replayed = json.loads(json.dumps(ops_a))
     assert replayed == ops_a  # params are plain JSON values
-    assert np.array_equal(render(image, ops_a), render(image, replayed))
+    sources = with_partners(image)
+    assert np.array_equal(render(image, ops_a, sources), render(image, replayed, sources))
 
 
 @pytest.mark.parametrize(("name", "index", "example"), CASES, ids=CASE_IDS)
@@ -78,7 +79,8 @@ def test_other_seed_other_output(name: str) -> None:
     """A random transform's first example (its defaults, usually) varies with the seed."""
     example = REGISTRY[name].cls.examples[0]
     image = make_image(np.uint8, 3, 48, 64)
-    outputs = {render(image, sample_ops(name, example, image.shape, seed)).tobytes() for seed in range(6)}
+    outputs = {render(image, sample_ops(name, example, image.shape, seed), with_partners(image)).tobytes()
+               for seed in range(6)}
     assert len(outputs) > 1
 
 
@@ -95,7 +97,9 @@ def test_spec_pickles_and_rejects_bad_params(name: str) -> None:
 
 
 # Geometric and distortion transforms move alpha with the image; policies and custom may contain geometric steps.
-ALPHA_KEPT = [name for name in SINGLE if REGISTRY[name].family not in ("geometric", "distort", "policies", "custom")]
+# Multi-image steps take alpha from their partners too (tests/transforms/test_mix.py checks it).
+ALPHA_KEPT = [name for name in SINGLE if REGISTRY[name].family not in ("geometric", "distort", "policies", "custom")
+              and REGISTRY[name].mix is None]
 
 
 @pytest.mark.parametrize("name", ALPHA_KEPT)
@@ -103,5 +107,5 @@ ALPHA_KEPT = [name for name in SINGLE if REGISTRY[name].family not in ("geometri
 def test_non_geometric_transforms_leave_alpha_alone(name: str, dtype: type) -> None:
     image = make_image(dtype, 4)
     for seed, example in enumerate(REGISTRY[name].cls.examples):
-        out = render(image, sample_ops(name, example, image.shape, seed))
+        out = render(image, sample_ops(name, example, image.shape, seed), with_partners(image))
         assert np.array_equal(out[:, :, 3], image[:, :, 3])

@@ -158,7 +158,7 @@ def run_task(task: Task, ctx: Context | None = None) -> TaskResult:
         except OSError as exc:
             raise RunError(f"cannot write {target}: {exc.strerror or exc}") from None
         result.rows.append(M.Row(job.rel, task.label, job.kind, ";".join(task.sources), job.copy, job.seed,
-                                 M.ops_json(ops), hashlib.sha256(data).hexdigest()))
+                                 M.ops_json(ops), hashlib.sha256(data).hexdigest(), group=job.group))
     return result
 
 

@@ -123,6 +123,9 @@ def _make(ctx: Context, task: Task, job: Job, raw: list[bytes], images: list[Ima
     recipe = {"main": ctx.recipe, "then": ctx.then_recipe}.get(job.recipe)
     if recipe is not None:
         ops += recipe.sample(generator(job.seed), images[0].shape, task.label)
+    elif job.recipe == "tta":  # variant ``copy`` of the run's test-time set: nothing is drawn
+        assert ctx.recipe.tta is not None
+        ops += ctx.recipe.tta[job.copy - 1].ops(images[0].shape)
     return encode(ctx, render_sources(images, ops), task.sources[0]), ops
 
 

@@ -29,7 +29,7 @@ from augcli.manifest import RunRecord
 from augcli.ops._image import Image
 from augcli.options import DEFAULT_MAX_OUTPUTS, check_options, check_total
 from augcli.outdir import check_folders
-from augcli.plan import Task, count_outputs, expand_items, plan_tasks
+from augcli.plan import Task, count_outputs, expand_items, plan_tasks, plan_tta
 from augcli.pool import default_workers
 from augcli.recipe import Recipe
 from augcli.render import render
@@ -224,7 +224,7 @@ def expand(
     options: dict[str, Any] = {"copies": 0 if variants else n, "originals": originals}
     if variants:  # fixed views grouped by source, made by the worker from each image's shape
         run = replace(run, recipe=replace(run.recipe, tta=variants))
-        tasks = _tta.plan_tta(run.data.sources, variants, originals, run.recipe.output.format)
+        tasks = plan_tta(run.data.sources, [v.name for v in variants], originals, run.recipe.output.format)
         options["tta"] = [v.to_data() for v in variants]
     else:
         tasks = plan_tasks(expand_items(run.data.sources, n, originals), run.seed, run.recipe.output.format)

@@ -15,6 +15,7 @@ from augcli.dataset import Source
 from augcli.rng import sample_seed
 
 AUG_TAG = "__aug"
+TTA_TAG = "__tta_"  # a test-time variant: cls/stem__tta_<variant>.ext
 
 
 @dataclass(frozen=True)
@@ -75,6 +76,19 @@ def plan_tasks(items: Sequence[SourcePlan], recipe_seed: int, fmt: str, names: N
             jobs.append(Job(next(generated), "augmented", copy, sample_seed(recipe_seed, item.source.rel, copy)))
         if jobs:
             tasks.append(Task((item.source.rel,), item.source.label, tuple(jobs)))
+    return tasks
+
+
+def plan_tta(sources: Sequence[Source], variants: Sequence[str], originals: bool, fmt: str) -> list[Task]:
+    """Every source: its original (unless left out) and one job per named variant, all grouped by the source."""
+    names = Namer(fmt)
+    kept = names.originals([s.rel for s in sources] if originals else [])
+    named = iter(names.named([(s.rel, variant) for s in sources for variant in variants], TTA_TAG))
+    tasks = []
+    for source in sources:
+        jobs = [Job(kept[source.rel], "original", 0, 0, group=source.rel)] if originals else []
+        jobs += [Job(next(named), "tta", i, 0, recipe="tta", group=source.rel) for i in range(1, len(variants) + 1)]
+        tasks.append(Task((source.rel,), source.label, tuple(jobs)))
     return tasks
 
 

@@ -17,14 +17,11 @@ from typing import Any, NoReturn, cast
 import numpy as np
 
 from augcli.compose import Node, Op, Shape, Step, sample_pipeline
-from augcli.dataset import Source
 from augcli.errors import InputError, RecipeError, RunError, option, show
 from augcli.params import Choice, Number, Param
-from augcli.plan import Job, Namer, Task
 from augcli.recipe_kinds import Section, check_keys, mapping
 from augcli.registry import REGISTRY
 
-TTA_TAG = "__tta_"  # names: cls/stem__tta_<variant>.ext
 CORNERS = ("tl", "tr", "bl", "br", "c")  # torchvision's FiveCrop order: the four corners, then the centre
 MAX_VARIANTS = 100
 NAME = re.compile(r"[a-z0-9][a-z0-9_]{0,39}")
@@ -210,7 +207,7 @@ def tta_section(value: Any, where: str, build_step: BuildStep) -> tuple[Variant,
     return cast(tuple[Variant, ...], kind.validate(section, where)["variants"])
 
 
-# ---------------------------------------------------------------- planning
+# ---------------------------------------------------------------- which set a run writes
 
 
 def resolve(recipe_set: tuple[Variant, ...] | None, tta: bool | None, copies: int | None) -> tuple[Variant, ...] | None:
@@ -226,16 +223,3 @@ def resolve(recipe_set: tuple[Variant, ...] | None, tta: bool | None, copies: in
                          f"(its views are fixed), got {copies} instead; for random copies, run expand with "
                          f"{option('tta', False)} into another folder")
     return recipe_set or DEFAULT
-
-
-def plan_tta(sources: Sequence[Source], variants: Sequence[Variant], originals: bool, fmt: str) -> list[Task]:
-    """Every source: its original (unless left out) and one job per variant, grouped by the source."""
-    names = Namer(fmt)
-    kept = names.originals([s.rel for s in sources] if originals else [])
-    named = iter(names.named([(s.rel, v.name) for s in sources for v in variants], TTA_TAG))
-    tasks = []
-    for source in sources:
-        jobs = [Job(kept[source.rel], "original", 0, 0, group=source.rel)] if originals else []
-        jobs += [Job(next(named), "tta", i, 0, recipe="tta", group=source.rel) for i in range(1, len(variants) + 1)]
-        tasks.append(Task((source.rel,), source.label, tuple(jobs)))
-    return tasks

@@ -208,3 +208,33 @@ def test_a_test_time_recipe_needs_no_pipeline_and_its_canonical_form_is_unchange
     with_set = parse_recipe("pipeline: [hflip]\ntta: {variants: [hflip]}\n")
     assert with_set.to_data() == parse_recipe("pipeline: [hflip]\n").to_data()
     assert parse_recipe("tta: {variants: [hflip]}\n").pipeline == ()
+
+
+def _readme_example() -> str:
+    """The README's Python block that averages predictions per source."""
+    text = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    blocks = re.findall(r"```python\n(.*?)```", text, flags=re.S)
+    return next(block for block in blocks if "groupby" in block and "tta_out" in block)
+
+
+def test_readme_example_averages_the_views_of_each_source(tmp_path: Path, make_tree, monkeypatch) -> None:
+    pytest.importorskip("pandas")
+    api.expand(make_tree({"cat": 2, "dog": 1}), tmp_path / "tta_out", tta=True, workers=1)
+    monkeypatch.chdir(tmp_path)
+    seen: list[float] = []
+
+    def model(image: np.ndarray) -> np.ndarray:
+        """A stand-in model: two 'probabilities' from the mean brightness."""
+        p = float(image.mean()) / 255
+        seen.append(p)
+        return np.array([p, 1 - p])
+
+    namespace: dict = {"model": model}
+    exec(_readme_example(), namespace)
+    rows = [r for r in read_rows(tmp_path / "tta_out" / MANIFEST) if r.kind == "tta"]
+    assert len(seen) == len(rows) == 21
+    for source in ("cat/cat_000.png", "cat/cat_001.png", "dog/dog_000.png"):
+        views = [cv2.imread(str(tmp_path / "tta_out" / r.path)).mean() / 255 for r in rows if r.group == source]
+        assert len(views) == 7
+        assert namespace["mean"].loc[source, 0] == pytest.approx(np.mean(views))
+        assert namespace["predicted"][source] == (0 if np.mean(views) > 0.5 else 1)

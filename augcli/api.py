@@ -7,7 +7,7 @@ they raise :class:`augcli.errors.AugcliError` subclasses, return results, or cal
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +16,7 @@ import numpy as np
 from augcli import __version__
 from augcli import _balance as B
 from augcli import recipe as _recipe
+from augcli import tta as _tta
 from augcli._inspect import InspectResult, inspect_tree
 from augcli._preview import PreviewResult, make_preview
 from augcli._replay import ReplayResult, replay_manifest
@@ -28,7 +29,7 @@ from augcli.manifest import RunRecord
 from augcli.ops._image import Image
 from augcli.options import DEFAULT_MAX_OUTPUTS, check_options, check_total
 from augcli.outdir import check_folders
-from augcli.plan import Task, count_outputs, expand_items, plan_tasks
+from augcli.plan import Task, count_outputs, expand_items, plan_tasks, plan_tta
 from augcli.pool import default_workers
 from augcli.recipe import Recipe
 from augcli.render import render
@@ -182,6 +183,7 @@ def expand(
     *,
     recipe: RecipeLike = None,
     copies: int | None = None,
+    tta: bool | None = None,
     seed: int | None = None,
     workers: int | None = None,
     originals: bool = True,
@@ -199,6 +201,8 @@ def expand(
         output: folder to write; an earlier run of the same plan there is resumed.
         recipe: Recipe, recipe path, or None for the default recipe.
         copies: augmented images per input (default: the recipe's ``copies``).
+        tta: write a fixed test-time-augmentation set per input instead of random copies (the recipe's
+            ``tta:`` set, else the built-in one); None: when the recipe has a ``tta:`` section.
         seed: overrides the recipe's seed.
         workers: processes (default: the available cores).
         originals: copy the input images beside the augmented ones.
@@ -216,10 +220,18 @@ def expand(
     check_options(copies=copies, seed=seed, workers=workers, max_pixels=max_pixels, max_outputs=max_outputs)
     run = _start(input, output, recipe, seed=seed, workers=workers, overwrite=overwrite, max_pixels=max_pixels,
                  strict=strict, allow_custom=allow_custom, progress=progress)
-    n = run.recipe.copies if copies is None else copies
-    check_total(len(run.data.sources) * (n + int(originals)), max_outputs, f"expand with {n} copies")
-    tasks = plan_tasks(expand_items(run.data.sources, n, originals), run.seed, run.recipe.output.format)
-    stats = _execute(run, tasks, "expand", {"copies": n, "originals": originals})
+    variants = _tta.resolve(run.recipe.tta, tta, copies)
+    n = len(variants) if variants else run.recipe.copies if copies is None else copies
+    check_total(len(run.data.sources) * (n + int(originals)), max_outputs,
+                f"expand with {n} {'test-time variants' if variants else 'copies'}")
+    options: dict[str, Any] = {"copies": 0 if variants else n, "originals": originals}
+    if variants:  # fixed views grouped by source, made by the worker from each image's shape
+        run = replace(run, recipe=replace(run.recipe, tta=variants))
+        tasks = plan_tta(run.data.sources, [v.name for v in variants], originals, run.recipe.output.format)
+        options["tta"] = [v.to_data() for v in variants]
+    else:
+        tasks = plan_tasks(expand_items(run.data.sources, n, originals), run.seed, run.recipe.output.format)
+    stats = _execute(run, tasks, "expand", options)
     before = Counter(s.label for s in run.data.sources)
     return RunResult(**_counts(run, stats), before={c: before[c] for c in run.data.classes})
 

@@ -36,7 +36,7 @@ def cli_error(message: str, status: int) -> click.ClickException:
     return _ERRORS[status](message)
 
 
-NEGATED = {"allow_custom": "--no-custom", "originals": "--no-originals"}  # keyword=False -> its flag
+NEGATED = {"allow_custom": "--no-custom", "originals": "--no-originals", "tta": "--no-tta"}  # keyword=False -> its flag
 
 
 def flag(name: str, value: str | None) -> str:
@@ -197,6 +197,10 @@ def cli() -> None:
 @recipe_option
 @click.option("--copies", "-n", type=click.IntRange(0, 100_000), default=None,
               help="Augmented images per input, 0 to 100000 (default: the recipe's copies).")
+@click.option("--tta/--no-tta", default=None,
+              help="Write a fixed test-time-augmentation set per input instead of random copies: the recipe's "
+                   "tta: variants, else identity, hflip and five 87.5% crops; manifest.csv groups them by source. "
+                   "Default: on when the recipe has a tta: section.")
 @seed_option
 @workers_option
 @click.option("--no-originals", is_flag=True, help="Do not copy the input images into OUTPUT.")
@@ -209,15 +213,15 @@ def cli() -> None:
 @input_arg
 @output_arg
 @handle_errors
-def expand(recipe: Path | None, copies: int | None, seed: int | None, workers: int | None, no_originals: bool,
-           overwrite: bool, max_pixels: int, max_outputs: int, no_custom: bool, strict: bool, quiet: bool,
-           input: Path, output: Path) -> RunResult:
+def expand(recipe: Path | None, copies: int | None, tta: bool | None, seed: int | None, workers: int | None,
+           no_originals: bool, overwrite: bool, max_pixels: int, max_outputs: int, no_custom: bool, strict: bool,
+           quiet: bool, input: Path, output: Path) -> RunResult:
     """Write N augmented copies of every image in INPUT to OUTPUT."""
     from augcli import api
 
     bar = _Bar(quiet, "expand")
     try:
-        result = api.expand(input, output, recipe=recipe, copies=copies, seed=seed, workers=workers,
+        result = api.expand(input, output, recipe=recipe, copies=copies, tta=tta, seed=seed, workers=workers,
                             originals=not no_originals, overwrite=overwrite, max_pixels=max_pixels,
                             max_outputs=max_outputs, allow_custom=not no_custom, strict=strict, progress=bar)
     finally:

@@ -15,6 +15,7 @@ from augcli.dataset import Source
 from augcli.rng import sample_seed
 
 AUG_TAG = "__aug"
+TTA_TAG = "__tta_"  # a test-time variant: cls/stem__tta_<variant>.ext
 
 
 @dataclass(frozen=True)
@@ -22,11 +23,13 @@ class Job:
     """One output file."""
 
     rel: str  # output path relative to the output folder
-    kind: str  # original | augmented | smote | mixup
-    copy: int  # 0 for originals; 1.. for generated images of a source
+    kind: str  # original | augmented | smote | mixup | tta
+    copy: int  # 0 for originals; 1.. for generated images of a source (tta: the variant's number)
     seed: int  # 0 for originals
     pre_ops: tuple[dict[str, Any], ...] = ()  # planned ops applied to the sources first (a SMOTE blend)
-    recipe: str = "main"  # the recipe sampled after pre_ops with ``seed``: "main", "then" or "none"
+    recipe: str = "main"  # what follows pre_ops: "main" or "then" (sampled with ``seed``), "tta" (variant ``copy``
+    # of the recipe's test-time set, which draws nothing) or "none"
+    group: str = ""  # the manifest's group column: the source of a test-time-augmentation set
 
     @property
     def copies_bytes(self) -> bool:
@@ -76,6 +79,19 @@ def plan_tasks(items: Sequence[SourcePlan], recipe_seed: int, fmt: str, names: N
     return tasks
 
 
+def plan_tta(sources: Sequence[Source], variants: Sequence[str], originals: bool, fmt: str) -> list[Task]:
+    """Every source: its original (unless left out) and one job per named variant, all grouped by the source."""
+    names = Namer(fmt)
+    kept = names.originals([s.rel for s in sources] if originals else [])
+    named = iter(names.named([(s.rel, variant) for s in sources for variant in variants], TTA_TAG))
+    tasks = []
+    for source in sources:
+        jobs = [Job(kept[source.rel], "original", 0, 0, group=source.rel)] if originals else []
+        jobs += [Job(next(named), "tta", i, 0, recipe="tta", group=source.rel) for i in range(1, len(variants) + 1)]
+        tasks.append(Task((source.rel,), source.label, tuple(jobs)))
+    return tasks
+
+
 class Namer:
     """The names of one run's outputs: every name is new, also ignoring case (case-insensitive file systems).
 
@@ -103,26 +119,30 @@ class Namer:
 
     def generated(self, wanted: Sequence[tuple[str, int]], tag: str, avoid: Iterable[str] = ()) -> list[str]:
         """Names for generated images, one per (source, copy) in order, none equal to ``avoid``'s."""
+        return self.named([(rel, f"{copy:03d}") for rel, copy in wanted], tag, avoid)
+
+    def named(self, wanted: Sequence[tuple[str, str]], tag: str, avoid: Iterable[str] = ()) -> list[str]:
+        """Names ``cls/stem<tag><word>.ext``, one per (source, word) in order (a copy number, a variant name)."""
         taken = self.taken | {name.casefold() for name in avoid}
         plain: dict[str, int] = {}
-        for rel, copy in wanted:
-            key = self._generated(rel, copy, tag, False).casefold()
+        for rel, word in wanted:
+            key = self._generated(rel, word, tag, False).casefold()
             plain[key] = plain.get(key, 0) + 1
         out = []
-        for rel, copy in wanted:
-            name = self._generated(rel, copy, tag, False)
+        for rel, word in wanted:
+            name = self._generated(rel, word, tag, False)
             if plain[name.casefold()] > 1 or name.casefold() in taken:
-                name = unique_name(self._generated(rel, copy, tag, True), taken)
+                name = unique_name(self._generated(rel, word, tag, True), taken)
             taken.add(name.casefold())
             self.taken.add(name.casefold())
             out.append(name)
         return out
 
-    def _generated(self, source_rel: str, copy: int, tag: str, with_ext: bool) -> str:
+    def _generated(self, source_rel: str, word: str, tag: str, with_ext: bool) -> str:
         """``cls/sub/stem<tag>003.ext`` (``stem_png<tag>003.ext`` with ``with_ext``)."""
         path = PurePosixPath(source_rel)
         stem = f"{path.stem}_{path.suffix.lstrip('.').lower()}" if with_ext else path.stem
-        return str(path.with_name(f"{stem}{tag}{copy:03d}{output_suffix(source_rel, self.fmt)}"))
+        return str(path.with_name(f"{stem}{tag}{word}{output_suffix(source_rel, self.fmt)}"))
 
 
 def unique_name(name: str, taken: set[str]) -> str:

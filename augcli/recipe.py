@@ -25,10 +25,11 @@ from augcli.recipe_yaml import MAX_CHARS, line_for, load_yaml
 from augcli.recipe_yaml import MAX_DEPTH as MAX_DEPTH  # re-exported: the limits are the recipe's
 from augcli.recipe_yaml import MAX_NODES as MAX_NODES
 from augcli.registry import REGISTRY
+from augcli.tta import Variant, tta_section
 
 DEFAULT_RECIPE = "default.yaml"
 FORMATS = ("same", "jpg", "png", "webp")
-TOP_KEYS = ("seed", "copies", "output", "pipeline", "classes", "balance")
+TOP_KEYS = ("seed", "copies", "output", "pipeline", "classes", "balance", "tta")
 MAX_STEPS = 1_000  # steps and groups in the whole recipe, per-class pipelines included
 CUSTOM_HINT = (f"custom steps run Python code named by the recipe; refused because "
                f"{option('allow_custom', False)} was given")
@@ -72,6 +73,7 @@ class Recipe:
     output: OutputSpec = OutputSpec()
     classes: Mapping[str, ClassRule] = field(default_factory=dict)
     balance: Mapping[str, Any] = field(default_factory=dict)
+    tta: tuple[Variant, ...] | None = None  # the test-time set of ``tta:`` (None: no section); not in to_data
     source: str = "<recipe>"
     lines: Mapping[str, int] = field(default_factory=dict, compare=False, repr=False)
     _by_label: Mapping[str, tuple[Node, ...]] = field(default_factory=dict, init=False, compare=False, repr=False)
@@ -197,7 +199,7 @@ def _build(data: Any, source: str, ctx: _Context) -> Recipe:
         if key not in TOP_KEYS:
             raise RecipeError(str(key), "a recipe key (" + ", ".join(TOP_KEYS) + ")", show(key),
                               hint=key_hint(key, TOP_KEYS))
-    pipeline = data.get("pipeline")
+    pipeline = data.get("pipeline", [] if "tta" in data else None)  # a test-time recipe needs no pipeline
     if pipeline is None:
         raise RecipeError("pipeline", "a list of steps", "nothing", hint="add 'pipeline:' with at least one step")
     steps = _steps(pipeline, "pipeline", ctx)
@@ -212,6 +214,7 @@ def _build(data: Any, source: str, ctx: _Context) -> Recipe:
         balance=balance_section(data.get("balance")),
         pipeline=steps,
         classes=classes,
+        tta=tta_section(data["tta"], "tta", lambda item, where: _step(item, where, ctx)) if "tta" in data else None,
         source=source,
     )
 

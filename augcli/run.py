@@ -177,6 +177,9 @@ def _make(ctx: Context, task: Task, job: Job, raw: list[bytes], images: list[Ima
     partners = _Partners(ctx, task, images, result)
     if recipe is not None:
         ops += recipe.sample(generator(job.seed), images[0].shape, task.label, partners)
+    elif job.recipe == "tta":  # variant ``copy`` of the run's test-time set: nothing is drawn
+        assert ctx.recipe.tta is not None
+        ops += ctx.recipe.tta[job.copy - 1].ops(images[0].shape)
     return encode(ctx, render_sources(partners.images, ops), task.sources[0]), ops, partners.sources
 
 
@@ -219,7 +222,8 @@ def run_task(task: Task, ctx: Context | None = None) -> TaskResult:
         weights = label_weights(task.label, ops)
         soft = "" if weights == {task.label: 1.0} else json.dumps(weights, separators=(",", ":"), ensure_ascii=False)
         result.rows.append(M.Row(job.rel, task.label, job.kind, ";".join(sources), job.copy, job.seed,
-                                 M.ops_json(ops), hashlib.sha256(data).hexdigest(), label_weights=soft))
+                                 M.ops_json(ops), hashlib.sha256(data).hexdigest(), label_weights=soft,
+                                 group=job.group))
     return result
 
 

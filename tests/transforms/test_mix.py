@@ -199,7 +199,8 @@ def test_partners_get_the_steps_before_the_mix_unless_told_otherwise(tmp_path: P
         for row in read_rows(out / MANIFEST):
             for op in row.op_list():
                 if op["name"] == "mixup":
-                    assert op["params"]["partners"][0]["ops"] == ([{"name": "vflip", "params": {}}] if expect_ops else [])
+                    vflip = [{"name": "vflip", "params": {}}]
+                    assert op["params"]["partners"][0]["ops"] == (vflip if expect_ops else [])
 
 
 def test_partners_of_other_kinds_are_reconciled(tmp_path: Path) -> None:

@@ -17,18 +17,34 @@ its originals (as ``RandomUnderSampler``), so the result is exactly the target.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from augcli.compose import Step
 from augcli.dataset import Dataset, Source
 from augcli.errors import InputError, RecipeError, did_you_mean, option, show
 from augcli.plan import Namer, SourcePlan, Task, plan_tasks
 from augcli.recipe import BALANCE_METHODS, Recipe, balance_section, read_target
+from augcli.registry import REGISTRY
 from augcli.rng import generator, plan_seed
 
 Target = str | int | float  # "max", a count N, or a ratio of the largest class
 METHODS = BALANCE_METHODS  # the recipe's balance: section is validated at load, by augcli.recipe
+MIXING = ("mixup", "cutmix")  # methods that end the recipe with a same-class multi-image step
+
+
+def with_mixing(rec: Recipe, method: str) -> Recipe:
+    """The recipe with a same-class ``mixup`` or ``cutmix`` step (p = 1) after its pipeline.
+
+    A class with a single image has no partner: its top-ups are the recipe's transforms alone.
+    """
+    if rec.mixes():
+        raise InputError(f"{option('method', method)}: expected a recipe without a multi-image step (the method "
+                         "adds one), got one in the recipe; use method transforms, or remove the recipe's step")
+    step = Step(method, REGISTRY[method].build({"partner": "same_class"}, f"{option('method', method)}"))
+    return dataclasses.replace(rec, pipeline=(*rec.pipeline, step))
 CHART = "balance.png"  # before/after bars, written into the output folder
 
 

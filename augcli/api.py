@@ -293,6 +293,8 @@ def balance(
     smote_opts = B.SmoteOptions(features=str(features or "pixels"), variant=smote or "smote",
                                 k_neighbors=5 if k_neighbors is None else k_neighbors)
     then = _as_recipe(then_recipe, allow_custom) if then_recipe is not None else None
+    if opts.method in B.MIXING:
+        run = replace(run, recipe=B.with_mixing(run.recipe, opts.method))
     targets = B.resolve(Counter(s.label for s in run.data.sources), opts)
     check_total(sum(targets.total.values()), max_outputs, f"balance to {opts.target}")
     plan = B.plan_balance(run.data, targets, seed=run.seed, fmt=run.recipe.output.format, method=opts.method,

@@ -235,7 +235,7 @@ def expand(recipe: Path | None, copies: int | None, tta: bool | None, seed: int 
 @click.option("--target", "-t", default=None, metavar="max|N|RATIO",
               help="Class size to reach: max (the largest class), a number N, or a ratio in (0, 1] of the "
                    "largest class. Default: the recipe's balance target, else max.")
-@click.option("--method", "-m", type=click.Choice(["transforms", "smote"]), default=None,
+@click.option("--method", "-m", type=click.Choice(["transforms", "smote", "mixup", "cutmix"]), default=None,
               help="How extra images are made (default: the recipe's, else transforms).")
 @click.option("--undersample", is_flag=True, help="Cut classes above the target to a random subset of it.")
 @seed_option

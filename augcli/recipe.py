@@ -33,7 +33,7 @@ TOP_KEYS = ("seed", "copies", "output", "pipeline", "classes", "balance", "tta")
 MAX_STEPS = 1_000  # steps and groups in the whole recipe, per-class pipelines included
 CUSTOM_HINT = (f"custom steps run Python code named by the recipe; refused because "
                f"{option('allow_custom', False)} was given")
-BALANCE_METHODS = ("transforms", "smote")
+BALANCE_METHODS = ("transforms", "smote", "mixup", "cutmix")
 SEED = Number(0, bounds=(0, 2**63 - 1), integer=True, doc="recipe seed")
 COPIES = Number(4, bounds=(1, 100000), integer=True, doc="augmented copies per input image")
 OUTPUT = Section({
@@ -42,7 +42,9 @@ OUTPUT = Section({
 })
 BALANCE = Section({
     "target": Target(doc="the count every class reaches (default: the largest class's)"),
-    "method": Choice("transforms", BALANCE_METHODS, doc="how images are made: augmented copies, or SMOTE blends"),
+    "method": Choice("transforms", BALANCE_METHODS,
+                     doc="how images are made: augmented copies, SMOTE blends, or copies mixed with a partner of "
+                         "their class (mixup, cutmix)"),
     "undersample": Flag(False, doc="cut classes above the target to a random subset of their originals"),
 })
 

@@ -1,11 +1,12 @@
-"""Does balancing help? A skewed digits image set, balanced four ways, scored on a balanced held-out split.
+"""Does balancing help? A skewed digits image set, balanced six ways, scored on a balanced held-out split.
 
     python benchmarks/balance_experiment.py [--seeds 3] [--workdir /tmp/augcli-balance-exp]
 
 Data: scikit-learn's load_digits (8x8, 10 classes) upscaled to 32x32 grey PNGs. Per seed, 25 images per class
 are held out (balanced test split); the training tree keeps 150 images of digits 0-4 and 8-15 of digits 5-9.
 Training sets: the skewed tree as is; ``augcli balance`` by transforms (the default recipe, and a digit-safe
-recipe without flips); ``augcli balance --method smote`` (pixels features); imbalanced-learn's SMOTE on the
+recipe without flips); ``augcli balance --method smote`` (pixels features); ``--method mixup`` and ``cutmix``
+(the digit recipe, then a same-class partner); imbalanced-learn's SMOTE on the
 classifier's feature matrix (the reference). Classifier: StandardScaler + LogisticRegression on HOG or pixel
 features computed from the images. Reported: macro-F1 and balanced accuracy, mean (std) over seeds.
 """
@@ -106,6 +107,8 @@ def one_seed(work: Path, seed: int, kinds: list[str]) -> dict[tuple[str, str], t
         ("transforms (default recipe)", "transforms", None),
         ("transforms (digit recipe)", "transforms", recipe_path),
         ("augcli smote", "smote", None),
+        ("augcli mixup (digit recipe)", "mixup", recipe_path),
+        ("augcli cutmix (digit recipe)", "cutmix", recipe_path),
     ]:
         trees[name] = work / f"seed{seed}" / name.replace(" ", "_").replace("(", "").replace(")", "")
         augcli_balance(train, trees[name], method, seed, recipe)

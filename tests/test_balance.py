@@ -256,3 +256,38 @@ def test_then_recipe_runs_after_each_blend(cli: Any, make_tree: Any, tmp_path: P
     then.write_text("pipeline:\n  - vflip: {p: 1}\n", encoding="utf-8")
     again = cli("balance", src, out, "-m", "smote", "--then-recipe", then, "-w", 1, "-q")
     assert again.exit_code == 2 and "--overwrite" in again.output
+
+
+@pytest.mark.parametrize("method", ["mixup", "cutmix"])
+def test_mixing_methods_top_up_with_partners_of_the_same_class(cli: Any, make_tree: Any, tmp_path: Path,
+                                                               method: str) -> None:
+    """Every added image of a class with two or more images mixes in a partner of its own class; a class of
+    one image gets the recipe's transforms alone; workers 1 and 2 write the same bytes; replay is exact."""
+    src = make_tree({"a": 6, "b": 3, "c": 1})
+    for workers in ("1", "2"):
+        result = cli("balance", "-q", "--method", method, "--workers", workers, src, tmp_path / f"w{workers}")
+        assert result.exit_code == 0, result.output
+    assert _per_class(tmp_path / "w1") == {"a": 6, "b": 6, "c": 6}
+    for row in _rows(tmp_path / "w1"):
+        assert (tmp_path / "w1" / row["path"]).read_bytes() == (tmp_path / "w2" / row["path"]).read_bytes()
+        if row["kind"] == "original":
+            continue
+        mixes = [op for op in json.loads(row["ops"]) if op["name"] == method]
+        sources = row["sources"].split(";")
+        if row["label"] == "c":
+            assert mixes == [] and sources == [sources[0]]
+        else:
+            assert len(mixes) == 1 and len(sources) == 2
+            assert [p["label"] for p in mixes[0]["params"]["partners"]] == [row["label"]]
+            assert sources[1].split("/")[0] == row["label"] and row["label_weights"] == ""
+    again = cli("replay", "-q", tmp_path / "w1" / "manifest.csv", tmp_path / "again")
+    assert again.exit_code == 0, again.output
+
+
+def test_a_mixing_method_refuses_a_recipe_that_already_mixes(cli: Any, make_tree: Any, tmp_path: Path) -> None:
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text("pipeline:\n  - mixup\n", encoding="utf-8")
+    result = cli("balance", "-q", "--method", "cutmix", "--recipe", recipe, make_tree({"a": 3, "b": 1}), tmp_path / "o")
+    assert result.exit_code == 2
+    assert "Error: --method cutmix: expected a recipe without a multi-image step (the method adds one)" in result.stderr
+    assert not (tmp_path / "o").exists()

@@ -178,6 +178,10 @@ def _check_row(manifest: Path, line: int, row: M.Row) -> None:
         raise InputError(f"{where}: expected ops as a list of {{\"name\", \"params\"}}, got {row.ops[:60]!r}")
     for op in ops:
         _check_op(where, op)
+        for partner in op["params"].get("partners", []) if REGISTRY[op["name"]].mix is not None else []:
+            if partner["source"] >= len(row.source_list()):
+                raise InputError(f"{where}: op {op['name']!r} names partner source {partner['source']}, but the "
+                                 f"sources column lists {len(row.source_list())}; was the manifest edited?")
 
 
 def _read_manifest(manifest: Path) -> list[M.Row]:

@@ -216,3 +216,26 @@ def test_partners_of_other_kinds_are_reconciled(tmp_path: Path) -> None:
         source = cv2.imread(str(root / row.sources.split(";")[0]), cv2.IMREAD_UNCHANGED)
         made = cv2.imread(str(tmp_path / "out" / row.path), cv2.IMREAD_UNCHANGED)
         assert made.shape == source.shape and made.dtype == source.dtype  # the first image's kind
+
+
+def test_replay_refuses_a_partner_the_sources_do_not_list(cli, tmp_path: Path, tree: Path) -> None:
+    recipe = _recipe(tmp_path, "  - mixup: {partner: any}\n")
+    api.expand(tree, tmp_path / "out", recipe=recipe, workers=1)
+    manifest = tmp_path / "out" / MANIFEST
+    rows = manifest.read_text().splitlines(keepends=True)
+    line = next(i for i, text in enumerate(rows) if '""source"":1' in text)
+    rows[line] = rows[line].replace('""source"":1', '""source"":3', 1)
+    manifest.write_text("".join(rows))
+    result = cli("replay", "-q", manifest, tmp_path / "again")
+    assert result.exit_code == 2, result.output
+    assert f"{manifest}:{line + 1}: op 'mixup' names partner source 3, but the sources column lists 2" in result.stderr
+
+
+def test_an_unreadable_partner_leaves_that_output_out_and_names_the_file(tmp_path: Path, tree: Path) -> None:
+    (tree / "dog" / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 40)
+    recipe = _recipe(tmp_path, "  - mixup: {partner: same_class}\n")
+    result = api.expand(tree, tmp_path / "out", recipe=recipe, workers=1)
+    assert any(rel == "dog/broken.png" for rel, _ in result.errors)
+    rows = read_rows(tmp_path / "out" / MANIFEST)
+    assert all("dog/broken.png" not in row.sources for row in rows)
+    assert result.made == len(rows) and result.made + result.skipped == result.planned

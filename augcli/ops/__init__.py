@@ -12,6 +12,13 @@ package imports no transform declaration and no registry.
 """
 
 from augcli.ops._image import from_float, to_dtype, to_float
+from augcli.ops.background import (
+    background_mask,
+    estimate_background,
+    feather_mask,
+    fit_background,
+    replace_background,
+)
 from augcli.ops.blur import gaussian_blur, median_blur, motion_blur, motion_kernel
 from augcli.ops.color import adjust_brightness, adjust_contrast, luma_mean, shift_hsv, to_grayscale
 from augcli.ops.distort import displace, elastic, elastic_field, piecewise_affine, piecewise_affine_field
@@ -75,6 +82,7 @@ __all__ = [  # sorted; the imports above group them by family
     "adjust_sharpness",
     "affine_matrix",
     "autocontrast",
+    "background_mask",
     "blend_frequency_noise",
     "blend_masked",
     "blend_pair",
@@ -93,6 +101,9 @@ __all__ = [  # sorted; the imports above group them by family
     "emboss",
     "emboss_kernel",
     "equalize",
+    "estimate_background",
+    "feather_mask",
+    "fit_background",
     "frequency_noise_mask",
     "from_float",
     "gaussian_blur",
@@ -113,6 +124,7 @@ __all__ = [  # sorted; the imports above group them by family
     "piecewise_affine_field",
     "posterize",
     "remap",
+    "replace_background",
     "replace_superpixels",
     "resize",
     "rot90",

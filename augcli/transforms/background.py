@@ -103,21 +103,43 @@ def draw_box(rng: Any, background: tuple[int, int], size: tuple[int, int]) -> li
     return [x0, y0, x0 + cw, y0 + ch]
 
 
+def draw_file(rng: Any, folder: str) -> str:
+    """A file drawn from the folder's sorted listing, as the folder is given joined with the name."""
+    try:
+        names = image_names(folder)
+    except OSError as exc:
+        raise RunError(f"background folder {folder}: cannot list it ({exc.strerror or exc})") from None
+    if not names:
+        raise RunError(f"background folder {folder}: it holds no {_FORMATS} file")
+    return posixpath.join(folder, names[R.integer(rng, (0, len(names) - 1))])
+
+
+def fitted_background(file: str, box: list[int], image: Any) -> Any:
+    """The recorded box of a background file, fitted to the image's size, depth and colour channels."""
+    source = read_background(file)
+    x0, y0, x1, y1 = box
+    if x1 > source.shape[1] or y1 > source.shape[0] or x0 >= x1 or y0 >= y1:
+        raise RunError(f"background image {file}: box {box} does not fit its "
+                       f"{source.shape[1]}x{source.shape[0]} pixels (has the file changed?)")
+    return ops.fit_background(source, box, (image.shape[1], image.shape[0]), min(image.shape[2], 3), image.dtype)
+
+
 _NOTES = (
-    "The background colour is the median of the image's outermost ring of pixels. With method flood, a "
-    "pixel is background when every colour channel is within tolerance of that colour and it connects to "
-    "the border through such pixels (4-connectivity); threshold takes every such pixel, holes inside the "
-    "object too. feather blurs the mask edge (Gaussian sigma in px; 0 keeps a hard edge, and object "
-    "pixels exactly as they were). color random draws [b, g, r] (grey on grey images); images draws a "
-    "file from the folder's sorted listing (relative paths resolve against the current directory; read "
-    "with the default 100-megapixel limit) and a box of the image's size in it (the largest box of the "
-    "same shape, resized, when the background is smaller); ops record the file and box, so a replay "
-    "reads that file again. Alpha is left alone. It fails on busy or textured backgrounds (little or "
-    "nothing is within the tolerance, so little is replaced), on objects of the background's colour "
-    "(they are replaced too, where they touch the border or with threshold), on shadows and gradients "
-    "(kept as object), and when the object covers most of the border (the estimate is the object's "
-    "colour). An object touching the border is kept when its colour differs. Check it with "
-    "augcli preview on a few images before a run."
+    "The background colour is the median of the image's outermost ring of pixels. With method flood, a pixel "
+    "is background when every colour channel is within tolerance of that colour and it connects to the "
+    "border through such pixels (4-connectivity); threshold takes every such pixel, holes inside the object too. "
+    "feather blurs the mask edge (Gaussian sigma in px; 0 keeps a hard edge, and object pixels exactly as "
+    "they were); anti-aliased edge pixels beyond the tolerance stay, a rim of about 1 px that keeps a trace "
+    "of the old background. color random draws [b, g, r] (grey on grey images); images draws a file from the "
+    "folder's sorted listing (relative paths resolve against the current directory; read with the default "
+    "100-megapixel limit) and a box of the image's size in it (the largest box of the same shape, resized, "
+    "when the background is smaller); ops record the file and box, so a replay reads that file again (files "
+    "added to the folder change the draws of later runs). Alpha is left alone. It fails on busy or textured "
+    "backgrounds (little or nothing is within the tolerance, so little is replaced), on objects of the "
+    "background's colour (they are replaced too, where they touch the border or with threshold), on shadows "
+    "and gradients (kept as object), and when the object covers most of the border (the estimate is the "
+    "object's colour). An object touching the border is kept when its colour differs. Check it with augcli "
+    "preview on a few images before a run."
 )
 
 
@@ -152,13 +174,7 @@ class Background(Transform):
                "feather": R.uniform(rng, self.feather)}
         if self.images is None:
             return {"color": self._colour(rng, shape), "file": None, "box": None, **out}
-        try:
-            names = image_names(self.images)
-        except OSError as exc:
-            raise RunError(f"background folder {self.images}: cannot list it ({exc.strerror or exc})") from None
-        if not names:
-            raise RunError(f"background folder {self.images}: it holds no {_FORMATS} file")
-        file = posixpath.join(self.images, names[R.integer(rng, (0, len(names) - 1))])
+        file = draw_file(rng, self.images)
         box = draw_box(rng, background_size(file), (shape[1], shape[0]))
         return {"color": None, "file": file, "box": box, **out}
 
@@ -177,11 +193,4 @@ class Background(Transform):
         weights = ops.feather_mask(mask, params["feather"])
         if params["file"] is None:
             return ops.replace_background(image, weights, params["color"])
-        source = read_background(params["file"])
-        x0, y0, x1, y1 = params["box"]
-        if x1 > source.shape[1] or y1 > source.shape[0] or x0 >= x1 or y0 >= y1:
-            raise RunError(f"background image {params['file']}: box {params['box']} does not fit its "
-                           f"{source.shape[1]}x{source.shape[0]} pixels (has the file changed?)")
-        fitted = ops.fit_background(source, params["box"], (image.shape[1], image.shape[0]),
-                                    min(image.shape[2], 3), image.dtype)
-        return ops.replace_background(image, weights, fitted)
+        return ops.replace_background(image, weights, fitted_background(params["file"], params["box"], image))

@@ -11,6 +11,7 @@ from types import ModuleType
 
 from augcli.declare import Transform, TransformSpec
 from augcli.transforms import (
+    background,
     blur,
     color,
     custom,
@@ -26,8 +27,8 @@ from augcli.transforms import (
 )
 
 # Family modules, in the order the reference lists them.
-FAMILIES: tuple[ModuleType, ...] = (geometric, distort, color, tone, noise, blur, filters, dropout, masks, mix,
-                                    policies, custom)
+FAMILIES: tuple[ModuleType, ...] = (geometric, distort, color, tone, noise, blur, filters, dropout, masks,
+                                    background, mix, policies, custom)
 
 
 def collect(families: tuple[ModuleType, ...]) -> dict[str, TransformSpec]:

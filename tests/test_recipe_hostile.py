@@ -227,7 +227,7 @@ def test_resize_at_the_bound_is_accepted() -> None:
 BAD_BALANCE = [
     ("balance: {targte: 3, method: smot}", "balance.targte: expected one of target, method, undersample, got "
                                            "'targte'; did you mean 'target'?"),
-    ("balance: {method: smot}", "balance.method: expected one of transforms, smote, got 'smot' instead; "
+    ("balance: {method: smot}", "balance.method: expected one of transforms, smote, mixup, cutmix, got 'smot' instead; "
                                 "did you mean 'smote'?"),
     ("balance: {target: 0}", "balance.target: expected max, a whole number of images N >= 1"),
     ("balance: {target: 2.5}", "balance.target: expected max"),

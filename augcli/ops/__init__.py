@@ -12,6 +12,13 @@ package imports no transform declaration and no registry.
 """
 
 from augcli.ops._image import from_float, to_dtype, to_float
+from augcli.ops.background import (
+    background_mask,
+    estimate_background,
+    feather_mask,
+    fit_background,
+    replace_background,
+)
 from augcli.ops.blur import gaussian_blur, median_blur, motion_blur, motion_kernel
 from augcli.ops.color import adjust_brightness, adjust_contrast, luma_mean, shift_hsv, to_grayscale
 from augcli.ops.distort import displace, elastic, elastic_field, piecewise_affine, piecewise_affine_field
@@ -66,15 +73,16 @@ from augcli.ops.tone import (
 )
 
 __all__ = [  # sorted; the imports above group them by family
-    "add_gaussian_noise", "add_salt_pepper",
-    "adjust_brightness", "adjust_contrast", "adjust_gamma", "adjust_saturation", "adjust_sharpness", "affine_matrix",
-    "autocontrast", "blend_frequency_noise", "blend_masked", "blend_pair", "blend_treated", "blend_value_noise",
-    "box_matrix", "clahe", "coarse_dropout", "compress_jpeg", "convolve", "crop", "displace", "edge_detect",
-    "elastic", "elastic_field", "emboss", "emboss_kernel", "equalize", "frequency_noise_mask", "from_float",
-    "gaussian_blur", "hflip", "hflip_matrix", "invert", "jitter_color", "luma_mean", "match_partner", "median_blur",
-    "mosaic", "mosaic_regions", "motion_blur", "motion_kernel", "normal_field", "pad", "paste_box", "permute",
-    "perspective_matrix", "piecewise_affine", "piecewise_affine_field", "posterize", "remap", "replace_superpixels",
-    "resize", "rot90", "rot90_matrix", "rotate_hue", "scale_brightness", "sharpen", "sharpen_kernel", "sharpen_mask",
-    "shift_hsv", "shift_rgb", "shuffle_channels", "solarize", "superpixel_labels", "to_dtype", "to_float",
-    "to_grayscale", "translation", "value_noise_mask", "vflip", "vflip_matrix", "warp",
+    "add_gaussian_noise", "add_salt_pepper", "adjust_brightness", "adjust_contrast", "adjust_gamma",
+    "adjust_saturation", "adjust_sharpness", "affine_matrix", "autocontrast", "background_mask",
+    "blend_frequency_noise", "blend_masked", "blend_pair", "blend_treated", "blend_value_noise", "box_matrix",
+    "clahe", "coarse_dropout", "compress_jpeg", "convolve", "crop", "displace", "edge_detect", "elastic",
+    "elastic_field", "emboss", "emboss_kernel", "equalize", "estimate_background", "feather_mask", "fit_background",
+    "frequency_noise_mask", "from_float", "gaussian_blur", "hflip", "hflip_matrix", "invert", "jitter_color",
+    "luma_mean", "match_partner", "median_blur", "mosaic", "mosaic_regions", "motion_blur", "motion_kernel",
+    "normal_field", "pad", "paste_box", "permute", "perspective_matrix", "piecewise_affine", "piecewise_affine_field",
+    "posterize", "remap", "replace_background", "replace_superpixels", "resize", "rot90", "rot90_matrix",
+    "rotate_hue", "scale_brightness", "sharpen", "sharpen_kernel", "sharpen_mask", "shift_hsv", "shift_rgb",
+    "shuffle_channels", "solarize", "superpixel_labels", "to_dtype", "to_float", "to_grayscale", "translation",
+    "value_noise_mask", "vflip", "vflip_matrix", "warp",
 ]

@@ -256,7 +256,21 @@ def _mixed_cell(nodes: Sequence[Node], rng_seed: int, source: Source, image: Ima
     weights = label_weights(source.label, ops)
     if weights != {source.label: 1.0}:
         lines = [lines[0], " ".join(f"{k} {v:.2f}" for k, v in sorted(weights.items(), key=lambda kv: -kv[1]))]
-    return _cell(render(image, ops, partners.images), lines, cell)
+    shown = _cell(render(image, ops, partners.images), lines, cell)
+    drawn = [partner for op in ops for partner in op["params"].get("partners", ())]
+    return _Cell(_with_thumbnails(shown.image, [partners.images[p["source"]] for p in drawn]), shown.caption)
+
+
+def _with_thumbnails(tile: Image, partners: Sequence[Image]) -> Image:
+    """The cell with each partner as a framed thumbnail (a quarter of the cell) along its bottom edge."""
+    side = max(8, tile.shape[0] // 4)
+    out = tile.copy()
+    for i, partner in enumerate(partners[: tile.shape[1] // side]):
+        thumb = fit_image(partner, side - 2)
+        x0, y0 = tile.shape[1] - (i + 1) * side, tile.shape[0] - side
+        out[y0:y0 + side, x0:x0 + side] = 255  # a white frame sets it apart from the result
+        out[y0 + 1:y0 + side - 1, x0 + 1:x0 + side - 1] = thumb
+    return out
 
 
 def _variant_cells(recipe: Recipe, seed: int, source: Source, image: Image, variants: int,

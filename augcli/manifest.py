@@ -25,7 +25,7 @@ class Row:
 
     path: str  # relative to the output folder, POSIX
     label: str
-    kind: str  # original | augmented | smote | mixup
+    kind: str  # original | augmented | smote | tta
     sources: str  # input paths relative to the input folder, ';'-separated
     copy: int
     seed: int

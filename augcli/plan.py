@@ -23,7 +23,7 @@ class Job:
     """One output file."""
 
     rel: str  # output path relative to the output folder
-    kind: str  # original | augmented | smote | tta | tta
+    kind: str  # original | augmented | smote | tta
     copy: int  # 0 for originals; 1.. for generated images of a source (tta: the variant's number)
     seed: int  # 0 for originals
     pre_ops: tuple[dict[str, Any], ...] = ()  # planned ops applied to the sources first (a SMOTE blend)

@@ -16,7 +16,7 @@ import numpy as np
 
 from augcli import manifest as M
 from augcli.errors import InputError, Outcome, RecipeError, RunError, Status, did_you_mean, option
-from augcli.io import ReadError, decode_image, encode_image, write_atomic
+from augcli.io import ReadError, decode_image, decode_reduced, encode_image, write_atomic
 from augcli.paths import inside, is_within, safe_rel
 from augcli.pool import map_tasks
 from augcli.recipe import FORMATS
@@ -86,7 +86,10 @@ def _rebuild(setup: _Setup, row: M.Row, raw: list[bytes], images: list[Any]) -> 
     """
     if row.kind == "original":
         return raw[0]
-    image = render_sources(images, row.op_list())
+    ops = row.op_list()
+    if ops and ops[0]["name"] == "decoded_at":  # the run decoded the source small: so does the replay
+        images = [decode_reduced(raw[0], row.source_list()[0], ops[0]["params"]["factor"]), *images[1:]]
+    image = render_sources(images, ops)
     return encode_image(image, PurePosixPath(row.path).suffix, setup.quality)
 
 

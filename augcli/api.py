@@ -133,11 +133,12 @@ class _Run:
     max_pixels: int | None
     strict: bool
     progress: Progress | None
+    full_decode: bool = False
 
 
 def _start(input: str | Path, output: str | Path, recipe: RecipeLike, *, seed: int | None, workers: int | None,
            overwrite: bool, max_pixels: int | None, strict: bool, allow_custom: bool,
-           progress: Progress | None) -> _Run:
+           progress: Progress | None, full_decode: bool = False) -> _Run:
     """Load the recipe and scan the input; refuse overlapping folders and rules for unknown classes."""
     rec = _as_recipe(recipe, allow_custom)
     data = scan(input)
@@ -148,20 +149,22 @@ def _start(input: str | Path, output: str | Path, recipe: RecipeLike, *, seed: i
                             repr(label), hint=did_you_mean(label, data.classes))
     return _Run(data=data, output=Path(output), recipe=rec, seed=rec.seed if seed is None else seed,
                 workers=default_workers(workers), overwrite=overwrite, max_pixels=max_pixels, strict=strict,
-                progress=progress)
+                progress=progress, full_decode=full_decode)
 
 
 def _execute(run: _Run, tasks: list[Task], command: str, options: dict[str, Any],
              then: Recipe | None = None) -> RunStats:
     """Record the run (what decides its outputs) and carry out its tasks in the output folder."""
     rec, data = run.recipe, run.data
+    if run.full_decode:  # recorded only when set, so runs from before the option resume
+        options = {**options, "full_decode": True}
     record = RunRecord(command=command, seed=run.seed, recipe=rec.to_data(), recipe_digest=rec.digest(),
                        max_pixels=run.max_pixels, options=options, input=str(data.root.resolve()),
                        planned=count_outputs(tasks), augcli_version=__version__)
     mixing = any(recipe is not None and recipe.mixes() for recipe in (rec, then))
     catalog = tuple((source.rel, source.label) for source in data.sources) if mixing else ()
     ctx = Context(in_root=data.root, out_root=run.output, recipe=rec, then_recipe=then, max_pixels=run.max_pixels,
-                  catalog=catalog)
+                  catalog=catalog, reduced_decode=not run.full_decode)
     return run_plan(tasks, ctx, record=record, workers=run.workers, overwrite=run.overwrite,
                     errors=data.problems, progress=run.progress)
 
@@ -192,6 +195,7 @@ def expand(
     max_outputs: int | None = DEFAULT_MAX_OUTPUTS,
     allow_custom: bool = True,
     strict: bool = False,
+    full_decode: bool = False,
     progress: Progress | None = None,
 ) -> RunResult:
     """Write ``copies`` augmented images per input image, plus the originals, and a manifest.
@@ -212,6 +216,8 @@ def expand(
         max_outputs: refuse a plan writing more files than this (None: no limit).
         allow_custom: False refuses recipes with ``custom`` steps (they run Python code).
         strict: the result's status is FAILED when an input was unreadable or left out.
+        full_decode: always decode JPEGs at full size (by default one that the first geometric steps
+            shrink by 2, 4 or 8 is decoded that much smaller, recorded as a ``decoded_at`` op).
         progress: called with (outputs just finished, outputs planned).
 
     Returns:
@@ -219,7 +225,7 @@ def expand(
     """
     check_options(copies=copies, seed=seed, workers=workers, max_pixels=max_pixels, max_outputs=max_outputs)
     run = _start(input, output, recipe, seed=seed, workers=workers, overwrite=overwrite, max_pixels=max_pixels,
-                 strict=strict, allow_custom=allow_custom, progress=progress)
+                 strict=strict, allow_custom=allow_custom, progress=progress, full_decode=full_decode)
     variants = _tta.resolve(run.recipe.tta, tta, copies)
     n = len(variants) if variants else run.recipe.copies if copies is None else copies
     check_total(len(run.data.sources) * (n + int(originals)), max_outputs,
@@ -255,6 +261,7 @@ def balance(
     max_outputs: int | None = DEFAULT_MAX_OUTPUTS,
     allow_custom: bool = True,
     strict: bool = False,
+    full_decode: bool = False,
     progress: Progress | None = None,
 ) -> BalanceResult:
     """Write the balanced dataset: the originals kept plus synthetic images, with a manifest and balance.png.
@@ -282,7 +289,7 @@ def balance(
     check_options(seed=seed, workers=workers, max_pixels=max_pixels, max_outputs=max_outputs,
                    k_neighbors=k_neighbors)
     run = _start(input, output, recipe, seed=seed, workers=workers, overwrite=overwrite, max_pixels=max_pixels,
-                 strict=strict, allow_custom=allow_custom, progress=progress)
+                 strict=strict, allow_custom=allow_custom, progress=progress, full_decode=full_decode)
     opts = B.settings(run.recipe, run.data.classes, target=target, method=method, undersample=undersample)
     given = [name for name, value in (("features", features), ("smote", smote), ("k_neighbors", k_neighbors),
                                       ("then_recipe", then_recipe)) if value is not None]

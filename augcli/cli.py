@@ -117,6 +117,8 @@ quiet_option = click.option("--quiet", "-q", is_flag=True, help="No progress bar
 overwrite_option = click.option("--overwrite", is_flag=True,
                                 help="Replace an earlier run with other settings in OUTPUT.")
 strict_option = click.option("--strict", is_flag=True, help="Exit with status 1 if any input was unreadable.")
+full_decode_option = click.option("--full-decode", is_flag=True,
+                                  help="Decode JPEGs at full size even when the recipe shrinks them (slower).")
 input_arg = click.argument("input", type=click.Path(file_okay=False, path_type=Path))
 output_arg = click.argument("output", type=click.Path(file_okay=False, path_type=Path))
 
@@ -209,13 +211,14 @@ def cli() -> None:
 @max_outputs_option
 @no_custom_option
 @strict_option
+@full_decode_option
 @quiet_option
 @input_arg
 @output_arg
 @handle_errors
 def expand(recipe: Path | None, copies: int | None, tta: bool | None, seed: int | None, workers: int | None,
            no_originals: bool, overwrite: bool, max_pixels: int, max_outputs: int, no_custom: bool, strict: bool,
-           quiet: bool, input: Path, output: Path) -> RunResult:
+           full_decode: bool, quiet: bool, input: Path, output: Path) -> RunResult:
     """Write N augmented copies of every image in INPUT to OUTPUT."""
     from augcli import api
 
@@ -223,7 +226,8 @@ def expand(recipe: Path | None, copies: int | None, tta: bool | None, seed: int 
     try:
         result = api.expand(input, output, recipe=recipe, copies=copies, tta=tta, seed=seed, workers=workers,
                             originals=not no_originals, overwrite=overwrite, max_pixels=max_pixels,
-                            max_outputs=max_outputs, allow_custom=not no_custom, strict=strict, progress=bar)
+                            max_outputs=max_outputs, allow_custom=not no_custom, strict=strict,
+                            full_decode=full_decode, progress=bar)
     finally:
         bar.close()
     _report(result, quiet)
@@ -254,6 +258,7 @@ def expand(recipe: Path | None, copies: int | None, tta: bool | None, seed: int 
 @max_outputs_option
 @no_custom_option
 @strict_option
+@full_decode_option
 @quiet_option
 @input_arg
 @output_arg
@@ -261,7 +266,7 @@ def expand(recipe: Path | None, copies: int | None, tta: bool | None, seed: int 
 def balance(recipe: Path | None, target: str | None, method: str | None, undersample: bool, seed: int | None,
             workers: int | None, features: str | None, smote: str | None, k_neighbors: int | None,
             then_recipe: Path | None, overwrite: bool, max_pixels: int, max_outputs: int, no_custom: bool,
-            strict: bool, quiet: bool, input: Path, output: Path) -> BalanceResult:
+            strict: bool, full_decode: bool, quiet: bool, input: Path, output: Path) -> BalanceResult:
     """Balance the classes of INPUT, writing originals plus synthetic images to OUTPUT."""
     from augcli import api
 
@@ -271,7 +276,7 @@ def balance(recipe: Path | None, target: str | None, method: str | None, undersa
                              undersample=undersample, seed=seed, workers=workers, features=features,
                              smote=smote, k_neighbors=k_neighbors, then_recipe=then_recipe,
                              overwrite=overwrite, max_pixels=max_pixels, max_outputs=max_outputs,
-                             allow_custom=not no_custom, strict=strict, progress=bar)
+                             allow_custom=not no_custom, strict=strict, full_decode=full_decode, progress=bar)
     finally:
         bar.close()
     if not quiet:

@@ -106,6 +106,7 @@ class Transform:
     exact: ClassVar[bool] = False  # geometric op that is a pure index permutation or crop
     inputs: ClassVar[int] = 1  # > 1: combines several source images (made by balance, not usable in recipes)
     partners: ClassVar[int] = 0  # > 0: a recipe step that draws this many partner images (the mix role)
+    planned: ClassVar[bool] = False  # recorded by augcli itself (balance, reduced decoding), never a recipe step
 
     def partner_count(self) -> int:
         """How many partner images a recipe step of this transform draws (0: a single-image step)."""

@@ -80,6 +80,12 @@ _STANDALONE = frozenset({0x01, *range(0xD0, 0xD8)})  # TEM and RSTn carry no len
 
 def _jpeg_size(raw: bytes) -> Size:
     """Width and height from the first frame header (SOFn), walking the segments after SOI."""
+    frame = jpeg_frame(raw)
+    return None if frame is None else (frame[1], frame[2])
+
+
+def jpeg_frame(raw: bytes) -> tuple[int, int, int, int] | None:
+    """``(precision, width, height, components)`` of the first JPEG frame header, or None."""
     pos = 2
     while pos + 4 <= len(raw):
         if raw[pos] != 0xFF:
@@ -89,8 +95,8 @@ def _jpeg_size(raw: bytes) -> Size:
             pos += 1
             continue
         if marker in _SOF:
-            height, width = struct.unpack(">HH", raw[pos + 5 : pos + 9])
-            return width, height
+            precision, height, width, components = struct.unpack(">BHHB", raw[pos + 4 : pos + 10])
+            return precision, width, height, components
         if marker in (0xD9, 0xDA):  # end of image or scan before any frame header
             return None
         pos += 2 if marker in _STANDALONE else 2 + int.from_bytes(raw[pos + 2 : pos + 4], "big")

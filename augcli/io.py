@@ -29,7 +29,7 @@ import cv2
 import numpy as np
 
 from augcli.errors import AugcliError
-from augcli.formats import MAX_SIDE, SIZE_READERS, jpeg_complete, jpeg_orientation, sniff_format
+from augcli.formats import MAX_SIDE, SIZE_READERS, jpeg_complete, jpeg_frame, jpeg_orientation, sniff_format
 from augcli.ops._image import Image, to_dtype
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
@@ -108,6 +108,67 @@ def decode_image(data: bytes | np.ndarray, name: str, *, max_pixels: int | None 
         ReadError: the bytes are not a supported, complete image within ``max_pixels``.
     """
     raw = _as_bytes(data)
+    fmt = check_image(raw, name, max_pixels)
+    image = _decode(raw)
+    if fmt == "jpeg":
+        image = apply_orientation(image, jpeg_orientation(raw))
+    return np.ascontiguousarray(image)
+
+
+REDUCED_FACTORS = (8, 4, 2)  # libjpeg's DCT scaling: decode at 1/8, 1/4 or 1/2 of the size
+_REDUCED_FLAGS = {(2, 3): cv2.IMREAD_REDUCED_COLOR_2, (4, 3): cv2.IMREAD_REDUCED_COLOR_4,
+                  (8, 3): cv2.IMREAD_REDUCED_COLOR_8, (2, 1): cv2.IMREAD_REDUCED_GRAYSCALE_2,
+                  (4, 1): cv2.IMREAD_REDUCED_GRAYSCALE_4, (8, 1): cv2.IMREAD_REDUCED_GRAYSCALE_8}
+
+
+def jpeg_shape(data: bytes | np.ndarray) -> tuple[int, int, int] | None:
+    """The (H, W, C) shape a full decode gives, from the header, for an 8-bit grey or colour JPEG (the
+    ones that can be decoded at reduced size), EXIF turn included; None for anything else."""
+    raw = _as_bytes(data)
+    if sniff_format(raw) != "jpeg":
+        return None
+    try:
+        frame = jpeg_frame(raw)
+    except (IndexError, ValueError, struct.error):
+        return None
+    if frame is None or frame[0] != 8 or frame[3] not in (1, 3) or min(frame[1], frame[2]) < 1:
+        return None
+    _, width, height, channels = frame
+    if jpeg_orientation(raw) in (5, 6, 7, 8):
+        width, height = height, width
+    return height, width, channels
+
+
+def decode_reduced(data: bytes | np.ndarray, name: str, factor: int, *,
+                   max_pixels: int | None = DEFAULT_MAX_PIXELS) -> Image:
+    """Decode an 8-bit grey or colour JPEG at 1/``factor`` of its size (libjpeg's DCT scaling: each
+    pixel stands for a factor x factor block), EXIF orientation applied. Checks as :func:`decode_image`.
+
+    Raises:
+        ReadError: the bytes are not such a JPEG, or not a complete one within ``max_pixels``.
+    """
+    raw = _as_bytes(data)
+    shape = jpeg_shape(raw)
+    if shape is None or factor not in REDUCED_FACTORS:
+        raise ReadError(f"cannot decode {name} at 1/{factor} of its size (an 8-bit grey or colour JPEG can be)")
+    if not jpeg_complete(raw):
+        raise ReadError("truncated or corrupt JPEG (no end marker after the image data)")
+    check_pixels(shape[1], shape[0], max_pixels)
+    flags = _REDUCED_FLAGS[(factor, shape[2])] | cv2.IMREAD_IGNORE_ORIENTATION
+    try:
+        image = cv2.imdecode(np.frombuffer(raw, np.uint8), flags)
+    except Exception as exc:  # cv2.error, or anything else the codec raises
+        raise ReadError(_decoder_reason(exc)) from None
+    if image is None or image.size == 0:
+        raise ReadError("not a readable image (corrupt, or a format OpenCV cannot decode)")
+    if image.ndim == 2:
+        image = image[:, :, np.newaxis]
+    return np.ascontiguousarray(apply_orientation(image, jpeg_orientation(raw)))
+
+
+def check_image(data: bytes | np.ndarray, name: str, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> str:
+    """Refuse, from the bytes alone, what :func:`decode_image` refuses before decoding; return the format."""
+    raw = _as_bytes(data)
     if not raw:
         raise ReadError("empty file")
     fmt = sniff_format(raw)
@@ -118,10 +179,7 @@ def decode_image(data: bytes | np.ndarray, name: str, *, max_pixels: int | None 
     except ReadError as exc:
         raise ReadError(f"{exc}{_named_note(name, fmt)}") from None
     check_pixels(width, height, max_pixels)
-    image = _decode(raw)
-    if fmt == "jpeg":
-        image = apply_orientation(image, jpeg_orientation(raw))
-    return np.ascontiguousarray(image)
+    return fmt
 
 
 def _as_bytes(data: bytes | np.ndarray) -> bytes:

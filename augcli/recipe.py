@@ -291,6 +291,9 @@ def _transform_step(name: str, body: Any, where: str, ctx: _Context) -> Step:
     if spec.cls.inputs > 1:
         raise RecipeError(where, "a single-image transform", show(name),
                           hint=f"'{name}' combines two images and is made by 'augcli balance', not by a recipe step")
+    if spec.cls.planned:
+        raise RecipeError(where, "a transform a recipe can ask for", show(name),
+                          hint=f"'{name}' is recorded by augcli itself (see 'augcli transforms {name}')")
     if name == "custom" and not ctx.allow_custom:
         raise RecipeError(where, "a step that runs no code named by the recipe", show(name), hint=CUSTOM_HINT)
     here = f"{where}.{name}"

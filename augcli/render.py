@@ -27,9 +27,16 @@ def _spec(op: Op) -> TransformSpec:
     return REGISTRY[op["name"]]
 
 
+def _settles_nothing(op: Op) -> bool:
+    """True for a geometric op that brings no resampling settings: an exact one (a flip, a crop ...) or
+    augcli's own ``decoded_at``; a fused run takes its settings from its first other op."""
+    cls = _spec(op).cls
+    return cls.exact or cls.planned
+
+
 def _warp_settings(op: Op) -> tuple[Any, ...] | None:
     """(border, fill, interpolation) of a resampling op; None for exact ops."""
-    if _spec(op).cls.exact:
+    if _settles_nothing(op):
         return None
     params = op["params"]
     return tuple(str(params.get(k)) for k in WARP_KEYS)
@@ -62,6 +69,27 @@ def fused_matrix(ops: Sequence[Op], shape: tuple[int, ...]) -> tuple[G.Matrix, G
         step, size = matrix_of(op["params"], (size[1], size[0], *shape[2:]))
         matrix = step @ matrix
     return matrix, size
+
+
+def decode_factor(ops: Sequence[Op], shape: tuple[int, ...]) -> int:
+    """How small the source may be decoded for these ops: 8, 4 or 2 when they open with geometric steps
+    that shrink it by at least that much along both axes (and do not pick pixels with ``nearest``), else 1.
+
+    Decoded at 1/k, the image is recorded as a ``decoded_at`` op and fused into that same warp, which
+    then shrinks by the rest: the result differs from a full decode only by the decoder's block averaging.
+    """
+    runs = geometric_runs(ops)
+    if not runs or not runs[0][0]:
+        return 1
+    run = runs[0][1]
+    settings: dict[str, Any] = next((op["params"] for op in run if not _settles_nothing(op)), {})
+    if settings.get("interpolation") == "nearest":
+        return 1
+    matrix, _ = fused_matrix(run, shape)
+    if matrix[2, 0] != 0 or matrix[2, 1] != 0:  # a perspective warp magnifies unevenly
+        return 1
+    grow = max(math.hypot(matrix[0, 0], matrix[1, 0]), math.hypot(matrix[0, 1], matrix[1, 1]))
+    return next((k for k in (8, 4, 2) if grow * k <= 1 + 1e-9), 1)
 
 
 def resample(image: Image, matrix: G.Matrix, size: G.Size, *, interpolation: str = "linear",
@@ -101,7 +129,7 @@ def resample(image: Image, matrix: G.Matrix, size: G.Size, *, interpolation: str
 def _render_geometric(image: Image, ops: list[Op]) -> Image:
     """Apply one fusable run through its fused matrix, with the first resampling op's settings."""
     matrix, size = fused_matrix(ops, image.shape)
-    settings: dict[str, Any] = next((op["params"] for op in ops if not _spec(op).cls.exact), {})
+    settings: dict[str, Any] = next((op["params"] for op in ops if not _settles_nothing(op)), {})
     defaults = {"border": "reflect", "fill": 0, "interpolation": "linear"}
     return resample(image, matrix, size, **{k: settings.get(k, defaults[k]) for k in WARP_KEYS})
 

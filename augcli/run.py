@@ -22,14 +22,23 @@ import numpy as np
 from augcli import manifest as M
 from augcli.compose import Op, label_weights
 from augcli.errors import RunError
-from augcli.io import DEFAULT_MAX_PIXELS, ReadError, decode_image, encode_image, write_temp
+from augcli.io import (
+    DEFAULT_MAX_PIXELS,
+    ReadError,
+    check_image,
+    decode_image,
+    decode_reduced,
+    encode_image,
+    jpeg_shape,
+    write_temp,
+)
 from augcli.ops._image import Image
 from augcli.outdir import Lock, prepare
 from augcli.paths import inside, shown
 from augcli.plan import Job, Task, output_suffix
 from augcli.pool import map_tasks
 from augcli.recipe import Recipe
-from augcli.render import render_sources
+from augcli.render import decode_factor, render_sources
 from augcli.rng import generator
 
 Progress = Callable[[int, int], None]
@@ -45,6 +54,7 @@ class Context:
     then_recipe: Recipe | None = None  # applied after a combining op (balance --then-recipe)
     max_pixels: int | None = DEFAULT_MAX_PIXELS  # images claiming more pixels are refused before decoding
     catalog: tuple[tuple[str, str], ...] = ()  # every input (path, class): where multi-image steps draw partners
+    reduced_decode: bool = True  # a lone JPEG the first steps shrink enough is decoded at 1/2, 1/4 or 1/8
 
 
 class _Unreadable(Exception):
@@ -146,13 +156,50 @@ def _read_source(in_root: Path, rel: str) -> tuple[bytes, M.Stamp]:
     return data, M.Stamp(rel, len(data), stat.st_mtime_ns, hashlib.sha256(data).hexdigest())
 
 
-def _load(ctx: Context, task: Task, result: TaskResult) -> tuple[list[bytes], list[Image]]:
-    """Read and decode the task's sources; failures become error rows naming the file."""
-    raw, images = [], []
+class _Source:
+    """One source of a task: its bytes, and its pixels decoded once per size asked for.
+
+    A single-source task's 8-bit JPEG is decoded only when an output needs it, at full size or, when
+    the output's first geometric steps shrink it enough, at 1/2, 1/4 or 1/8 (``render.decode_factor``);
+    its shape comes from the header. Any other source is decoded at once.
+    """
+
+    def __init__(self, rel: str, data: bytes, max_pixels: int | None, lazy: bool) -> None:
+        self.rel, self.data, self.max_pixels = rel, data, max_pixels
+        self.header = jpeg_shape(data) if lazy else None
+        self._images: dict[int, Image] = {}
+        if self.header is not None:
+            check_image(data, rel, max_pixels)  # what decode_image refuses before decoding, refused now
+        else:
+            self._images[1] = decode_image(np.frombuffer(data, dtype=np.uint8), rel, max_pixels=max_pixels)
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        """The full decode's (H, W, C)."""
+        return self.header if self.header is not None else self._images[1].shape
+
+    def at(self, factor: int = 1) -> Image:
+        """The pixels decoded at 1/``factor`` of the size (raises ReadError when they cannot be)."""
+        if factor not in self._images:
+            if factor == 1:
+                image = decode_image(np.frombuffer(self.data, dtype=np.uint8), self.rel, max_pixels=self.max_pixels)
+                if image.shape != self.shape:
+                    raise ReadError(f"decodes to {image.shape[1]}x{image.shape[0]}, not the header's "
+                                    f"{self.shape[1]}x{self.shape[0]}")
+            else:
+                image = decode_reduced(self.data, self.rel, factor, max_pixels=self.max_pixels)
+            self._images[factor] = image
+        return self._images[factor]
+
+
+def _load(ctx: Context, task: Task, result: TaskResult) -> tuple[list[bytes], list[_Source]]:
+    """Read the task's sources (decoding all but a lone JPEG); failures become error rows naming the file."""
+    raw, sources = [], []
+    lazy = len(task.sources) == 1 and ctx.reduced_decode
     for rel in task.sources:
         try:
             data, stamp = _read_source(ctx.in_root, rel)
-            images.append(decode_image(np.frombuffer(data, dtype=np.uint8), rel, max_pixels=ctx.max_pixels))
+            sources.append(_Source(rel, data, ctx.max_pixels, lazy))
         except ReadError as exc:
             result.errors.append((rel, str(exc)))
             continue
@@ -161,25 +208,31 @@ def _load(ctx: Context, task: Task, result: TaskResult) -> tuple[list[bytes], li
             continue
         raw.append(data)
         result.stamps.append(stamp)
-    return raw, images
+    return raw, sources
 
 
-def _make(ctx: Context, task: Task, job: Job, raw: list[bytes], images: list[Image],
+def _make(ctx: Context, task: Task, job: Job, raw: list[bytes], sources: list[_Source],
           result: TaskResult) -> tuple[bytes, list[Op], list[str]]:
     """One output's bytes, ops and sources: the same path for every kind of job, as the job's data says.
 
     A multi-image step in the recipe adds its partners to the sources (read, decoded and stamped here).
+    A lone JPEG that the ops shrink enough is decoded small, recorded as a first ``decoded_at`` op.
     """
     if job.copies_bytes:
         return raw[0], [], list(task.sources)
     ops: list[Op] = [dict(op) for op in job.pre_ops]  # type: ignore[misc]
     recipe = {"main": ctx.recipe, "then": ctx.then_recipe}.get(job.recipe)
-    partners = _Partners(ctx, task, images, result)
+    shape = sources[0].shape
+    partners = _Partners(ctx, task, [np.empty(0, np.uint8)] * len(sources), result)
     if recipe is not None:
-        ops += recipe.sample(generator(job.seed), images[0].shape, task.label, partners)
+        ops += recipe.sample(generator(job.seed), shape, task.label, partners)
     elif job.recipe == "tta":  # variant ``copy`` of the run's test-time set: nothing is drawn
         assert ctx.recipe.tta is not None
-        ops += ctx.recipe.tta[job.copy - 1].ops(images[0].shape)
+        ops += ctx.recipe.tta[job.copy - 1].ops(shape)
+    factor = decode_factor(ops, shape) if sources[0].header is not None and len(sources) == 1 else 1
+    if factor > 1:
+        ops.insert(0, {"name": "decoded_at", "params": {"factor": factor, "width": shape[1], "height": shape[0]}})
+    partners.images[: len(sources)] = [sources[0].at(factor), *(source.at() for source in sources[1:])]
     return encode(ctx, render_sources(partners.images, ops), task.sources[0]), ops, partners.sources
 
 
@@ -203,17 +256,19 @@ def run_task(task: Task, ctx: Context | None = None) -> TaskResult:
     ctx = ctx or _CTX
     assert ctx is not None
     result = TaskResult()
-    raw, images = _load(ctx, task, result)
+    raw, loaded = _load(ctx, task, result)
     if result.errors:
         result.skipped = len(task.jobs)
         return result
     for job in task.jobs:
         try:
-            data, ops, sources = _make(ctx, task, job, raw, images, result)
+            data, ops, sources = _make(ctx, task, job, raw, loaded, result)
         except _Unreadable as exc:  # a partner that cannot be read: this output is left out, as for a source
             result.errors.append((exc.rel, exc.reason))
             result.skipped += 1
             continue
+        except ReadError as exc:  # a lone JPEG decoded late: the task is left out whole, as if read at once
+            return _unread(task, result, str(exc))
         target = _target(ctx, job.rel)
         try:
             result.temps.append(str(write_temp(target, data)))
@@ -225,6 +280,16 @@ def run_task(task: Task, ctx: Context | None = None) -> TaskResult:
                                  M.ops_json(ops), hashlib.sha256(data).hexdigest(), label_weights=soft,
                                  group=job.group))
     return result
+
+
+def _unread(task: Task, result: TaskResult, reason: str) -> TaskResult:
+    """A task whose source failed to decode after some outputs were made: drop them (their temporary files
+    were written by this task alone, and nothing has recorded them yet), as if it had failed when read."""
+    for temp in result.temps:
+        Path(temp).unlink(missing_ok=True)
+    rel = task.sources[0]
+    return TaskResult(errors=[(rel, reason)], skipped=len(task.jobs),
+                      stamps=[stamp for stamp in result.stamps if stamp.path != rel])
 
 
 def execute(tasks: Sequence[Task], ctx: Context, workers: int) -> Generator[TaskResult, None, None]:

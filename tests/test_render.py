@@ -107,8 +107,9 @@ from augcli.compose import Step, next_shape  # noqa: E402
 from augcli.ops import geometric as G  # noqa: E402
 from augcli.registry import REGISTRY  # noqa: E402
 
+# Recipe-level geometric transforms (decoded_at, recorded by augcli when it decodes small, has its own tests).
 GEOMETRIC = [(name, i, example) for name in sorted(REGISTRY) if REGISTRY[name].geometric
-             for i, example in enumerate(REGISTRY[name].cls.examples)]
+             and not REGISTRY[name].cls.planned for i, example in enumerate(REGISTRY[name].cls.examples)]
 GEOMETRIC_IDS = [f"{name}-{i}" for name, i, _ in GEOMETRIC]
 LINEAR = {"border": "reflect", "fill": 0, "interpolation": "linear"}
 

@@ -341,3 +341,26 @@ class Pad(_Warp):
     def matrix(params: Params, shape: Shape) -> tuple[Matrix, Size]:
         left, top, right, bottom = params["sides"]
         return ops.translation(left, top), (shape[1] + left + right, shape[0] + top + bottom)
+
+
+@transform("decoded_at", doc="The source was decoded at 1/factor of its size (recorded by augcli, not a recipe step).",
+           notes="When a run's first geometric steps shrink a JPEG by at least 2, 4 or 8 on both axes, augcli "
+                 "decodes it at that fraction (libjpeg's DCT scaling) and records this op first: its matrix "
+                 "maps the small image's pixel centres onto the full image's, so the steps that follow are "
+                 "resampled once from the small image. Replay decodes the same way, byte for byte.")
+class DecodedAt(Transform):
+    planned = True  # brings no resampling settings: the step it is fused with does
+    deterministic = True
+    carries = {"factor": Number(2, bounds=(2, 8), integer=True, doc="the fraction decoded: 1/2, 1/4 or 1/8"),
+               "width": SIZE, "height": SIZE}
+    examples = [{}]
+
+    def sample(self, rng: Any, shape: Shape) -> Params:
+        """Never drawn: the worker decides it from the ops that follow (a neutral op here)."""
+        return {"factor": 2, "width": shape[1] * 2, "height": shape[0] * 2}
+
+    @staticmethod
+    def matrix(params: Params, shape: Shape) -> tuple[Matrix, Size]:
+        k = params["factor"]
+        m = np.array([[k, 0.0, (k - 1) / 2], [0.0, k, (k - 1) / 2], [0.0, 0.0, 1.0]])
+        return m, (params["width"], params["height"])

@@ -39,6 +39,7 @@ class SmoteBlend(Transform):
         "partner_class": MayOmit(Text(None, doc="the partner's class, when not the first image's (borderline-2)")),
     }
     inputs = 2
+    planned = True
     deterministic = True
     examples = [{}]
 

@@ -13,8 +13,9 @@ from augcli.registry import REGISTRY
 from augcli.render import render
 from tests.conftest import KIND_IDS, KINDS, make_image, sample_ops, with_partners
 
-# Single-image transforms; combining ones (inputs > 1, made by balance) have their own tests.
-SINGLE = sorted(name for name, spec in REGISTRY.items() if spec.cls.inputs == 1)
+# Single-image recipe transforms; combining ones (inputs > 1, made by balance) and the ones augcli records
+# itself (decoded_at) have their own tests.
+SINGLE = sorted(name for name, spec in REGISTRY.items() if spec.cls.inputs == 1 and not spec.cls.planned)
 CASES = [(name, i, example) for name in SINGLE for i, example in enumerate(REGISTRY[name].cls.examples)]
 CASE_IDS = [f"{name}-{i}" for name, i, _ in CASES]
 

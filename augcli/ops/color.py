@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import cv2
 import numpy as np
 
-from augcli.ops._image import Image, cv_view, keep_alpha, lut_apply, lut_from, max_value
+from augcli.ops._image import Image, cv_view, hwc, keep_alpha, lut_apply, lut_from, max_value
 
 
 def luma_mean(image: Image) -> float:
@@ -18,7 +20,15 @@ def luma_mean(image: Image) -> float:
 @keep_alpha
 def adjust_brightness(image: Image, delta: float) -> Image:
     """Add ``delta`` (a fraction of full scale) to every colour value."""
-    return lut_apply(image, lut_from(lambda x: x + delta, image.dtype))
+    table = lut_from(lambda x: x + delta, image.dtype)
+    top = max_value(image.dtype)
+    offset = round(delta * top)
+    if np.array_equal(table, np.clip(np.arange(top + 1) + offset, 0, top)):
+        # The table is a saturating whole-number offset (it is unless delta * top ends in .5):
+        # OpenCV's vector add gives the same bytes as the lookup, about six times faster.
+        shift: Any = cv2.add if offset >= 0 else cv2.subtract  # OpenCV's stubs omit its scalar operand
+        return hwc(shift(cv_view(image), (float(abs(offset)),) * 4), image.shape[2])
+    return lut_apply(image, table)
 
 
 @keep_alpha

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import cv2
 import numpy as np
 
-from augcli.ops._image import Image, cv_view, keep_alpha, lut_apply, lut_from, max_value
+from augcli.ops._image import Image, cv_view, hwc, keep_alpha, lut_apply, lut_from, max_value
 
 
 def luma_mean(image: Image) -> float:
@@ -18,7 +20,15 @@ def luma_mean(image: Image) -> float:
 @keep_alpha
 def adjust_brightness(image: Image, delta: float) -> Image:
     """Add ``delta`` (a fraction of full scale) to every colour value."""
-    return lut_apply(image, lut_from(lambda x: x + delta, image.dtype))
+    table = lut_from(lambda x: x + delta, image.dtype)
+    top = max_value(image.dtype)
+    offset = round(delta * top)
+    if np.array_equal(table, np.clip(np.arange(top + 1) + offset, 0, top)):
+        # The table is a saturating whole-number offset (it is unless delta * top ends in .5):
+        # OpenCV's vector add gives the same bytes as the lookup, about six times faster.
+        shift: Any = cv2.add if offset >= 0 else cv2.subtract  # OpenCV's stubs omit its scalar operand
+        return hwc(shift(cv_view(image), (float(abs(offset)),) * 4), image.shape[2])
+    return lut_apply(image, table)
 
 
 @keep_alpha
@@ -44,14 +54,20 @@ def shift_hsv(image: Image, hue: float, saturation: float, value: float) -> Imag
     top = max_value(image.dtype)
     # OpenCV's float HSV keeps V (and so the whole conversion) in the input's scale, S as a ratio and
     # H in degrees: no normalisation pass is needed.
-    h, s, v = cv2.split(cv2.cvtColor(image.astype(np.float32), cv2.COLOR_BGR2HSV))
+    # Only the planes that change are taken out and put back (no split and merge of all three),
+    # and the way back to BGR reuses the HSV buffer.
+    hsv = cv2.cvtColor(image.astype(np.float32), cv2.COLOR_BGR2HSV)
     if hue:
+        h = cv2.extractChannel(hsv, 0)
         h += np.float32(hue % 360.0)  # OpenCV wraps hues up to 720 degrees, not negative ones
+        cv2.insertChannel(h, hsv, 0)
     if saturation:
-        s = np.minimum(s * np.float32(1.0 + saturation), np.float32(1.0))
+        s = cv2.extractChannel(hsv, 1)
+        cv2.insertChannel(np.minimum(s * np.float32(1.0 + saturation), np.float32(1.0)), hsv, 1)
     if value:
-        v = np.clip(v + np.float32(value * top), 0.0, float(top))
-    out = cv2.cvtColor(cv2.merge([h, s, v]), cv2.COLOR_HSV2BGR)
+        v = cv2.extractChannel(hsv, 2)
+        cv2.insertChannel(np.clip(v + np.float32(value * top), 0.0, float(top)), hsv, 2)
+    out = cv2.cvtColor(hsv, cv2.COLOR_HSV2BGR, dst=hsv)
     if image.dtype == np.uint8:
         return cv2.convertScaleAbs(out)  # rounds and saturates to 0-255 in one pass
     return np.clip(np.rint(out), 0, top).astype(image.dtype)

@@ -3,6 +3,7 @@ never from global state; alpha is left alone."""
 
 from __future__ import annotations
 
+import sys
 from statistics import NormalDist
 
 import cv2
@@ -16,9 +17,17 @@ _NORMAL_QUANTILES = np.array([NormalDist().inv_cdf((i + 0.5) / 256) for i in ran
 
 
 def _uniform_bytes(seed: int, shape: tuple[int, ...]) -> np.ndarray:
-    """Uniform uint8 values of a given shape, from a seed."""
+    """Uniform uint8 values of a given shape, from a seed: the bytes of ``default_rng(seed).bytes(size)``.
+
+    ``Generator.bytes`` draws 32-bit words (the low, then the high half of each 64-bit PCG64 output),
+    writes them little-endian and copies the result twice. On a little-endian machine that is the raw
+    64-bit stream viewed as bytes, read here without the copies (``tests/ops/test_noise.py`` checks it).
+    """
     size = int(np.prod(shape))
-    return np.frombuffer(np.random.default_rng(seed).bytes(size), dtype=np.uint8).reshape(shape)
+    rng = np.random.default_rng(seed)
+    if sys.byteorder != "little":  # pragma: no cover - every platform augcli is tested on is little-endian
+        return np.frombuffer(rng.bytes(size), dtype=np.uint8).reshape(shape)
+    return rng.bit_generator.random_raw((size + 7) // 8).view(np.uint8)[:size].reshape(shape)
 
 
 def normal_field(seed: int, shape: tuple[int, ...], std: float) -> np.ndarray:

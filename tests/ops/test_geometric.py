@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 
+import cv2
 import numpy as np
 import pytest
 
@@ -83,3 +84,53 @@ def test_footprint_counts_source_pixels_per_output_pixel() -> None:
     assert np.allclose(G.footprint(G.box_matrix((0, 0, 100, 60), (20, 30)), (20, 30)), (5.0, 2.0))
     fx, fy = G.footprint(G.affine_matrix(50, 50, angle=30, scale=(0.25, 0.25)), (50, 50))
     assert fx == pytest.approx(4.0) and fy == pytest.approx(4.0)
+
+
+_CV_BORDERS = {"constant": 0, "replicate": 1, "wrap": 3, "reflect": 4}
+
+
+def _random_warp_case(rng: np.random.Generator, dtype: type) -> tuple[np.ndarray, np.ndarray, tuple[int, int]]:
+    """A random 3-channel image (noise or smooth), a random affine or perspective matrix and an output size."""
+    h, w = (int(v) for v in rng.integers(2, 70, 2))
+    top = np.iinfo(dtype).max
+    image = rng.integers(0, top + 1, (h, w, 3)).astype(dtype)
+    if rng.random() < 0.5:
+        image = np.ascontiguousarray(image[::-1])  # any content; smooth or not does not matter to the check
+    m = np.eye(3)
+    m[:2, :2] = rng.uniform(-2.0, 2.0, (2, 2))
+    m[:2, 2] = rng.uniform(-30.0, 30.0, 2)
+    if rng.random() < 0.4:
+        m[2, :2] = rng.uniform(-2e-3, 2e-3, 2)
+    size = (int(rng.integers(1, 80)), int(rng.integers(1, 80)))
+    return image, m, size
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
+@pytest.mark.parametrize("border", sorted(_CV_BORDERS))
+def test_bilinear_warp_of_three_channels_equals_a_plain_opencv_warp(dtype: type, border: str) -> None:
+    """warp resamples BGR through BGRA for speed: the bytes must be those of one OpenCV call on BGR."""
+    rng = np.random.default_rng(7)
+    for _ in range(60):
+        image, m, size = _random_warp_case(rng, dtype)
+        fill = [int(v) for v in rng.integers(0, 256, 3)]
+        value = tuple(v * np.iinfo(dtype).max / 255.0 for v in fill)
+        mode = _CV_BORDERS[border]
+        if np.any(m[2, :2]):
+            expected = cv2.warpPerspective(image, m, size, flags=cv2.INTER_LINEAR, borderMode=mode, borderValue=value)
+        else:
+            expected = cv2.warpAffine(image, m[:2], size, flags=cv2.INTER_LINEAR, borderMode=mode, borderValue=value)
+        out = G.warp(image, m, size, interpolation="linear", border=border, fill=fill)
+        assert out.shape == (size[1], size[0], 3) and out.dtype == dtype
+        assert np.array_equal(out, expected)
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
+def test_bilinear_remap_of_three_channels_equals_a_plain_opencv_remap(dtype: type) -> None:
+    rng = np.random.default_rng(8)
+    for _ in range(40):
+        image, _, size = _random_warp_case(rng, dtype)
+        map_x = rng.uniform(-5.0, image.shape[1] + 5.0, (size[1], size[0])).astype(np.float32)
+        map_y = rng.uniform(-5.0, image.shape[0] + 5.0, (size[1], size[0])).astype(np.float32)
+        for border, mode in _CV_BORDERS.items():
+            expected = cv2.remap(image, map_x, map_y, cv2.INTER_LINEAR, borderMode=mode, borderValue=(0, 0, 0))
+            assert np.array_equal(G.remap(image, map_x, map_y, border=border), expected)

@@ -44,3 +44,28 @@ def test_salt_pepper_corrupts_about_amount_and_leaves_the_rest() -> None:
     assert abs(changed.mean() - 0.3) < 0.04
     assert np.array_equal(out, ops.add_salt_pepper(image, 0.3, 0.5, seed=4))
     assert not np.array_equal(out, ops.add_salt_pepper(image, 0.3, 0.5, seed=5))
+
+
+@pytest.mark.parametrize("seed", [0, 1, 123456789, 2**63 - 1])
+def test_noise_bytes_are_those_of_generator_bytes(seed: int) -> None:
+    """The noise kernels read the bit stream directly: the same bytes as ``default_rng(seed).bytes``."""
+    from augcli.ops.noise import _uniform_bytes
+
+    for shape in [(1, 1, 1), (1, 3, 1), (5, 1, 1), (7, 9, 3), (13, 17, 4), (353, 500, 3), (2, 2, 2)]:
+        expected = np.frombuffer(np.random.default_rng(seed).bytes(int(np.prod(shape))), np.uint8).reshape(shape)
+        assert np.array_equal(_uniform_bytes(seed, shape), expected)
+
+
+def test_gaussian_noise_equals_the_quantile_formula() -> None:
+    """uint8 out = saturate(rint(x + q[u] * std)): u the seed's bytes, q normal quantiles at (i + 0.5) / 256."""
+    from statistics import NormalDist
+
+    q = np.array([NormalDist().inv_cdf((i + 0.5) / 256) for i in range(256)], dtype=np.float32)
+    rng = np.random.default_rng(3)
+    for seed in range(6):
+        image = rng.integers(0, 256, (int(rng.integers(1, 30)), int(rng.integers(1, 30)), 3)).astype(np.uint8)
+        std = float(rng.uniform(1, 40))
+        u = np.frombuffer(np.random.default_rng(seed).bytes(image.size), np.uint8).reshape(image.shape)
+        noisy = image.astype(np.float32) + q[u] * np.float32(std)
+        expected = np.clip(np.rint(noisy), 0, 255).astype(np.uint8)
+        assert np.array_equal(ops.add_gaussian_noise(image, std, seed), expected)

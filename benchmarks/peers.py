@@ -213,10 +213,7 @@ def _torchvision_task(task: Task) -> int:
     img = tvio.decode_image(tvio.read_file(src), mode=tvio.ImageReadMode.UNCHANGED)
     for k in range(1, _STATE["copies"] + 1):
         out = _STATE["tv"](img)
-        if ext in (".jpg", ".jpeg"):
-            data = tvio.encode_jpeg(out, quality=_STATE["quality"])
-        else:
-            data = tvio.encode_png(out)
+        data = tvio.encode_jpeg(out, quality=_STATE["quality"]) if ext in (".jpg", ".jpeg") else tvio.encode_png(out)
         tvio.write_file(f"{prefix}__{k}{ext}", data)
     return _STATE["copies"]
 

@@ -26,7 +26,7 @@ import cv2
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import make_tree  # noqa: E402
+import make_tree
 
 STAMP = ".bench_tree.json"
 BIG_SIZE = (4000, 3000)  # width, height: 12 megapixels
@@ -108,7 +108,7 @@ def tiny(out: Path, count: int = 2000, seed: int = 1234) -> Path:
     """``count`` 32x32 PNG crops in the photo tree's skewed class proportions."""
     weights = np.array(make_tree.CLASS_COUNTS, dtype=float)
     per_class = np.maximum(1, np.round(weights / weights.sum() * count)).astype(int)
-    counts = dict(zip(make_tree.CLASS_NAMES, (int(n) for n in per_class)))
+    counts = dict(zip(make_tree.CLASS_NAMES, (int(n) for n in per_class), strict=False))
     params = {"generator": "augcli-bench-tiny/1", "seed": seed, "classes": counts}
     return _build(out, params, counts, (TINY_SIZE, TINY_SIZE), ".png", (0.0, 1.0), seed)
 
@@ -128,13 +128,30 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--tiny", type=int, default=2000)
     p.add_argument("--big", type=int, default=6)
     p.add_argument("--seed", type=int, default=1234)
+    p.add_argument("--only", choices=("photos", "tiny", "big"), help="build one tree")
+    p.add_argument("--json", action="store_true", help="print {tree: {path, facts}} as JSON")
     args = p.parse_args(argv)
-    for name, path in (("photos", photos(args.root / "photos", args.photos_scale, args.seed)),
-                       ("tiny", tiny(args.root / "tiny", args.tiny, args.seed)),
-                       ("big", big(args.root / "big", args.big, args.seed))):
-        n = sum(1 for f in path.rglob("*") if f.is_file() and not f.name.startswith("."))
-        print(f"{name:<7} {n:>6} files  {path}")
+    photos_dir = "photos" if args.photos_scale == 1 else f"photos-x{args.photos_scale:g}"
+    builders = {"photos": lambda: photos(args.root / photos_dir, args.photos_scale, args.seed),
+                "tiny": lambda: tiny(args.root / "tiny", args.tiny, args.seed),
+                "big": lambda: big(args.root / "big", args.big, args.seed)}
+    built = {name: build() for name, build in builders.items() if args.only in (None, name)}
+    if args.json:
+        print(json.dumps({name: {"path": str(path), "facts": facts(path)} for name, path in built.items()}))
+        return 0
+    for name, path in built.items():
+        print(f"{name:<7} {facts(path)}  {path}")
     return 0
+
+
+def facts(path: Path) -> str:
+    """Files, size and image size of a tree, in one line."""
+    files = sorted(p for p in path.glob("*/*") if p.is_file())
+    size = sum(p.stat().st_size for p in files)
+    first = cv2.imread(str(files[0]), cv2.IMREAD_UNCHANGED) if files else None
+    dims = f"{first.shape[1]}x{first.shape[0]}" if first is not None else "?"
+    return (f"{len(files)} files, {size / 1e6:.1f} MB (mean {size / max(1, len(files)) / 1024:.0f} KiB), "
+            f"e.g. {dims} {files[0].suffix.lstrip('.').upper() if files else ''}")
 
 
 if __name__ == "__main__":

@@ -452,7 +452,7 @@ def report(rows: list[Row], mem: list[Row], stages: dict[str, list[dict[str, flo
         "",
         "Peak RSS is `ru_maxrss` from `resource.getrusage` in benchmarks/probe.py, which runs each tool "
         "in its own process: RUSAGE_SELF for the main process, RUSAGE_CHILDREN for the largest process it "
-        "started (a pool worker); the largest of all three rounds. Forked workers count the pages they "
+        "started (a pool worker); the largest over all rounds. Forked workers count the pages they "
         "share with the main process.",
         "",
         "## augcli stage by stage (one process, one thread, photo tree)",
@@ -507,7 +507,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--quality", type=int, default=95, help="JPEG quality of the floor and peers (recipes: 95)")
     p.add_argument("--photos-scale", type=float, default=1.0, help="photo tree size (1: 770 JPEGs)")
     p.add_argument("--tiny", type=int, default=2000, help="number of 32x32 PNGs")
-    p.add_argument("--big", type=int, default=6, help="number of 12-MP JPEGs")
+    p.add_argument("--big", type=int, default=12, help="number of 12-MP JPEGs")
     p.add_argument("--memory-scale", type=float, default=10.0, help="input growth for the memory check (<=1: skip)")
     p.add_argument("--memory-repeats", type=int, default=1)
     p.add_argument("--seed", type=int, default=1234, help="tree seed")

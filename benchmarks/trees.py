@@ -113,7 +113,7 @@ def tiny(out: Path, count: int = 2000, seed: int = 1234) -> Path:
     return _build(out, params, counts, (TINY_SIZE, TINY_SIZE), ".png", (0.0, 1.0), seed)
 
 
-def big(out: Path, count: int = 6, seed: int = 1234) -> Path:
+def big(out: Path, count: int = 12, seed: int = 1234) -> Path:
     """``count`` 4000x3000 JPEG q90 photos in two classes (upscaled crops plus sensor-like noise)."""
     counts = {"class_0": count - count // 2, "class_1": count // 2}
     params = {"generator": "augcli-bench-big/1", "seed": seed, "classes": counts}
@@ -126,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("root", type=Path)
     p.add_argument("--photos-scale", type=float, default=1.0)
     p.add_argument("--tiny", type=int, default=2000)
-    p.add_argument("--big", type=int, default=6)
+    p.add_argument("--big", type=int, default=12)
     p.add_argument("--seed", type=int, default=1234)
     p.add_argument("--only", choices=("photos", "tiny", "big"), help="build one tree")
     p.add_argument("--json", action="store_true", help="print {tree: {path, facts}} as JSON")

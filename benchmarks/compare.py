@@ -494,6 +494,14 @@ NOTES = [
     "run on the CPU; PyTorch's CPU-only index is not reachable from here.",
     "The floor: decode once, then encode and write K times, OpenCV, same Pool; no augmentation.",
     "augcli runs as `python -m augcli expand` with this checkout first on PYTHONPATH.",
+    "augcli with `--workers 1` runs in the calling process, where the pool's glibc malloc tuning "
+    "(augcli/run.py `_tune_malloc`) is not applied, so the 2-over-1 workers ratio can exceed 2.",
+    "The memory-growth pair runs `--memory-repeats` times (1 by default); identical runs' peak RSS "
+    "moved by about 15 MiB on this machine before (research/perf-baseline.md), which is 20-25 % of "
+    "augcli's 60-65 MiB: read growth near the 20 % line as unresolved.",
+    "augcli decodes every JPEG at full size (augcli/io.py, `cv2.IMREAD_UNCHANGED`): downscale_512.yaml "
+    "pays the same 12-MP decode per input as the floor and saves only on encoding 512x384 instead of "
+    "4000x3000.",
 ]
 
 

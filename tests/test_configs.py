@@ -17,8 +17,8 @@ CONFIGS = sorted((Path(__file__).resolve().parents[1] / "configs").glob("*.yaml"
 
 
 def test_the_expected_recipes_ship() -> None:
-    assert [p.stem for p in CONFIGS] == ["default", "documents", "faces", "heavy", "light", "medical_gray",
-                                         "photos", "rand_augment"]
+    assert [p.stem for p in CONFIGS] == ["bench_albu", "default", "documents", "downscale_512", "faces", "heavy",
+                                         "light", "medical_gray", "photos", "rand_augment"]
 
 
 @pytest.mark.parametrize("path", CONFIGS, ids=[p.stem for p in CONFIGS])
@@ -35,8 +35,10 @@ def test_recipe_renders_every_kind(path: Path, dtype: type, channels: int) -> No
 # group keywords were declared as classes: the canonical form is the recipe hash and the run record, so a
 # change here would make resuming an old output folder refuse its recipe.
 CANONICAL = {
+    "bench_albu": "8c570cb0449a8f098fec32c1854774ac",
     "default": "ab767f17e319cec628939f88fbbd58dc",
     "documents": "eb8c995714b9abf0348ba4ee9efa086a",
+    "downscale_512": "e43764ce8e52176e434a03686f3b9483",
     "faces": "248c93c36034b3f9fed9b5dd57c0371a",
     "heavy": "047e9c8a196aac416bdffc8ec1125733",
     "light": "1235fee47f99a820e191e6020d735aa0",

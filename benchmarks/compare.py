@@ -499,9 +499,9 @@ NOTES = [
     "The memory-growth pair runs `--memory-repeats` times (1 by default); identical runs' peak RSS "
     "moved by about 15 MiB on this machine before (research/perf-baseline.md), which is 20-25 % of "
     "augcli's 60-65 MiB: read growth near the 20 % line as unresolved.",
-    "augcli decodes every JPEG at full size (augcli/io.py, `cv2.IMREAD_UNCHANGED`): downscale_512.yaml "
-    "pays the same 12-MP decode per input as the floor and saves only on encoding 512x384 instead of "
-    "4000x3000.",
+    "downscale_512.yaml: augcli decodes the 12-MP JPEGs at 1/4 or 1/8 of their size (libjpeg's DCT "
+    "scaling, recorded as a `decoded_at` op) because the recipe shrinks them that much; the floor decodes "
+    "and encodes them at full size. With 12 inputs, interpreter start-up weighs on both rows.",
 ]
 
 

@@ -31,6 +31,8 @@ from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 
+from bench_expand import cpu_model  # this folder is on sys.path when a script here runs
+
 HERE = Path(__file__).resolve().parent
 REPO_ROOT = HERE.parent
 IMAGE_EXTS = {".jpg", ".jpeg", ".png"}
@@ -73,17 +75,6 @@ def count_images(out: Path) -> int:
     """Image files written under OUT."""
     return sum(1 for _, _, files in os.walk(out) for f in files
                if os.path.splitext(f)[1].lower() in IMAGE_EXTS) if out.exists() else 0
-
-
-def cpu_model() -> str:
-    """CPU model name from /proc/cpuinfo."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def build_trees(args: argparse.Namespace, photos_scale: float, only: str = "") -> dict[str, dict[str, str]]:

@@ -492,7 +492,7 @@ NOTES = [
     "augcli's 60-65 MiB: read growth near the 20 % line as unresolved.",
     "downscale_512.yaml: augcli decodes the 12-MP JPEGs at 1/4 or 1/8 of their size (libjpeg's DCT "
     "scaling, recorded as a `decoded_at` op) because the recipe shrinks them that much; the floor decodes "
-    "and encodes them at full size. With 12 inputs, interpreter start-up weighs on both rows.",
+    "and encodes them at full size. With few inputs interpreter start-up weighs on both rows (hence 48 by default).",
 ]
 
 
@@ -506,7 +506,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--quality", type=int, default=95, help="JPEG quality of the floor and peers (recipes: 95)")
     p.add_argument("--photos-scale", type=float, default=1.0, help="photo tree size (1: 770 JPEGs)")
     p.add_argument("--tiny", type=int, default=2000, help="number of 32x32 PNGs")
-    p.add_argument("--big", type=int, default=12, help="number of 12-MP JPEGs")
+    p.add_argument("--big", type=int, default=48, help="number of 12-MP JPEGs")
     p.add_argument("--memory-scale", type=float, default=10.0, help="input growth for the memory check (<=1: skip)")
     p.add_argument("--memory-repeats", type=int, default=1)
     p.add_argument("--seed", type=int, default=1234, help="tree seed")

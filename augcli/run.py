@@ -65,24 +65,67 @@ class _Unreadable(Exception):
         self.rel, self.reason = rel, reason
 
 
+class _Catalog:
+    """Every input by class, built once per run in each worker (not per output)."""
+
+    def __init__(self, catalog: tuple[tuple[str, str], ...]) -> None:
+        self.source = catalog
+        self.label_of = dict(catalog)
+        self.everyone = [rel for rel, _ in catalog]
+        self.by_label: dict[str, list[str]] = {}
+        for rel, label in catalog:
+            self.by_label.setdefault(label, []).append(rel)
+        self.index = {rel: i for i, rel in enumerate(self.everyone)}
+        self.index_in_class = {rel: i for rels in self.by_label.values() for i, rel in enumerate(rels)}
+
+
+_CATALOG: _Catalog | None = None
+
+
+def _catalog(ctx: Context) -> _Catalog:
+    """The run's catalog, indexed once per process."""
+    global _CATALOG
+    if _CATALOG is None or _CATALOG.source is not ctx.catalog:
+        _CATALOG = _Catalog(ctx.catalog)
+    return _CATALOG
+
+
+class _Without(Sequence[str]):
+    """A list with one position left out, without copying it."""
+
+    def __init__(self, items: list[str], gap: int | None) -> None:
+        self.items, self.gap = items, gap
+
+    def __len__(self) -> int:
+        return len(self.items) - (self.gap is not None)
+
+    def __getitem__(self, i: int) -> str:  # type: ignore[override]
+        return self.items[i + 1 if self.gap is not None and i >= self.gap else i]
+
+
 class _Partners:
-    """The input tree as one output's multi-image step sees it: candidates, labels, decoded partners."""
+    """The input tree as one output's multi-image step sees it: candidates, labels, decoded partners.
+
+    ``images`` are the output's decoded sources; the first (the image itself, never a partner) may be
+    set after sampling, when its decoded size is chosen.
+    """
 
     def __init__(self, ctx: Context, task: Task, images: list[Image], result: TaskResult) -> None:
         self.ctx, self.result = ctx, result
         self.sources = list(task.sources)
         self.images = list(images)
-        self.label_of = dict(ctx.catalog)
+        self.catalog = _catalog(ctx)
         self.main = task.sources[0]
 
-    def candidates(self, same_class: bool) -> list[str]:
-        label = self.label_of.get(self.main)
-        pool = [rel for rel, lab in self.ctx.catalog if not same_class or lab == label]
-        others = [rel for rel in pool if rel != self.main]
-        return others
+    def candidates(self, same_class: bool) -> Sequence[str]:
+        """The inputs (of the image's class) other than the image itself, in catalog order."""
+        if not same_class:
+            return _Without(self.catalog.everyone, self.catalog.index.get(self.main))
+        pool = self.catalog.by_label.get(self.catalog.label_of.get(self.main, ""), [])
+        return _Without(pool, self.catalog.index_in_class.get(self.main))
 
     def label(self, rel: str) -> str:
-        return self.label_of[rel]
+        return self.catalog.label_of[rel]
 
     def shape(self, rel: str) -> tuple[int, ...]:
         return self.images[self.add(rel)].shape
@@ -223,7 +266,8 @@ def _make(ctx: Context, task: Task, job: Job, raw: list[bytes], sources: list[_S
     ops: list[Op] = [dict(op) for op in job.pre_ops]  # type: ignore[misc]
     recipe = {"main": ctx.recipe, "then": ctx.then_recipe}.get(job.recipe)
     shape = sources[0].shape
-    partners = _Partners(ctx, task, [np.empty(0, np.uint8)] * len(sources), result)
+    # the image itself is decoded once its size is known; other sources (a SMOTE partner) may be drawn
+    partners = _Partners(ctx, task, [np.empty(0, np.uint8), *(source.at() for source in sources[1:])], result)
     if recipe is not None:
         ops += recipe.sample(generator(job.seed), shape, task.label, partners)
     elif job.recipe == "tta":  # variant ``copy`` of the run's test-time set: nothing is drawn
@@ -232,7 +276,7 @@ def _make(ctx: Context, task: Task, job: Job, raw: list[bytes], sources: list[_S
     factor = decode_factor(ops, shape) if sources[0].header is not None and len(sources) == 1 else 1
     if factor > 1:
         ops.insert(0, {"name": "decoded_at", "params": {"factor": factor, "width": shape[1], "height": shape[0]}})
-    partners.images[: len(sources)] = [sources[0].at(factor), *(source.at() for source in sources[1:])]
+    partners.images[0] = sources[0].at(factor)
     return encode(ctx, render_sources(partners.images, ops), task.sources[0]), ops, partners.sources
 
 

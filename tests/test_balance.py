@@ -291,3 +291,23 @@ def test_a_mixing_method_refuses_a_recipe_that_already_mixes(cli: Any, make_tree
     assert result.exit_code == 2
     assert "Error: --method cutmix: expected a recipe without a multi-image step (the method adds one)" in result.stderr
     assert not (tmp_path / "o").exists()
+
+
+def test_a_then_recipe_that_mixes_can_draw_the_smote_partner(cli: Any, make_tree: Any, tmp_path: Path) -> None:
+    """A SMOTE image's then-recipe mixup with a same-class partner: in a class of two images the partner is
+    the SMOTE pair's other image, already among the sources; it is used as decoded, and replay is exact."""
+    recipe = tmp_path / "then.yaml"
+    recipe.write_text("pipeline:\n  - random_crop: {width: 12, height: 10}\n  - mixup: {partner: same_class, alpha: 1}\n",
+                      encoding="utf-8")
+    out = tmp_path / "out"
+    result = cli("balance", "-q", "--method", "smote", "--k-neighbors", "1", "--then-recipe", recipe,
+                 make_tree({"a": 6, "b": 2}), out)
+    assert result.exit_code == 0, result.output
+    rows = [row for row in _rows(out) if row["kind"] == "smote"]
+    assert len(rows) == 4
+    for row in rows:
+        sources = row["sources"].split(";")
+        mixes = [op for op in json.loads(row["ops"]) if op["name"] == "mixup"]
+        assert len(sources) == 2 and [p["source"] for p in mixes[0]["params"]["partners"]] == [1]
+    again = cli("replay", "-q", out / "manifest.csv", tmp_path / "again")
+    assert again.exit_code == 0, again.output

@@ -42,8 +42,9 @@ LINKED_CLASS = ("class folder is a link to {target}, inside or above the input f
                 "so no image is counted twice")
 LINKED_FOLDER = "link to a folder, not followed (only class folders may be links); its images are left out"
 NOT_A_FILE = "broken link, or not a regular file; left out"
-UNSAFE_NAME = ("name holds a backslash or a carriage return, which augcli cannot record safely in its "
-               "manifest; rename it (left out)")
+UNSAFE_NAME = ("name holds a backslash, a carriage return or a semicolon (the manifest's separator of "
+               "sources), which augcli cannot record safely in its manifest; rename it (left out)")
+UNSAFE_CHARS = ("\\", "\r", ";")
 
 
 @dataclass(frozen=True)
@@ -163,7 +164,7 @@ def scan(root: str | Path) -> Dataset:
     problems: list[Problem] = []
     labels = _top_level(root, problems)
     sources = [Source(rel, label) for label in labels for rel in _class_files(root, label, problems)]
-    unsafe = [source for source in sources if "\\" in source.rel or "\r" in source.rel]
+    unsafe = [source for source in sources if any(char in source.rel for char in UNSAFE_CHARS)]
     problems.extend((source.rel, UNSAFE_NAME) for source in unsafe)
     sources = [source for source in sources if source not in unsafe]
     used = {source.label for source in sources}

@@ -618,7 +618,19 @@ def test_names_with_a_backslash_or_carriage_return_are_reported(tmp_path: Path, 
     assert result.made == 3
     assert [path for path, _ in result.errors] == ["CR\rx", "CR\rx/a.png", "back\\slash", "back\\slash/a.png"]
     text = (tmp_path / "out" / M.ERRORS).read_text()
-    assert "CR\\rx/a.png,\"name holds a backslash or a carriage return" in text and "\r" not in text
+    assert "CR\\rx/a.png,\"name holds a backslash, a carriage return or a semicolon" in text and "\r" not in text
+
+
+def test_a_name_with_a_semicolon_is_reported_not_recorded(tmp_path: Path, recipe: Path, cli: Any) -> None:
+    """';' separates a manifest row's sources: such a name would replay as another file and be remade on
+    every resume, so it is left out and listed; the others resume and replay."""
+    for name in ("a;b.png", "c.png"):
+        write_image(tmp_path / "in" / "k" / name, make_image(np.uint8, 3, 24, 32))
+    for _ in range(2):
+        result = api.expand(tmp_path / "in", tmp_path / "out", recipe=recipe, workers=1)
+        assert [path for path, _ in result.errors] == ["k/a;b.png"]
+    assert (result.made, result.stale) == (0, 0) and result.kept == result.planned
+    assert cli("replay", "-q", tmp_path / "out" / M.MANIFEST, tmp_path / "again").exit_code == 0
 
 
 def test_an_oversized_manifest_field_is_refused_cleanly(tree: Path, recipe: Path, run: Path) -> None:

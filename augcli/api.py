@@ -29,13 +29,13 @@ from augcli.manifest import RunRecord
 from augcli.ops._image import Image
 from augcli.options import DEFAULT_MAX_OUTPUTS, check_options, check_total
 from augcli.outdir import check_folders
-from augcli.plan import Task, count_outputs, expand_items, plan_tasks, plan_tta
 from augcli.pool import default_workers
 from augcli.recipe import Recipe
 from augcli.render import render
 from augcli.results import Augmented, BalanceResult, RunResult
 from augcli.rng import generator
 from augcli.run import Context, Progress, RunStats, run_plan
+from augcli.sections import Plan, plan_expand
 
 __all__ = ["Augmented", "BalanceResult", "InspectResult", "PreviewResult", "ReplayResult", "RunResult", "Status",
            "augment", "balance", "expand", "inspect", "load_recipe", "preview", "replay", "replay_ops"]
@@ -152,7 +152,7 @@ def _start(input: str | Path, output: str | Path, recipe: RecipeLike, *, seed: i
                 progress=progress, full_decode=full_decode)
 
 
-def _execute(run: _Run, tasks: list[Task], command: str, options: dict[str, Any],
+def _execute(run: _Run, tasks: Plan, command: str, options: dict[str, Any],
              then: Recipe | None = None) -> RunStats:
     """Record the run (what decides its outputs) and carry out its tasks in the output folder."""
     rec, data = run.recipe, run.data
@@ -160,7 +160,7 @@ def _execute(run: _Run, tasks: list[Task], command: str, options: dict[str, Any]
         options = {**options, "full_decode": True}
     record = RunRecord(command=command, seed=run.seed, recipe=rec.to_data(), recipe_digest=rec.digest(),
                        max_pixels=run.max_pixels, options=options, input=str(data.root.resolve()),
-                       planned=count_outputs(tasks), augcli_version=__version__)
+                       planned=tasks.planned, augcli_version=__version__)
     mixing = any(recipe is not None and recipe.mixes() for recipe in (rec, then))
     catalog = tuple((source.rel, source.label) for source in data.sources) if mixing else ()
     ctx = Context(in_root=data.root, out_root=run.output, recipe=rec, then_recipe=then, max_pixels=run.max_pixels,
@@ -171,7 +171,7 @@ def _execute(run: _Run, tasks: list[Task], command: str, options: dict[str, Any]
 
 def _counts(run: _Run, stats: RunStats) -> dict[str, Any]:
     """The fields every run result has; failed when ``strict`` and inputs were unreadable or left out."""
-    after = Counter(row.label for row in stats.rows)
+    after = Counter(stats.labels)
     failed = run.strict and bool(stats.errors)
     return {"output": run.output, "planned": stats.planned, "made": stats.made, "kept": stats.kept,
             "skipped": stats.skipped, "stale": stats.stale, "errors": stats.errors,
@@ -233,13 +233,11 @@ def expand(
     options: dict[str, Any] = {"copies": 0 if variants else n, "originals": originals}
     if variants:  # fixed views grouped by source, made by the worker from each image's shape
         run = replace(run, recipe=replace(run.recipe, tta=variants))
-        tasks = plan_tta(run.data.sources, [v.name for v in variants], originals, run.recipe.output.format)
         options["tta"] = [v.to_data() for v in variants]
-    else:
-        tasks = plan_tasks(expand_items(run.data.sources, n, originals), run.seed, run.recipe.output.format)
+    tasks = plan_expand(run.data, n, originals, run.seed, run.recipe.output.format,
+                        tuple(v.name for v in variants) if variants else ())
     stats = _execute(run, tasks, "expand", options)
-    before = Counter(s.label for s in run.data.sources)
-    return RunResult(**_counts(run, stats), before={c: before[c] for c in run.data.classes})
+    return RunResult(**_counts(run, stats), before=run.data.counts())
 
 
 def balance(
@@ -302,7 +300,7 @@ def balance(
     then = _as_recipe(then_recipe, allow_custom) if then_recipe is not None else None
     if opts.method in B.MIXING:
         run = replace(run, recipe=B.with_mixing(run.recipe, opts.method))
-    targets = B.resolve(Counter(s.label for s in run.data.sources), opts)
+    targets = B.resolve(run.data.counts(), opts)
     check_total(sum(targets.total.values()), max_outputs, f"balance to {opts.target}")
     plan = B.plan_balance(run.data, targets, seed=run.seed, fmt=run.recipe.output.format, method=opts.method,
                           smote=smote_opts, workers=run.workers)
@@ -321,11 +319,11 @@ def _balanced(run: _Run, plan: B.BalancePlan, stats: RunStats) -> BalanceResult:
     if plan.smote is not None:
         from augcli.smote import write_features
 
-        write_features(run.output, plan.smote, stats.rows)
+        write_features(run.output, plan.smote, list(stats.rows))
     classes = run.data.classes
     counts = _counts(run, stats)
     before = {c: plan.targets.before[c] for c in classes}
-    added = Counter(row.label for row in stats.rows if row.kind != "original")
+    added = Counter(stats.added)
     chart = write_chart(run.output / B.CHART, list(classes),
                         {"before": list(before.values()), "after": [counts["after"][c] for c in classes]},
                         title="Images per class, before and after balancing")

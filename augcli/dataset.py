@@ -27,12 +27,18 @@ and stay so in ``Source.rel``; ``os.fsencode`` gives back their bytes.
 from __future__ import annotations
 
 import os
+from bisect import bisect_right
 from collections import Counter
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import overload
+
+import numpy as np
+import numpy.typing as npt
 
 from augcli.errors import InputError
-from augcli.io import is_image_name, unsupported_reason
+from augcli.io import IMAGE_EXTENSIONS, is_image_name, unsupported_reason
 
 Problem = tuple[str, str]  # (POSIX path relative to the input folder, reason)
 
@@ -45,6 +51,8 @@ NOT_A_FILE = "broken link, or not a regular file; left out"
 UNSAFE_NAME = ("name holds a backslash, a carriage return or a semicolon (the manifest's separator of "
                "sources), which augcli cannot record safely in its manifest; rename it (left out)")
 UNSAFE_CHARS = ("\\", "\r", ";")
+_IMAGE_SUFFIXES = frozenset(IMAGE_EXTENSIONS)
+_CODEC = ("utf-8", "surrogatepass")  # every str, lone surrogates of names that are not UTF-8 included
 
 
 @dataclass(frozen=True)
@@ -55,26 +63,174 @@ class Source:
     label: str
 
 
+class Names(Sequence[str]):
+    """Sorted names packed into one byte string, about (length + 4) bytes each instead of a Python
+    object per name: what the scan keeps of a class (names only, relative to the class folder)."""
+
+    __slots__ = ("_blob", "_ends")
+
+    def __init__(self, names: Iterable[str] = ()) -> None:
+        encoded = [name.encode(*_CODEC) for name in names]
+        self._blob = b"".join(encoded)
+        ends = np.cumsum([len(e) for e in encoded], dtype=np.int64)
+        self._ends: npt.NDArray[np.integer] = ends.astype(np.uint32) if len(self._blob) < 2**32 else ends
+
+    def __len__(self) -> int:
+        return len(self._ends)
+
+    @overload
+    def __getitem__(self, i: int) -> str: ...
+
+    @overload
+    def __getitem__(self, i: slice) -> list[str]: ...
+
+    def __getitem__(self, i: int | slice) -> str | list[str]:
+        if isinstance(i, slice):
+            start, stop, step = i.indices(len(self))
+            if step != 1:
+                return [self[j] for j in range(start, stop, step)]
+            return self.between(start, stop)
+        n = len(self)
+        if not -n <= i < n:
+            raise IndexError("name index out of range")
+        i %= n
+        return self._blob[self._start(i):int(self._ends[i])].decode(*_CODEC)
+
+    def _start(self, i: int) -> int:
+        return int(self._ends[i - 1]) if i else 0
+
+    def between(self, start: int, stop: int) -> list[str]:
+        """The names ``start`` to ``stop`` (excluded), decoded at once."""
+        if stop <= start:
+            return []
+        lengths = np.diff(self._ends[start:stop], prepend=self._start(start)).tolist()
+        text = self._blob[self._start(start):int(self._ends[stop - 1])]
+        out, at = [], 0
+        for length in lengths:
+            out.append(text[at:at + length].decode(*_CODEC))
+            at += length
+        return out
+
+    def __iter__(self) -> Iterator[str]:
+        for start in range(0, len(self), _BATCH):
+            yield from self.between(start, min(start + _BATCH, len(self)))
+
+    @property
+    def nbytes(self) -> int:
+        """The memory the packed names take."""
+        return len(self._blob) + self._ends.nbytes
+
+
+_BATCH = 4096  # names decoded at once when iterating
+
+
+class Sources(Sequence[Source]):
+    """The inputs of a scan in order (class by class, names sorted), made into :class:`Source` on demand."""
+
+    __slots__ = ("_labels", "_names", "_starts")
+
+    def __init__(self, classes: dict[str, Names]) -> None:
+        self._labels = list(classes)
+        self._names = list(classes.values())
+        self._starts = np.cumsum([0, *(len(n) for n in self._names)]).tolist()
+
+    def __len__(self) -> int:
+        return int(self._starts[-1])
+
+    @overload
+    def __getitem__(self, i: int) -> Source: ...
+
+    @overload
+    def __getitem__(self, i: slice) -> list[Source]: ...
+
+    def __getitem__(self, i: int | slice) -> Source | list[Source]:
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(len(self)))]
+        n = len(self)
+        if not -n <= i < n:
+            raise IndexError("source index out of range")
+        i %= n
+        k = bisect_right(self._starts, i) - 1
+        label = self._labels[k]
+        return Source(f"{label}/{self._names[k][i - self._starts[k]]}", label)
+
+    def __iter__(self) -> Iterator[Source]:
+        for label, names in zip(self._labels, self._names, strict=True):
+            for name in names:
+                yield Source(f"{label}/{name}", label)
+
+    def of(self, label: str) -> Sequence[Source]:
+        """The sources of one class, in order."""
+        k = self._labels.index(label)
+        return _ClassSources(label, self._names[k])
+
+    def names(self, label: str) -> Names:
+        """The names of one class's sources, relative to the class folder."""
+        return self._names[self._labels.index(label)]
+
+    @property
+    def nbytes(self) -> int:
+        """The memory the packed names take."""
+        return sum(names.nbytes for names in self._names)
+
+
+class _ClassSources(Sequence[Source]):
+    """One class's sources, made on demand from its packed names."""
+
+    __slots__ = ("_label", "_names")
+
+    def __init__(self, label: str, names: Names) -> None:
+        self._label, self._names = label, names
+
+    def __len__(self) -> int:
+        return len(self._names)
+
+    @overload
+    def __getitem__(self, i: int) -> Source: ...
+
+    @overload
+    def __getitem__(self, i: slice) -> list[Source]: ...
+
+    def __getitem__(self, i: int | slice) -> Source | list[Source]:
+        if isinstance(i, slice):
+            return [Source(f"{self._label}/{name}", self._label) for name in self._names[i]]
+        return Source(f"{self._label}/{self._names[i]}", self._label)
+
+    def __iter__(self) -> Iterator[Source]:
+        return (Source(f"{self._label}/{name}", self._label) for name in self._names)
+
+
 @dataclass(frozen=True)
 class Dataset:
-    """The sorted classes and images of an input tree, and what was left out and why."""
+    """The sorted classes and images of an input tree, and what was left out and why.
+
+    ``sources`` is a sequence made on demand from names packed per class (about 20 bytes an image),
+    so a tree of millions of images is held in tens of megabytes, never as an object per file.
+    """
 
     root: Path
     classes: tuple[str, ...]
-    sources: tuple[Source, ...]
+    sources: Sources
     problems: tuple[Problem, ...] = field(default=())
 
-    def by_label(self) -> dict[str, list[Source]]:
+    def by_label(self) -> dict[str, Sequence[Source]]:
         """Sources grouped by class, classes and files in sorted order."""
-        groups: dict[str, list[Source]] = {label: [] for label in self.classes}
-        for source in self.sources:
-            groups[source.label].append(source)
-        return groups
+        return {label: self.sources.of(label) for label in self.classes}
+
+    def counts(self) -> dict[str, int]:
+        """Images per class, in class order."""
+        return {label: len(self.sources.names(label)) for label in self.classes}
 
 
 def _hidden(name: str) -> bool:
     """Hidden files and folders (dot names) are skipped."""
     return name.startswith(".")
+
+
+def _suffix(name: str) -> str:
+    """A name's extension in lower case, as ``PurePosixPath(name).suffix.lower()`` gives it."""
+    i = name.rfind(".")
+    return name[i:].lower() if 0 < i < len(name) - 1 else ""
 
 
 def _file_problem(entry: os.DirEntry[str]) -> str | None:
@@ -113,7 +269,10 @@ def _class_files(root: Path, label: str, problems: list[Problem]) -> list[str]:
         for entry in entries:
             rel = f"{folder}/{entry.name}"
             try:
-                _visit(entry, rel, folders, found, problems)
+                if _suffix(entry.name) in _IMAGE_SUFFIXES and not entry.is_symlink() and entry.is_file():
+                    found.append(rel)  # the common case, decided from the listing alone
+                else:
+                    _visit(entry, rel, folders, found, problems)
             except OSError as exc:
                 problems.append((rel, f"cannot check it ({exc.strerror or exc}); left out"))
     return sorted(found)
@@ -155,6 +314,9 @@ def _top_level(root: Path, problems: list[Problem]) -> list[str]:
 def scan(root: str | Path) -> Dataset:
     """Scan ``root`` into classes and images, all sorted, and the problems found on the way.
 
+    One pass over the tree, class by class: each class's names are packed as soon as it is listed,
+    so the scan holds the Python strings of one class at a time.
+
     Raises:
         InputError: ``root`` is not a readable folder, or no class folder holds a usable image.
     """
@@ -163,17 +325,23 @@ def scan(root: str | Path) -> Dataset:
         raise InputError(f"input folder {root} does not exist or is not a folder")
     problems: list[Problem] = []
     labels = _top_level(root, problems)
-    sources = [Source(rel, label) for label in labels for rel in _class_files(root, label, problems)]
-    unsafe = [source for source in sources if any(char in source.rel for char in UNSAFE_CHARS)]
-    problems.extend((source.rel, UNSAFE_NAME) for source in unsafe)
-    sources = [source for source in sources if source not in unsafe]
-    used = {source.label for source in sources}
+    packed: dict[str, Names] = {}
+    for label in labels:
+        rels = _class_files(root, label, problems)
+        joined = "\0".join(rels)
+        unsafe = [rel for rel in rels if any(char in rel for char in UNSAFE_CHARS)] if any(
+            char in joined for char in UNSAFE_CHARS) else []
+        problems.extend((rel, UNSAFE_NAME) for rel in unsafe)
+        if unsafe:
+            left_out = set(unsafe)
+            rels = [rel for rel in rels if rel not in left_out]
+        if rels:
+            packed[label] = Names(rel[len(label) + 1:] for rel in rels)
     reported = {path for path, _ in problems}
-    problems.extend((label, EMPTY_CLASS) for label in labels if label not in used and label not in reported)
-    if not sources:
+    problems.extend((label, EMPTY_CLASS) for label in labels if label not in packed and label not in reported)
+    if not packed:
         raise _no_images(root, problems)
-    classes = tuple(label for label in labels if label in used)
-    return Dataset(root=root, classes=classes, sources=tuple(sources), problems=tuple(sorted(problems)))
+    return Dataset(root=root, classes=tuple(packed), sources=Sources(packed), problems=tuple(sorted(problems)))
 
 
 def _no_images(root: Path, problems: list[Problem]) -> InputError:

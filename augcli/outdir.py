@@ -7,17 +7,23 @@ ever removed, and all are checked before the first is deleted.
 
 from __future__ import annotations
 
-import hashlib
 import os
-from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
+
+import numpy as np
 
 from augcli import manifest as M
 from augcli.errors import InputError, RunError, option
 from augcli.io import TMP_SUFFIX
-from augcli.paths import inside, is_within, safe_rel, shown
+from augcli.paths import inside, is_within, shown
 from augcli.plan import Job, Task
+from augcli.resume import Inputs, Listing, OldRows, Planned, Resume, file_sha256
+from augcli.sections import Plan
+from augcli.spool import Sorter
+
+__all__ = ["Lock", "Resume", "check_folders", "file_sha256", "prepare", "same_job"]
 
 
 def check_folders(in_root: Path, out_root: Path) -> None:
@@ -78,18 +84,14 @@ def _ours_before_record(name: str) -> bool:
     return name == M.LOCK or name.endswith(TMP_SUFFIX)
 
 
-@dataclass(frozen=True)
-class Resume:
-    """What an earlier run in the output folder leaves for this one."""
-
-    done: dict[str, M.Row]
-    stamps: dict[str, M.Stamp]
-    stale: int
-
-
-def prepare(out_root: Path, in_root: Path, tasks: Sequence[Task], record: M.RunRecord,
+def prepare(out_root: Path, in_root: Path, tasks: Plan | Sequence[Task], record: M.RunRecord,
             overwrite: bool) -> Resume:
-    """Check the output folder against the run record; keep what is still right, remove what is not."""
+    """Check the output folder against the run record; keep what is still right, remove what is not.
+
+    Streamed (:mod:`augcli.resume`): the earlier manifest and stamps are sorted on disk and joined with
+    the plan folder by folder, so memory does not grow with the number of rows.
+    """
+    plan = tasks if isinstance(tasks, Plan) else Plan.of_tasks(tasks)
     old = M.read_record(out_root / M.RUN_RECORD)
     if old is None:
         foreign = sorted(p.name for p in out_root.iterdir() if not _ours_before_record(p.name))
@@ -98,149 +100,189 @@ def prepare(out_root: Path, in_root: Path, tasks: Sequence[Task], record: M.RunR
                              f"(it has {shown(foreign[0])}{' and more' if len(foreign) > 1 else ''}); "
                              "choose a new or empty folder: augcli never writes over files it did not make")
         _remove_temporaries(out_root)
-        return Resume({}, {}, 0)
-    rows = _old_rows(out_root)
+        return Resume.fresh(plan)
+    rows = OldRows(out_root, plan)
     if old.identity() != record.identity():
         if not overwrite:
+            rows.sorter.close()
             raise InputError(f"output folder {shown(out_root)} holds a run with a different "
                              f"{record.describe_change(old)}; "
                              f"resume needs the same recipe and options: pass {option('overwrite', True)} to "
                              "replace that run, or choose another folder")
-        removable = _removable(out_root, rows)
-        _refuse_strays(out_root, tasks, {row.path for row in rows})
-        for target in removable:
-            target.unlink()
-        for name in (M.MANIFEST, M.SOURCES, M.ERRORS):
-            (out_root / name).unlink(missing_ok=True)
-        _remove_temporaries(out_root)
-        return Resume({}, {}, len(rows))
+        return _replace(out_root, plan, rows)
     _remove_temporaries(out_root)
-    return _reconcile(out_root, in_root, tasks, rows, M.read_stamps(out_root / M.SOURCES))
+    return _reconcile(out_root, in_root, plan, rows)
 
 
-def _old_rows(out_root: Path) -> list[M.Row]:
-    """Rows of the earlier manifest (a cut last line is dropped); every path proven inside the folder."""
-    path = out_root / M.MANIFEST
-    try:
-        rows, _ = M.read_rows_tolerant(path)
-    except (ValueError, UnicodeDecodeError, OSError) as exc:
-        raise InputError(f"{shown(path)}: {exc}; this folder was not left by augcli as it is: "
-                         "choose another output folder") from None
-    seen: set[str] = set()
-    for row in rows:
-        if row.path in seen:
-            raise InputError(f"{shown(path)}: output {shown(row.path)!r} is listed twice; augcli did not write "
-                             "this manifest: choose another output folder")
-        seen.add(row.path)
-        if not safe_rel(row.path) or not all(safe_rel(s) for s in row.source_list()):
-            raise InputError(f"{shown(path)}: row {shown(row.path)!r} names a path outside the folders; "
-                             "augcli did not write this manifest: choose another output folder")
-    return rows
+def _replace(out_root: Path, plan: Plan, rows: OldRows) -> Resume:
+    """``overwrite``: every recorded file still there is checked and unplanned files at planned paths are
+    refused before anything is deleted; then the earlier run's files and bookkeeping go."""
+    checks, strays, listing = Sorter(out_root), _Strays(), Listing(out_root)
+    for folder, folder_rows in rows.by_folder():
+        listing.clear()
+        recorded = ((row.path, (ordinal, row)) for ordinal, row in folder_rows)
+        for row_item, planned in _joined(recorded, _planned(plan, folder, out_root)):
+            if row_item is not None:
+                ordinal, row = row_item
+                checks.add(ordinal, (row.path, row.sha256))
+            elif planned is not None and listing.lexists(planned[0]):
+                strays.add(planned[1], planned[0])
+    removable = _removable(out_root, (value for _, value in checks.merged()))
+    checks.close()
+    strays.refuse(out_root)
+    with removable:
+        for _, target in removable.merged():
+            Path(target).unlink()
+    for name in (M.MANIFEST, M.SOURCES, M.ERRORS):
+        (out_root / name).unlink(missing_ok=True)
+    _remove_temporaries(out_root)
+    return Resume.fresh(plan, stale=rows.count)
 
 
-def _removable(out_root: Path, rows: Sequence[M.Row]) -> list[Path]:
-    """The files of earlier outputs about to be removed, each proven to hold the bytes the manifest
-    records; one that does not stops the run before anything is deleted."""
-    found = []
-    for row in rows:
-        try:
-            target = inside(out_root, row.path)
-        except ValueError as exc:
-            raise InputError(f"{shown(out_root / M.MANIFEST)}: {exc}; choose another output folder") from None
-        if not target.is_file():
-            continue
-        if not row.sha256 or file_sha256(target) != row.sha256:
-            why = ("was changed after augcli wrote it" if row.sha256
-                   else "has no checksum (written by an older augcli)")
-            raise InputError(f"{shown(target)} {why}, and this run would replace or remove it; nothing was "
-                             "deleted: move it out of the output folder (or choose another folder), then run again")
-        found.append(target)
-    return found
+def _planned(plan: Plan, folder: str, spool: Path) -> Iterator[tuple[str, Planned]]:
+    """A top folder's planned outputs sorted by path (on disk when there are many)."""
+    with Sorter(spool) as order:
+        for index, task, job, k, j in plan.jobs_in(folder):
+            order.add(job.rel, (job.rel, index, task.jobs[0].rel, task.sources, task.label, job.kind, job.copy,
+                                job.seed, job.pre_ops, k, j))
+        yield from order.merged()
 
 
-def file_sha256(path: Path) -> str:
-    """The sha256 of a file's bytes, read in blocks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+def _joined(rows: Iterator[tuple[str, Any]], planned: Iterator[tuple[str, Planned]]
+            ) -> Iterator[tuple[Any | None, Planned | None]]:
+    """Join two streams sorted by path: (row item, planned output) with None where one side has nothing."""
+    row, plan = next(rows, None), next(planned, None)
+    while row is not None or plan is not None:
+        if plan is None or (row is not None and row[0] < plan[0]):
+            yield row[1] if row is not None else None, None
+            row = next(rows, None)
+        elif row is None or plan[0] < row[0]:
+            yield None, plan[1]
+            plan = next(planned, None)
+        else:
+            yield row[1], plan[1]
+            row, plan = next(rows, None), next(planned, None)
 
 
-class _Sources:
-    """Which inputs are unchanged since their stamps: size and mtime first, the content hash if those moved."""
-
-    def __init__(self, in_root: Path, stamps: dict[str, M.Stamp]) -> None:
-        self.in_root, self.stamps = in_root, stamps
-        self.known: dict[str, bool] = {}
-
-    def unchanged(self, rel: str) -> bool:
-        if rel not in self.known:
-            self.known[rel] = self._check(rel)
-        return self.known[rel]
-
-    def _check(self, rel: str) -> bool:
-        stamp = self.stamps.get(rel)
-        try:
-            stat = os.stat(self.in_root / rel)
-        except OSError:
-            return False
-        if stamp is None or stat.st_size != stamp.size:
-            return False
-        if stat.st_mtime_ns == stamp.mtime_ns:
-            return True
-        if file_sha256(self.in_root / rel) != stamp.sha256:
-            return False
-        self.stamps[rel] = replace(stamp, mtime_ns=stat.st_mtime_ns)  # touched, same bytes
-        return True
-
-
-def _same_job(row: M.Row, task: Task, job: Job) -> bool:
+def same_job(row: M.Row, task: Task, job: Job) -> bool:
     """A recorded row is the planned job: same sources (partners a recipe's multi-image step drew come
     after them), class, kind, copy, seed and planned ops."""
-    sources = row.source_list()
-    if (row.label, row.kind, sources[: len(task.sources)], row.copy, row.seed) != (
-            task.label, job.kind, list(task.sources), job.copy, job.seed):
+    return _same(row, task.sources, task.label, job.kind, job.copy, job.seed, job.pre_ops)
+
+
+def _same(row: M.Row, sources: Sequence[str], label: str, kind: str, copy: int, seed: int,
+          pre_ops: Sequence[Any]) -> bool:
+    recorded = row.source_list()
+    if (row.label, row.kind, recorded[: len(sources)], row.copy, row.seed) != (
+            label, kind, list(sources), copy, seed):
         return False
-    return not job.pre_ops or row.op_list()[: len(job.pre_ops)] == list(job.pre_ops)
+    return not pre_ops or row.op_list()[: len(pre_ops)] == list(pre_ops)
 
 
-def _reconcile(out_root: Path, in_root: Path, tasks: Sequence[Task], rows: list[M.Row],
-               stamps: dict[str, M.Stamp]) -> Resume:
+def _reconcile(out_root: Path, in_root: Path, plan: Plan, rows: OldRows) -> Resume:
     """Keep rows that match the plan and unchanged sources; remove outputs that no longer belong.
 
     An output whose source moved to another class, changed its bytes or left the input is removed
     (only if its bytes are still those recorded); the plan then makes what is missing.
     """
-    planned = {job.rel: (task, job) for task in tasks for job in task.jobs}
-    sources = _Sources(in_root, stamps)
-    done: dict[str, M.Row] = {}
-    stale: list[M.Row] = []
-    for row in rows:
-        hit = planned.get(row.path)
-        keep = hit is not None and _same_job(row, *hit) and all(sources.unchanged(s) for s in row.source_list())
-        if keep and (out_root / row.path).is_file():
-            done[row.path] = row
-        elif not keep:
-            stale.append(row)
-    _refuse_strays(out_root, tasks, set(done) | {row.path for row in stale})
-    removable = _removable(out_root, stale)
-    for target in removable:
-        target.unlink()
-    removed = len(removable)
-    kept_sources = {s for row in done.values() for s in row.source_list()}
-    return Resume(done, {rel: st for rel, st in sources.stamps.items() if rel in kept_sources}, removed)
+    inputs = Inputs(in_root, plan, out_root / M.SOURCES, out_root)
+    resume = Resume(done=np.zeros(plan.planned, dtype=bool), kept=Sorter(out_root))
+    stale, strays, listing = Sorter(out_root), _Strays(), Listing(out_root)
+    assert resume.kept is not None
+    for folder, folder_rows in rows.by_folder():
+        listing.clear()
+        pending: set[str] = set()  # tasks (by their first output) with an output still to make
+        for row_item, planned in _joined(((row.path, (o, row)) for o, row in folder_rows),
+                                         _planned(plan, folder, out_root)):
+            recorded = False  # a kept row whose file is there, or a stale row
+            if row_item is not None:
+                ordinal, row = row_item
+                keep = planned is not None and _same(row, *planned[3:9]) and _unchanged(inputs, row, planned)
+                if keep and planned is not None and listing.is_file(row.path):
+                    resume.done[planned[1]] = True
+                    resume.kept.add(planned[1], M.astuple_row(row))
+                    resume.kept_count += 1
+                    resume.labels[row.label] += 1
+                    resume.added[row.label] += int(row.kind != "original")
+                    _use(inputs, row, planned)
+                    continue
+                if not keep:
+                    stale.add(ordinal, (row.path, row.sha256))
+                    recorded = True
+            if planned is not None:
+                pending.add(planned[2])
+                if not recorded and listing.lexists(planned[0]):
+                    strays.add(planned[1], planned[0])
+        resume.pending_tasks += len(pending)
+    strays.refuse(out_root)
+    removable = _removable(out_root, (value for _, value in stale.merged()))
+    stale.close()
+    with removable:
+        for _, target in removable.merged():
+            Path(target).unlink()
+            resume.stale += 1
+    resume.stamps = inputs.kept()
+    return resume
 
 
-def _refuse_strays(out_root: Path, tasks: Sequence[Task], recorded: set[str]) -> None:
-    """Refuse when a file this run would write sits at a path no manifest row records: it is not augcli's."""
-    strays = [job.rel for task in tasks for job in task.jobs
-              if job.rel not in recorded and os.path.lexists(out_root / job.rel)]
-    if strays:
-        raise InputError(f"output folder {shown(out_root)} holds {shown(strays[0])}"
-                         f"{f' and {len(strays) - 1} more files' if len(strays) > 1 else ''} that this run "
-                         "would write, but no augcli manifest records them; nothing was deleted: move them "
-                         "away, then run again")
+def _unchanged(inputs: Inputs, row: M.Row, planned: Planned) -> bool:
+    """Every source of a row matching its planned job is unchanged (the first is the planned one's)."""
+    sources = row.source_list()
+    return inputs.unchanged(sources[0], planned[9], planned[10]) and all(
+        inputs.unchanged(rel) for rel in sources[1:])
+
+
+def _use(inputs: Inputs, row: M.Row, planned: Planned) -> None:
+    sources = row.source_list()
+    inputs.use(sources[0], planned[9], planned[10])
+    for rel in sources[1:]:
+        inputs.use(rel)
+
+
+class _Strays:
+    """Files at planned paths that no manifest row records: the first in plan order, and how many."""
+
+    def __init__(self) -> None:
+        self.first: tuple[int, str] | None = None
+        self.count = 0
+
+    def add(self, index: int, rel: str) -> None:
+        self.count += 1
+        if self.first is None or index < self.first[0]:
+            self.first = (index, rel)
+
+    def refuse(self, out_root: Path) -> None:
+        """Refuse when any: a file this run would write sits where no manifest row records it."""
+        if self.first is not None:
+            more = f" and {self.count - 1} more files" if self.count > 1 else ""
+            raise InputError(f"output folder {shown(out_root)} holds {shown(self.first[1])}{more} that this run "
+                             "would write, but no augcli manifest records them; nothing was deleted: move them "
+                             "away, then run again")
+
+
+def _removable(out_root: Path, rows: Iterator[tuple[str, str]]) -> Sorter:
+    """The files of earlier outputs about to be removed (path, sha256 in manifest order), each proven to
+    hold the bytes the manifest records; one that does not stops the run before anything is deleted."""
+    found = Sorter(out_root)
+    try:
+        for path, sha256 in rows:
+            try:
+                target = inside(out_root, path)
+            except ValueError as exc:
+                raise InputError(f"{shown(out_root / M.MANIFEST)}: {exc}; choose another output folder") from None
+            if not target.is_file():
+                continue
+            if not sha256 or file_sha256(target) != sha256:
+                why = ("was changed after augcli wrote it" if sha256
+                       else "has no checksum (written by an older augcli)")
+                raise InputError(f"{shown(target)} {why}, and this run would replace or remove it; nothing was "
+                                 "deleted: move it out of the output folder (or choose another folder), then "
+                                 "run again")
+            found.add(found.added, str(target))
+    except BaseException:
+        found.close()
+        raise
+    return found
 
 
 def _remove_temporaries(out_root: Path) -> None:

@@ -100,30 +100,65 @@ def _class_pairs(
     return pairs, notes
 
 
-def _tasks(data: Dataset, rels: list[str], pairs: list[Pair], recipe_seed: int,
-           names: Namer) -> tuple[list[Task], dict[str, Vector]]:
-    """One job per pair, in tasks grouped by (a, b), named by the run's Namer (``cls/stem__smote001.ext``)."""
-    label_of = {s.rel: s.label for s in data.sources}
+Numbered = tuple[Pair, str, str, int]  # a pair, its two inputs (a, b) and its number among a's SMOTE images
+
+
+def number_pairs(rels: Sequence[str], pairs: Sequence[Pair]) -> list[Numbered]:
+    """Each pair with its inputs' paths and its copy number: 1, 2, ... per base image ``a``, in pair order."""
     copies: dict[str, int] = {}
     numbered = []
     for pair in pairs:
         a = rels[pair.a]
         copies[a] = copies.get(a, 0) + 1
         numbered.append((pair, a, rels[pair.b], copies[a]))
-    out_names = names.generated([(a, copy) for _, a, _, copy in numbered], SMOTE_NAME,
-                                avoid=[s.rel for s in data.sources])
+    return numbered
+
+
+def blend_tasks(numbered: Sequence[Numbered], out_names: Sequence[str],
+                recipe_seed: int) -> tuple[list[Task], dict[str, Vector]]:
+    """One job per pair (named ``out_names``, e.g. ``cls/stem__smote001.ext``), in tasks grouped by (a, b)."""
     grouped: dict[tuple[str, str], list[Job]] = {}
     synthetic: dict[str, Vector] = {}
     for (pair, a, b, copy), name in zip(numbered, out_names, strict=True):
         blend: dict[str, Any] = {"step": pair.step, "variant": pair.variant}
-        if label_of[b] != label_of[a]:
-            blend["partner_class"] = label_of[b]  # borderline-2: the neighbour is of another class
+        if _label(b) != _label(a):
+            blend["partner_class"] = _label(b)  # borderline-2: the neighbour is of another class
         job = Job(name, "smote", copy, sample_seed(recipe_seed, a, copy, SMOTE_TAG),
                   pre_ops=({"name": "smote_blend", "params": blend},), recipe="then")
         grouped.setdefault((a, b), []).append(job)
         synthetic[name] = np.asarray(pair.vector, dtype=np.float32)
-    tasks = [Task((a, b), label_of[a], tuple(jobs)) for (a, b), jobs in grouped.items()]
+    tasks = [Task((a, b), _label(a), tuple(jobs)) for (a, b), jobs in grouped.items()]
     return tasks, synthetic
+
+
+def _label(rel: str) -> str:
+    """An input's class: the first folder of its path."""
+    return rel.split("/", 1)[0]
+
+
+@dataclass(frozen=True, eq=False)
+class SmotePairs:
+    """SMOTE's plan before its images are named: the pairs, and what features.npz needs."""
+
+    numbered: list[Numbered]
+    fallback: dict[str, int]
+    notes: tuple[str, ...]
+    features: str
+    feature_size: int
+    in_root: Path
+    vectors: dict[str, Vector]
+    errors: tuple[tuple[str, str], ...]
+
+    def wanted(self) -> list[tuple[str, int]]:
+        """(base image, copy) of every SMOTE image, in order: what names are asked for."""
+        return [(a, copy) for _, a, _, copy in self.numbered]
+
+    def named(self, out_names: Sequence[str], recipe_seed: int) -> SmotePlan:
+        """The plan, once each SMOTE image has its name."""
+        tasks, synthetic = blend_tasks(self.numbered, out_names, recipe_seed)
+        return SmotePlan(tasks=tasks, fallback=self.fallback, notes=self.notes, features=self.features,
+                         feature_size=self.feature_size, in_root=self.in_root, vectors=self.vectors,
+                         synthetic=synthetic, errors=self.errors)
 
 
 def plan_smote(
@@ -157,6 +192,17 @@ def plan_smote(
     Returns:
         Tasks of kind "smote", classes to balance by transforms instead (one image), and notes for the user.
     """
+    pairs = smote_pairs(data, needs, recipe_seed=recipe_seed, features=features, variant=variant,
+                        k_neighbors=k_neighbors, feature_size=feature_size, workers=workers)
+    names = names or Namer(fmt)
+    out_names = names.generated(pairs.wanted(), SMOTE_NAME, avoid=[s.rel for s in data.sources])
+    return pairs.named(out_names, recipe_seed)
+
+
+def smote_pairs(data: Dataset, needs: dict[str, int], *, recipe_seed: int, features: str | Path = "pixels",
+                variant: str = "smote", k_neighbors: int = 5, feature_size: int = 32,
+                workers: int | None = None) -> SmotePairs:
+    """:func:`plan_smote` up to naming its images (balance names them with the rest of the run)."""
     _check_variant(variant)
     if k_neighbors < 1:
         raise InputError(f"{option('k_neighbors')}: expected 1 or more, got {k_neighbors}")
@@ -171,23 +217,12 @@ def plan_smote(
         else []
     )
     rels = [s.rel for s in data.sources if s.rel in vectors]
-    label_of = {s.rel: s.label for s in data.sources}
-    pairs, fallback, class_notes = plan_pairs([vectors[rel] for rel in rels], [label_of[rel] for rel in rels],
+    pairs, fallback, class_notes = plan_pairs([vectors[rel] for rel in rels], [_label(rel) for rel in rels],
                                               data.classes, needs, variant=variant, k_neighbors=k_neighbors,
                                               recipe_seed=recipe_seed)
-    notes += class_notes
-    tasks, synthetic = _tasks(data, rels, pairs, recipe_seed, names or Namer(fmt))
-    return SmotePlan(
-        tasks=tasks,
-        fallback=fallback,
-        notes=tuple(notes),
-        features=name,
-        feature_size=feature_size,
-        in_root=data.root,
-        vectors=vectors,
-        synthetic=synthetic,
-        errors=tuple(errors),
-    )
+    return SmotePairs(numbered=number_pairs(rels, pairs), fallback=fallback, notes=tuple(notes + class_notes),
+                      features=name, feature_size=feature_size, in_root=data.root, vectors=vectors,
+                      errors=tuple(errors))
 
 
 def plan_pairs(vectors: Sequence[Vector], labels: Sequence[str], classes: Sequence[str], needs: dict[str, int], *,

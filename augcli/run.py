@@ -38,7 +38,7 @@ from augcli.paths import inside, shown
 from augcli.plan import Job, Task, output_suffix
 from augcli.pool import map_tasks
 from augcli.recipe import Recipe
-from augcli.render import decode_factor, render_kept
+from augcli.render import decode_factor, render_kept, same_pixels
 from augcli.rng import generator, redraw_seed
 
 Progress = Callable[[int, int], None]
@@ -321,9 +321,9 @@ def _draw(ctx: Context, task: Task, job: Job, recipe: Recipe | None, sources: li
 def _copies_a_source(image: Image, sources: list[_Source], images: list[Image]) -> bool:
     """True when an output's pixels equal one of its sources': the image itself (decoded at full size),
     a SMOTE partner or a mixing step's partners (as decoded)."""
-    if image.shape == sources[0].shape and np.array_equal(image, sources[0].at()):
+    if image.shape == sources[0].shape and same_pixels(image, sources[0].at()):
         return True
-    return any(other.shape == image.shape and np.array_equal(image, other) for other in images[1:])
+    return any(same_pixels(image, other) for other in images[1:])
 
 
 class _NoNewImage(Exception):

@@ -19,7 +19,7 @@ import pytest
 from augcli import api
 from augcli.manifest import MANIFEST, read_rows
 from augcli.registry import REGISTRY
-from augcli.render import render, render_kept, render_sources
+from augcli.render import render, render_kept, render_sources, same_pixels
 from augcli.rng import redraw_seed
 from tests.conftest import make_image, make_op, sample_ops, write_image
 
@@ -197,6 +197,15 @@ def test_a_policy_keeps_only_its_nested_ops_that_changed_the_image() -> None:
     assert kept == [make_op("rand_augment", ops=nested[2:])]
     assert np.array_equal(render(image, kept), out) and np.array_equal(out, render(image, [nested[2]]))
     assert render_kept([image], [make_op("rand_augment", ops=nested[:2])])[1] == []
+
+
+def test_one_pixel_off_the_sampling_grid_is_a_change() -> None:
+    image = make_image(np.uint8, 3, 40, 40, seed=1)
+    other = image.copy()
+    assert same_pixels(image, other) and same_pixels(image, image)
+    other[17, 33, 2] ^= 1
+    assert not same_pixels(image, other) and not same_pixels(image, image[:, :39])
+    assert not same_pixels(image, np.repeat(image[:, :, :1], 3, axis=2))
 
 
 def test_hsv_on_grey_is_not_recorded_but_value_is() -> None:

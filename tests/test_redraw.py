@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 
 from augcli import api
+from augcli.errors import InputError
 from augcli.manifest import MANIFEST, read_rows
 from augcli.registry import REGISTRY
 from augcli.render import render, render_kept, render_sources, same_pixels
@@ -305,3 +306,5 @@ def test_manifests_without_the_redraw_column_resume_and_bad_values_are_refused(
     (out / MANIFEST).write_text("\n".join(lines) + "\n", encoding="utf-8")
     with pytest.raises(ValueError, match="not a manifest row"):
         read_rows(out / MANIFEST)
+    with pytest.raises(InputError, match="cannot be read as an augcli manifest"):
+        api.replay(out / MANIFEST, tmp_path / "again", workers=1)

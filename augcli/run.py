@@ -276,15 +276,20 @@ def _make(ctx: Context, task: Task, job: Job, raw: list[bytes], sources: list[_S
     A generated image (not an original or a test-time variant) whose pixels equal one of its sources', or
     whose bytes equal those of another output of the task (``taken``), is drawn again with the next seed
     of its own sequence (``rng.redraw_seed``), up to MAX_DRAWS draws (one when nothing is drawn); then
-    it is left out (``_NoNewImage``).
+    it is left out (``_NoNewImage``). A draw whose ops repeat an earlier draw's is not rendered again.
     """
     if job.copies_bytes:
         return _Made(raw[0], hashlib.sha256(raw[0]).hexdigest(), [], list(task.sources))
     recipe = {"main": ctx.recipe, "then": ctx.then_recipe}.get(job.recipe)
     checked = job.recipe != "tta"  # a test-time set is fixed by design: its identity view is wanted
     draws = MAX_DRAWS if checked and recipe is not None else 1
+    tried: list[list[Op]] = []
     for draw in range(draws):
-        image, ops, partners = _draw(ctx, task, job, recipe, sources, result, redraw_seed(job.seed, draw))
+        drawn, partners = _draw(ctx, task, job, recipe, sources, result, redraw_seed(job.seed, draw))
+        if drawn in tried:  # the same pixels as a draw already refused
+            continue
+        tried.append(drawn)
+        image, ops = render_kept(partners.images, drawn)
         if checked and _copies_a_source(image, sources, partners.images):
             continue
         data = encode(ctx, image, task.sources[0])
@@ -295,8 +300,8 @@ def _make(ctx: Context, task: Task, job: Job, raw: list[bytes], sources: list[_S
 
 
 def _draw(ctx: Context, task: Task, job: Job, recipe: Recipe | None, sources: list[_Source], result: TaskResult,
-          seed: int) -> tuple[Image, list[Op], _Partners]:
-    """One draw of an output: its pixels, the ops that changed them, and its sources.
+          seed: int) -> tuple[list[Op], _Partners]:
+    """One draw of an output: its ops, and its sources decoded (the image itself as small as the ops allow).
 
     A multi-image step in the recipe adds its partners to the sources (read, decoded and stamped here).
     A lone JPEG that the ops shrink enough is decoded small, recorded as a first ``decoded_at`` op.
@@ -314,8 +319,7 @@ def _draw(ctx: Context, task: Task, job: Job, recipe: Recipe | None, sources: li
     if factor > 1:
         ops.insert(0, {"name": "decoded_at", "params": {"factor": factor, "width": shape[1], "height": shape[0]}})
     partners.images[0] = sources[0].at(factor)
-    image, kept = render_kept(partners.images, ops)
-    return image, kept, partners
+    return ops, partners
 
 
 def _copies_a_source(image: Image, sources: list[_Source], images: list[Image]) -> bool:
@@ -334,9 +338,9 @@ def _no_new_image(job: Job, draws: int) -> str:
     """The errors.csv reason of an output left out because every draw gave a copy."""
     how = (f"each of {draws} draws of the recipe gave" if draws > 1
            else "its planned ops give, and no recipe follows them to draw again,")
-    return (f"{NO_NEW_IMAGE} {job.rel}: {how} a copy of its source or of another output of it, so it was left out; "
-            "the recipe cannot change this image (as hsv alone on a grey image): add a step that can, or ask for "
-            "fewer copies")
+    return (f"{NO_NEW_IMAGE} {shown(job.rel)}: {how} a copy of its source or of another output of it, so it was "
+            "left out; the recipe cannot make another new image of it (as hsv alone on a grey image, or fixed steps for "
+            "several copies): add a step that can, or ask for fewer copies")
 
 
 def left_out_as_copies(errors: Sequence[tuple[str, str]]) -> int:

@@ -339,8 +339,8 @@ def _no_new_image(job: Job, draws: int) -> str:
     how = (f"each of {draws} draws of the recipe gave" if draws > 1
            else "its planned ops give, and no recipe follows them to draw again,")
     return (f"{NO_NEW_IMAGE} {shown(job.rel)}: {how} a copy of its source or of another output of it, so it was "
-            "left out; the recipe cannot make another new image of it (as hsv alone on a grey image, or fixed steps for "
-            "several copies): add a step that can, or ask for fewer copies")
+            "left out; the recipe cannot make another new image of it (as hsv alone on a grey image, or fixed "
+            "steps for several copies): add a step that can, or ask for fewer copies")
 
 
 def left_out_as_copies(errors: Sequence[tuple[str, str]]) -> int:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -19,8 +18,8 @@ from augcli.errors import InputError, RunError, option
 from augcli.io import TMP_SUFFIX
 from augcli.paths import inside, is_within, shown
 from augcli.plan import Job, Task
-from augcli.resume import Inputs, Listing, OldRows, Planned, Resume, file_sha256
-from augcli.sections import Plan
+from augcli.resume import Inputs, Listing, OldRows, Resume, file_sha256
+from augcli.sections import JobKey, Plan
 from augcli.spool import Sorter
 
 __all__ = ["Lock", "Resume", "check_folders", "file_sha256", "prepare", "same_job"]
@@ -115,21 +114,19 @@ def prepare(out_root: Path, in_root: Path, tasks: Plan | Sequence[Task], record:
 
 
 def _replace(out_root: Path, plan: Plan, rows: OldRows) -> Resume:
-    """``overwrite``: every recorded file still there is checked and unplanned files at planned paths are
+    """``overwrite``: every recorded file still there is checked and unrecorded files at planned paths are
     refused before anything is deleted; then the earlier run's files and bookkeeping go."""
-    checks, strays, listing = Sorter(out_root), _Strays(), Listing(out_root)
+    checks, listing, maybe = Sorter(out_root), Listing(out_root), _Unrecorded()
     for folder, folder_rows in rows.by_folder():
         listing.clear()
-        recorded = ((row.path, (ordinal, row)) for ordinal, row in folder_rows)
-        for row_item, planned in _joined(recorded, _planned(plan, folder, out_root)):
-            if row_item is not None:
-                ordinal, row = row_item
+        for row_items, planned in _grouped(folder_rows, plan.jobs_in(folder)):
+            for ordinal, row in row_items:
                 checks.add(ordinal, (row.path, row.sha256))
-            elif planned is not None and listing.lexists(planned[0]):
-                strays.add(planned[1], planned[0])
-    removable = _removable(out_root, (value for _, value in checks.merged()))
+            if (planned is not None and planned[2].rel not in {row.path for _, row in row_items}
+                    and listing.lexists(planned[2].rel)):
+                maybe.add(planned[0], planned[2].rel)
+    removable = _removable(out_root, (value for _, value in checks.merged()), maybe)
     checks.close()
-    strays.refuse(out_root)
     with removable:
         for _, target in removable.merged():
             Path(target).unlink()
@@ -139,44 +136,39 @@ def _replace(out_root: Path, plan: Plan, rows: OldRows) -> Resume:
     return Resume.fresh(plan, stale=rows.count)
 
 
-def _planned(plan: Plan, folder: str, spool: Path) -> Iterator[tuple[str, Planned]]:
-    """A top folder's planned outputs sorted by path (on disk when there are many)."""
-    with Sorter(spool) as order:
-        for index, task, job, k, j in plan.jobs_in(folder):
-            order.add(job.rel, (job.rel, index, task.jobs[0].rel, task.sources, task.label, job.kind, job.copy,
-                                job.seed, job.pre_ops, k, j))
-        yield from order.merged()
+Located = tuple[int, Task, Job, int, int]  # plan index, task, job, where the source is (see Plan.jobs_in)
 
 
-def _joined(rows: Iterator[tuple[str, Any]], planned: Iterator[tuple[str, Planned]]
-            ) -> Iterator[tuple[Any | None, Planned | None]]:
-    """Join two streams sorted by path: (row item, planned output) with None where one side has nothing."""
+def _grouped(rows: Iterator[tuple[JobKey, int, M.Row]], planned: Iterator[tuple[JobKey, Located]]
+             ) -> Iterator[tuple[list[tuple[int, M.Row]], Located | None]]:
+    """Join two streams in key order: for each key, the rows claiming it (ordinal, row) and its planned
+    output (None when it plans none)."""
     row, plan = next(rows, None), next(planned, None)
     while row is not None or plan is not None:
-        if plan is None or (row is not None and row[0] < plan[0]):
-            yield row[1] if row is not None else None, None
+        if row is None:
+            assert plan is not None
+            key = plan[0]
+        else:
+            key = plan[0] if plan is not None and plan[0] <= row[0] else row[0]
+        items = []
+        while row is not None and row[0] == key:
+            items.append((row[1], row[2]))
             row = next(rows, None)
-        elif row is None or plan[0] < row[0]:
-            yield None, plan[1]
+        if plan is not None and plan[0] == key:
+            yield items, plan[1]
             plan = next(planned, None)
         else:
-            yield row[1], plan[1]
-            row, plan = next(rows, None), next(planned, None)
+            yield items, None
 
 
 def same_job(row: M.Row, task: Task, job: Job) -> bool:
     """A recorded row is the planned job: same sources (partners a recipe's multi-image step drew come
     after them), class, kind, copy, seed and planned ops."""
-    return _same(row, task.sources, task.label, job.kind, job.copy, job.seed, job.pre_ops)
-
-
-def _same(row: M.Row, sources: Sequence[str], label: str, kind: str, copy: int, seed: int,
-          pre_ops: Sequence[Any]) -> bool:
     recorded = row.source_list()
-    if (row.label, row.kind, recorded[: len(sources)], row.copy, row.seed) != (
-            label, kind, list(sources), copy, seed):
+    if (row.label, row.kind, recorded[: len(task.sources)], row.copy, row.seed) != (
+            task.label, job.kind, list(task.sources), job.copy, job.seed):
         return False
-    return not pre_ops or row.op_list()[: len(pre_ops)] == list(pre_ops)
+    return not job.pre_ops or row.op_list()[: len(job.pre_ops)] == list(job.pre_ops)
 
 
 def _reconcile(out_root: Path, in_root: Path, plan: Plan, rows: OldRows) -> Resume:
@@ -187,102 +179,164 @@ def _reconcile(out_root: Path, in_root: Path, plan: Plan, rows: OldRows) -> Resu
     """
     inputs = Inputs(in_root, plan, out_root / M.SOURCES, out_root)
     resume = Resume(done=np.zeros(plan.planned, dtype=bool), kept=Sorter(out_root))
-    stale, strays, listing = Sorter(out_root), _Strays(), Listing(out_root)
-    assert resume.kept is not None
+    stale, listing, maybe = Sorter(out_root), Listing(out_root), _Unrecorded()
     for folder, folder_rows in rows.by_folder():
         listing.clear()
-        pending: set[str] = set()  # tasks (by their first output) with an output still to make
-        for row_item, planned in _joined(((row.path, (o, row)) for o, row in folder_rows),
-                                         _planned(plan, folder, out_root)):
-            recorded = False  # a kept row whose file is there, or a stale row
-            if row_item is not None:
-                ordinal, row = row_item
-                keep = planned is not None and _same(row, *planned[3:9]) and _unchanged(inputs, row, planned)
-                if keep and planned is not None and listing.is_file(row.path):
-                    resume.done[planned[1]] = True
-                    resume.kept.add(planned[1], M.astuple_row(row))
-                    resume.kept_count += 1
-                    resume.labels[row.label] += 1
-                    resume.added[row.label] += int(row.kind != "original")
-                    _use(inputs, row, planned)
-                    continue
-                if not keep:
+        book = _TaskBook(resume)
+        for row_items, planned in _grouped(folder_rows, plan.jobs_in(folder)):
+            match = None
+            for ordinal, row in row_items:
+                if match is None and planned is not None and row.path == planned[2].rel:
+                    match = (ordinal, row)
+                else:
                     stale.add(ordinal, (row.path, row.sha256))
-                    recorded = True
-            if planned is not None:
-                pending.add(planned[2])
-                if not recorded and listing.lexists(planned[0]):
-                    strays.add(planned[1], planned[0])
-        resume.pending_tasks += len(pending)
-    strays.refuse(out_root)
-    removable = _removable(out_root, (value for _, value in stale.merged()))
+            if planned is None:
+                continue
+            index, task, job, _, _ = planned
+            state = _judge(match, planned, inputs, listing)
+            if state == "kept":
+                assert match is not None
+                _keep(resume, inputs, match[1], planned)
+                book.add(task, job, match[1].sha256)
+                continue
+            book.add(task, job, None)
+            if state == "stale":
+                assert match is not None
+                stale.add(match[0], (match[1].path, match[1].sha256))  # recorded: not a stray
+            elif listing.lexists(job.rel):
+                maybe.add(index, job.rel)
+        book.close()
+    inputs_kept = inputs.kept()
+    removable = _removable(out_root, (value for _, value in stale.merged()), maybe)
     stale.close()
     with removable:
         for _, target in removable.merged():
             Path(target).unlink()
             resume.stale += 1
-    resume.stamps = inputs.kept()
+    resume.stamps = inputs_kept
     return resume
 
 
-def _unchanged(inputs: Inputs, row: M.Row, planned: Planned) -> bool:
-    """Every source of a row matching its planned job is unchanged (the first is the planned one's)."""
-    sources = row.source_list()
-    return inputs.unchanged(sources[0], planned[9], planned[10]) and all(
-        inputs.unchanged(rel) for rel in sources[1:])
+def _judge(match: tuple[int, M.Row] | None, planned: Located, inputs: Inputs, listing: Listing) -> str:
+    """What becomes of a planned output and the row that records its path, if any: "kept" (the row names
+    the planned job, its sources are unchanged and its file is there), "stale" (the row is not the planned
+    job, or a source changed) or "missing" (no row, or its file is gone: the output is made again)."""
+    if match is None:
+        return "missing"
+    row = match[1]
+    _, task, job, k, j = planned
+    if not (same_job(row, task, job) and _unchanged(inputs, row, k, j)):
+        return "stale"
+    return "kept" if listing.is_file(row.path) else "missing"
 
 
-def _use(inputs: Inputs, row: M.Row, planned: Planned) -> None:
+def _keep(resume: Resume, inputs: Inputs, row: M.Row, planned: Located) -> None:
+    """Record a kept row: done, in the manifest to write, counted, its sources' stamps kept."""
+    index, _, _, k, j = planned
+    assert resume.kept is not None
+    resume.done[index] = True
+    resume.kept.add(index, M.astuple_row(row))
+    resume.kept_count += 1
+    resume.labels[row.label] += 1
+    resume.added[row.label] += int(row.kind != "original")
+    resume.redrawn += int(row.redraw > 0)
     sources = row.source_list()
-    inputs.use(sources[0], planned[9], planned[10])
+    inputs.use(sources[0], k, j)
     for rel in sources[1:]:
         inputs.use(rel)
 
 
-class _Strays:
-    """Files at planned paths that no manifest row records: the first in plan order, and how many."""
+def _unchanged(inputs: Inputs, row: M.Row, k: int, j: int) -> bool:
+    """Every source of a row matching its planned job is unchanged (the first is the planned one's)."""
+    sources = row.source_list()
+    return inputs.unchanged(sources[0], k, j) and all(inputs.unchanged(rel) for rel in sources[1:])
+
+
+class _TaskBook:
+    """The tasks of one source while the join reads them: which still have outputs to make (counted), and
+    for a task partly done, (copy, sha256) of its kept outputs (the worker's redraws avoid them)."""
+
+    def __init__(self, resume: Resume) -> None:
+        self.resume = resume
+        self.source: str | None = None
+        self.tasks: dict[str, tuple[list[tuple[int, str]], list[bool]]] = {}
+
+    def add(self, task: Task, job: Job, kept_sha256: str | None) -> None:
+        if task.sources[0] != self.source:
+            self.close()
+            self.source = task.sources[0]
+        made, pending = self.tasks.setdefault(task.jobs[0].rel, ([], [False]))
+        if kept_sha256 is None:
+            pending[0] = True
+        else:
+            made.append((job.copy, kept_sha256))
+
+    def close(self) -> None:
+        for first, (made, pending) in self.tasks.items():
+            if pending[0]:
+                self.resume.pending_tasks += 1
+                if made:
+                    self.resume.made[first] = tuple(sorted(made))
+        self.tasks.clear()
+
+
+class _Unrecorded:
+    """Planned paths with something on disk that the row claiming their output did not record: strays,
+    unless another row (recorded under another claim) names that path."""
 
     def __init__(self) -> None:
-        self.first: tuple[int, str] | None = None
-        self.count = 0
+        self.paths: dict[str, int] = {}  # path -> plan index
 
     def add(self, index: int, rel: str) -> None:
-        self.count += 1
-        if self.first is None or index < self.first[0]:
-            self.first = (index, rel)
+        self.paths[rel] = index
+
+    def recorded(self, rel: str) -> None:
+        self.paths.pop(rel, None)
 
     def refuse(self, out_root: Path) -> None:
-        """Refuse when any: a file this run would write sits where no manifest row records it."""
-        if self.first is not None:
-            more = f" and {self.count - 1} more files" if self.count > 1 else ""
-            raise InputError(f"output folder {shown(out_root)} holds {shown(self.first[1])}{more} that this run "
+        """Refuse when any is left: a file this run would write sits where no manifest row records it."""
+        if self.paths:
+            first = min(self.paths, key=self.paths.__getitem__)
+            more = f" and {len(self.paths) - 1} more files" if len(self.paths) > 1 else ""
+            raise InputError(f"output folder {shown(out_root)} holds {shown(first)}{more} that this run "
                              "would write, but no augcli manifest records them; nothing was deleted: move them "
                              "away, then run again")
 
 
-def _removable(out_root: Path, rows: Iterator[tuple[str, str]]) -> Sorter:
+def _removable(out_root: Path, rows: Iterator[tuple[str, str]], unrecorded: _Unrecorded) -> Sorter:
     """The files of earlier outputs about to be removed (path, sha256 in manifest order), each proven to
-    hold the bytes the manifest records; one that does not stops the run before anything is deleted."""
-    found = Sorter(out_root)
+    hold the bytes the manifest records. Raised before anything is deleted: an unrecorded file at a
+    planned path (``unrecorded``, once every row's path is known), else the first row (in manifest
+    order) that leads outside the folder or whose file changed."""
+    found, problem = Sorter(out_root), None
     try:
         for path, sha256 in rows:
-            try:
-                target = inside(out_root, path)
-            except ValueError as exc:
-                raise InputError(f"{shown(out_root / M.MANIFEST)}: {exc}; choose another output folder") from None
-            if not target.is_file():
-                continue
-            if not sha256 or file_sha256(target) != sha256:
-                why = ("was changed after augcli wrote it" if sha256
-                       else "has no checksum (written by an older augcli)")
-                raise InputError(f"{shown(target)} {why}, and this run would replace or remove it; nothing was "
-                                 "deleted: move it out of the output folder (or choose another folder), then "
-                                 "run again")
-            found.add(found.added, str(target))
+            unrecorded.recorded(path)
+            if problem is None:
+                problem = _check_removable(out_root, path, sha256, found)
+        unrecorded.refuse(out_root)
+        if problem is not None:
+            raise problem
     except BaseException:
         found.close()
         raise
     return found
+
+
+def _check_removable(out_root: Path, path: str, sha256: str, found: Sorter) -> InputError | None:
+    """Queue one earlier output's file for removal, or say why it may not be removed."""
+    try:
+        target = inside(out_root, path)
+    except ValueError as exc:
+        return InputError(f"{shown(out_root / M.MANIFEST)}: {exc}; choose another output folder")
+    if not target.is_file():
+        return None
+    if not sha256 or file_sha256(target) != sha256:
+        why = "was changed after augcli wrote it" if sha256 else "has no checksum (written by an older augcli)"
+        return InputError(f"{shown(target)} {why}, and this run would replace or remove it; nothing was "
+                          "deleted: move it out of the output folder (or choose another folder), then run again")
+    found.add(found.added, str(target))
+    return None
 
 
 def _remove_temporaries(out_root: Path) -> None:

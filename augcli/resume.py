@@ -40,12 +40,8 @@ from augcli import manifest as M
 from augcli.dataset import Names
 from augcli.errors import InputError
 from augcli.paths import safe_rel, shown
-from augcli.sections import Plan
+from augcli.sections import JobKey, Plan, job_key
 from augcli.spool import Sorter
-
-Planned = tuple[str, int, str, tuple[str, ...], str, str, int, int, tuple[Any, ...], int, int]
-# (path, plan index, its task's first output, task sources, label, kind, copy, seed, pre_ops,
-#  section of the source, its position there)
 
 _NO_STAMP, _UNCHANGED, _CHANGED, _USED = 0, 1, 2, 4
 ROWS_LIMIT = 16_384  # old rows held in memory before a sorted run goes to disk
@@ -56,6 +52,8 @@ class Resume:
     """What an earlier run in the output folder leaves for this one."""
 
     done: npt.NDArray[np.bool_]  # per plan index: its output is kept
+    made: dict[str, tuple[tuple[int, str], ...]] = field(default_factory=dict)  # a partly done task (by its
+    # first output): (copy, sha256) of its outputs kept
     kept: Sorter | None = None  # (plan index, manifest record) of the kept rows
     kept_count: int = 0
     stamps: Iterator[M.Stamp] = field(default_factory=lambda: iter(()))  # kept sources' stamps, by path
@@ -63,6 +61,7 @@ class Resume:
     pending_tasks: int = 0
     labels: Counter[str] = field(default_factory=Counter)  # kept rows per class
     added: Counter[str] = field(default_factory=Counter)  # kept rows that are not originals, per class
+    redrawn: int = 0  # kept rows whose first draw gave a copy
 
     @classmethod
     def fresh(cls, plan: Plan, stale: int = 0) -> Resume:
@@ -79,7 +78,8 @@ class Resume:
 
 
 class OldRows:
-    """The earlier manifest's rows sorted by (top folder, path) on disk, checked as a whole first."""
+    """The earlier manifest's rows sorted on disk by top folder, then by the output each claims to be
+    (:func:`augcli.sections.job_key`), checked as a whole first."""
 
     def __init__(self, out_root: Path, plan: Plan) -> None:
         self.path = out_root / M.MANIFEST
@@ -101,7 +101,8 @@ class OldRows:
                 hashes.append(hash(row.path))
                 if unsafe is None and (not safe_rel(row.path) or not all(safe_rel(s) for s in row.source_list())):
                     unsafe = (ordinal, row.path)
-                self.sorter.add((self._rank(_top(row.path)), row.path), (ordinal, M.astuple_row(row)))
+                key = job_key(row.sources.split(";", 1)[0], row.kind, row.copy)
+                self.sorter.add((self._rank(_top(row.path)), key, row.path), (ordinal, M.astuple_row(row)))
                 self.count += 1
         except (ValueError, UnicodeDecodeError, OSError) as exc:
             raise InputError(f"{shown(self.path)}: {exc}; this folder was not left by augcli as it is: "
@@ -129,19 +130,19 @@ class OldRows:
                 seen.add(row.path)
         return None
 
-    def by_folder(self) -> Iterator[tuple[str, Iterator[tuple[int, M.Row]]]]:
-        """Each top folder with its rows (ordinal, row) sorted by path: planned folders first, in plan order.
-        Each folder's rows must be read before the next folder is asked for."""
+    def by_folder(self) -> Iterator[tuple[str, Iterator[tuple[JobKey, int, M.Row]]]]:
+        """Each top folder with its rows (key, ordinal, row) in key order: planned folders first, in plan
+        order. Each folder's rows must be read before the next folder is asked for."""
         names = {rank: folder for folder, rank in self.ranks.items()}
         merged = self.sorter.merged()
         head = next(merged, None)
         for rank in range(len(names)):
-            def rows(rank: int = rank) -> Iterator[tuple[int, M.Row]]:
+            def rows(rank: int = rank) -> Iterator[tuple[JobKey, int, M.Row]]:
                 nonlocal head
                 while head is not None and head[0][0] == rank:
-                    ordinal, values = head[1]
+                    key, (ordinal, values) = head[0][1], head[1]
                     head = next(merged, None)
-                    yield ordinal, M.Row(*values)
+                    yield key, ordinal, M.Row(*values)
             yield names[rank], rows()
         self.sorter.close()
 

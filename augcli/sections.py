@@ -21,8 +21,9 @@ Each output has a plan index, its position in the plan: the final manifest is so
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+import heapq
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import numpy.typing as npt
@@ -85,8 +86,11 @@ class Section:
         for indices, task, _ in self.located(done):
             yield indices, task
 
-    def located(self, done: npt.NDArray[np.bool_] | None = None) -> Iterator[tuple[tuple[int, ...], Task, int]]:
-        """:meth:`tasks`, each also with its source's position in ``names``."""
+    def located(self, done: npt.NDArray[np.bool_] | None = None,
+                made: Mapping[str, tuple[tuple[int, str], ...]] | None = None,
+                ) -> Iterator[tuple[tuple[int, ...], Task, int]]:
+        """:meth:`tasks`, each also with its source's position in ``names``; a task with outputs done
+        carries ``made[its first output's path]`` (see :meth:`Plan.indexed`)."""
         kept, copies = self.kept(), self.copies()
         total = len(self.names) if kept is None else len(kept)
         index = self.start
@@ -102,8 +106,11 @@ class Section:
                 index += len(jobs)
                 if done is not None:
                     pairs = [(i, job) for i, job in zip(indices, jobs, strict=True) if not done[i]]
-                    if pairs:
-                        task = Task((rel,), self.label, tuple(job for _, job in pairs))
+                    if len(pairs) == len(jobs):
+                        yield tuple(indices), Task((rel,), self.label, tuple(jobs)), where
+                    elif pairs:
+                        task = Task((rel,), self.label, tuple(job for _, job in pairs),
+                                    made=(made or {}).get(jobs[0].rel, ()))
                         yield tuple(i for i, _ in pairs), task, where
                 elif jobs:
                     yield tuple(indices), Task((rel,), self.label, tuple(jobs)), where
@@ -301,21 +308,28 @@ class Plan:
         """The number of outputs planned."""
         return self.planned
 
-    def indexed(self, done: npt.NDArray[np.bool_] | None = None) -> Iterator[Indexed]:
-        """Every task with the plan index of each job, in plan order; jobs flagged in ``done`` left out."""
+    def indexed(self, done: npt.NDArray[np.bool_] | None = None,
+                made: Mapping[str, tuple[tuple[int, str], ...]] | None = None) -> Iterator[Indexed]:
+        """Every task with the plan index of each job, in plan order; jobs flagged in ``done`` left out.
+
+        A task with outputs done carries ``made[first output's path]``: (copy, sha256) of those outputs.
+        """
+        made = made or {}
         for section in self.sections:
             if done is not None and done[section.start:section.start + section.count].all():
                 continue  # nothing to make here: the section is not even read
-            yield from section.tasks(done)
+            for indices, task, _ in section.located(done, made):
+                yield indices, task
         index = self.tail_start
         for task in self.tail:
-            indices = range(index, index + len(task.jobs))
+            numbers = range(index, index + len(task.jobs))
             index += len(task.jobs)
-            keep = [(i, job) for i, job in zip(indices, task.jobs, strict=True) if done is None or not done[i]]
+            keep = [(i, job) for i, job in zip(numbers, task.jobs, strict=True) if done is None or not done[i]]
             if len(keep) == len(task.jobs):
-                yield tuple(indices), task
+                yield tuple(numbers), task
             elif keep:
-                yield tuple(i for i, _ in keep), Task(task.sources, task.label, tuple(job for _, job in keep))
+                yield tuple(i for i, _ in keep), replace(task, jobs=tuple(job for _, job in keep),
+                                                         made=made.get(task.jobs[0].rel, ()))
 
     def folders(self) -> list[str]:
         """The first path component of every output (a class folder), in plan order, each once."""
@@ -323,26 +337,42 @@ class Plan:
         seen.update(dict.fromkeys(_top(job.rel) for task in self.tail for job in task.jobs))
         return list(seen)
 
-    def jobs_in(self, folder: str) -> Iterator[tuple[int, Task, Job, int, int]]:
-        """Every planned output below one top folder, in plan order: its plan index, task and job, and
-        where its source is (section number and position in its names; -1, -1 for the tail's)."""
-        for k, section in enumerate(self.sections):
-            if section.label == folder:
-                for indices, task, where in section.located():
-                    for index, job in zip(indices, task.jobs, strict=True):
-                        yield index, task, job, k, where
-        index = self.tail_start
+    def jobs_in(self, folder: str) -> Iterator[tuple[JobKey, tuple[int, Task, Job, int, int]]]:
+        """Every planned output below one top folder, sorted by :func:`job_key` (a task's outputs are
+        adjacent): its plan index, task and job, and where its source is (section number and position
+        in its names; -1, -1 for the tail's)."""
+        def sections() -> Iterator[tuple[JobKey, tuple[int, Task, Job, int, int]]]:
+            for k, section in enumerate(self.sections):
+                if section.label == folder:
+                    for indices, task, where in section.located():
+                        for index, job in zip(indices, task.jobs, strict=True):
+                            yield job_key(task.sources[0], job.kind, job.copy), (index, task, job, k, where)
+
+        tail, index = [], self.tail_start
         for task in self.tail:
             for job in task.jobs:
                 if _top(job.rel) == folder:
-                    yield index, task, job, -1, -1
+                    tail.append((job_key(task.sources[0], job.kind, job.copy), (index, task, job, -1, -1)))
                 index += 1
+        tail.sort(key=lambda item: item[0])
+        return heapq.merge(sections(), tail, key=lambda item: item[0])
 
     def tasks_pending(self, done: npt.NDArray[np.bool_] | None) -> int:
         """How many tasks still have an output to make."""
         if done is None:
             return sum(_task_count(s) for s in self.sections) + len(self.tail)
         return sum(1 for _ in self.indexed(done))
+
+
+JobKey = tuple[str, int, int]
+_KIND_ORDER = {"original": 0, "augmented": 1, "tta": 1, "smote": 2}
+
+
+def job_key(source: str, kind: str, copy: int) -> JobKey:
+    """The order the resume join reads outputs in: by source, then kind (original, generated, SMOTE),
+    then copy, so that the outputs of one task are adjacent; a manifest row gets the key of the output
+    it claims to be (its first source, kind and copy)."""
+    return source, _KIND_ORDER.get(kind, 3), copy
 
 
 def _task_count(section: Section) -> int:

@@ -32,7 +32,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import overload
+from typing import Any, overload
 
 import numpy as np
 import numpy.typing as npt
@@ -119,6 +119,15 @@ class Names(Sequence[str]):
     def nbytes(self) -> int:
         """The memory the packed names take."""
         return len(self._blob) + self._ends.nbytes
+
+    def has_folders(self) -> bool:
+        """True when a name has a folder in it (an image in a sub-folder of its class)."""
+        return b"/" in self._blob
+
+    def fingerprint(self, digest: Any) -> None:
+        """Feed the names to a hashlib digest (the packed bytes and each name's end), without decoding."""
+        digest.update(self._blob)
+        digest.update(self._ends.astype("<i8").tobytes())
 
 
 _BATCH = 4096  # names decoded at once when iterating

@@ -137,7 +137,7 @@ def _parse_row(record: list[str], width: int) -> Row | None:
     if redraw < 0:
         return None
     digest = values.get("sha256", "")
-    if digest and (len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest)):
+    if digest and (len(digest) != 64 or digest.strip("0123456789abcdef")):
         return None
     return Row(path=values["path"], label=values["label"], kind=values["kind"], sources=values["sources"],
                copy=copy, seed=seed, ops=values["ops"], sha256=digest,

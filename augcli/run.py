@@ -24,6 +24,7 @@ import numpy as np
 import numpy.typing as npt
 
 from augcli import manifest as M
+from augcli import seal
 from augcli.compose import Op, label_weights
 from augcli.errors import RunError
 from augcli.io import (
@@ -43,6 +44,7 @@ from augcli.plan import Job, Task, output_suffix
 from augcli.pool import map_tasks
 from augcli.recipe import Recipe
 from augcli.render import decode_factor, render_kept, same_pixels
+from augcli.resume import Resume
 from augcli.rng import generator, redraw_seed
 from augcli.sections import Indexed, Plan
 from augcli.spool import Sorter
@@ -535,6 +537,11 @@ class _Tally:
 def _run_locked(plan: Plan, ctx: Context, record: M.RunRecord, workers: int, overwrite: bool,
                 errors: list[tuple[str, str]], progress: Progress | None) -> RunStats:
     out_root = ctx.out_root
+    sealed = _sealed(plan, ctx, record, errors)
+    if sealed is not None:
+        if progress:
+            progress(plan.planned, plan.planned)
+        return sealed
     state = prepare(out_root, ctx.in_root, plan, record, overwrite)
     M.write_record(out_root / M.RUN_RECORD, record)
     M.write_rows(out_root / M.MANIFEST, state.kept_rows())
@@ -543,7 +550,26 @@ def _run_locked(plan: Plan, ctx: Context, record: M.RunRecord, workers: int, ove
     planned, kept = plan.planned, state.kept_count
     if progress:
         progress(kept, planned)
+    problems = list(errors)  # the scan's: all errors.csv lists when every input could be read
     tally = _Tally(Sorter(out_root), Sorter(out_root), state.labels, state.added, errors, redrawn=state.redrawn)
+    with tally.rows, tally.stamps:
+        _work(plan, ctx, workers, state, tally, progress)
+        if tally.made:  # else the manifest written first is already the kept rows in plan order
+            M.write_rows(out_root / M.MANIFEST, _final_rows(out_root, state.done, kept, tally.rows))
+        if tally.stamps.added:
+            M.write_sorted_stamps(out_root / M.SOURCES, _final_stamps(out_root, kept_stamps.count, tally.stamps))
+    M.write_errors(out_root / M.ERRORS, errors)
+    stats = RunStats(planned, tally.made, kept, tally.skipped, state.stale, tuple(sorted(errors)),
+                     dict(tally.labels), dict(tally.added), out_root / M.MANIFEST, tally.redrawn)
+    if seal.sealable(plan) and tally.made + kept == planned and errors == problems:
+        seal.write(out_root, ctx.in_root, plan, errors, stats.redrawn)
+    return stats
+
+
+def _work(plan: Plan, ctx: Context, workers: int, state: Resume, tally: _Tally, progress: Progress | None) -> None:
+    """Make what is still to make: each result recorded (rows and stamps appended, then its files moved
+    into place) and tallied (new rows and stamps sorted on disk)."""
+    out_root = ctx.out_root
     manifest, sources = M.Appender(out_root / M.MANIFEST), M.Appender(out_root / M.SOURCES)
     results = map_tasks(_run_indexed, plan.indexed(state.done, state.made), _init_worker, ctx, workers,
                         state.pending_tasks)
@@ -553,22 +579,25 @@ def _run_locked(plan: Plan, ctx: Context, record: M.RunRecord, workers: int, ove
             _commit(result, manifest, sources)
             tally.take(keys, result)
             if progress:
-                progress(len(result.rows) + result.skipped, planned)
+                progress(len(result.rows) + result.skipped, plan.planned)
     except (KeyboardInterrupt, _Terminated) as exc:
         name = "interrupted" if isinstance(exc, KeyboardInterrupt) else "terminated"
-        raise Interrupted(kept + tally.made, planned, name) from None
+        raise Interrupted(state.kept_count + tally.made, plan.planned, name) from None
     finally:
         results.close()  # stops the pool's workers now, not at garbage collection
         manifest.close()
         sources.close()
-    with tally.rows, tally.stamps:
-        if tally.made:  # else the manifest written first is already the kept rows in plan order
-            M.write_rows(out_root / M.MANIFEST, _final_rows(out_root, state.done, kept, tally.rows))
-        if tally.stamps.added:
-            M.write_sorted_stamps(out_root / M.SOURCES, _final_stamps(out_root, kept_stamps.count, tally.stamps))
-    M.write_errors(out_root / M.ERRORS, errors)
-    return RunStats(planned, tally.made, kept, tally.skipped, state.stale, tuple(sorted(errors)),
-                    dict(tally.labels), dict(tally.added), out_root / M.MANIFEST, tally.redrawn)
+
+
+def _sealed(plan: Plan, ctx: Context, record: M.RunRecord, problems: list[tuple[str, str]]) -> RunStats | None:
+    """The result of a rerun with nothing to do, when the seal of the earlier run holds (augcli.seal)."""
+    old = M.read_record(ctx.out_root / M.RUN_RECORD)
+    redrawn = seal.check(ctx.out_root, ctx.in_root, plan, problems, old, record) if old is not None else None
+    if redrawn is None:
+        return None
+    labels, added = seal.counts(plan)
+    return RunStats(plan.planned, 0, plan.planned, 0, 0, tuple(sorted(problems)), labels, added,
+                    ctx.out_root / M.MANIFEST, redrawn)
 
 
 class _Counted(Iterator[M.Stamp]):

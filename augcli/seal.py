@@ -1,0 +1,258 @@
+"""The seal of a finished run: what a rerun with nothing to do must find unchanged, so it can say so
+without reading the manifest (a rerun of millions of outputs otherwise reads and joins millions of rows).
+
+A run that made or kept every planned output, with no input it could not read, seals its folder. The seal
+is a few hundred bytes kept in an extended attribute (``user.augcli.seal``) of ``augcli-run.json``, not in
+any file's bytes (those stay the same whatever folder a run writes to); every run that takes the full
+path rewrites that file first, so the seal goes with it. It holds digests of:
+- ``inputs``: the scan (classes, each class's names, the problems left out) and every input's size and
+  mtime, taken at the end of the run and checked against the stamps the workers recorded when they read
+  the inputs (an input changed during the run gets no seal);
+- ``files``: inode, size, mtime and change time of manifest.csv, augcli-sources.csv and errors.csv;
+- ``folders``: inode and change time of every folder holding an output. Creating, removing or renaming
+  an entry in a folder sets its change time (POSIX), and a change time cannot be set back by hand, so an
+  output deleted, added or replaced since the seal shows here. The seal waits until the file system's
+  clock has moved past every change time it records, so a change in the same clock tick still shows;
+and the number of redrawn rows (the other counts follow from the plan, every output of which is there).
+
+A rerun with the same run record (identity, version, input folder, plan size) checks the files and
+folders (one ``lstat`` each), then stats each input (relative to its class folder): all equal, nothing
+is read, written or removed. Anything else, including a touched input with the same bytes, takes the
+full path (``augcli.outdir.prepare``). ``AUGCLI_FULL_CHECK=1`` always takes the full path; so does a file
+system without user extended attributes. What a seal trusts beyond the full path: that no one rewrote a
+bookkeeping file in place keeping its inode, size, mtime and change time (the kernel sets the last).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import heapq
+import json
+import os
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from augcli import manifest as M
+from augcli.io import temp_path
+from augcli.sections import Plan
+
+VERSION = 1
+ATTRIBUTE = "user.augcli.seal"
+_FILES = (M.MANIFEST, M.SOURCES, M.ERRORS)
+_CLOCK_WAIT = 2.0  # seconds the seal waits at most for the file system's clock to move on
+
+
+def full_check() -> bool:
+    """True when the environment asks every rerun to take the full path."""
+    return os.environ.get("AUGCLI_FULL_CHECK", "") not in ("", "0")
+
+
+def sealable(plan: Plan) -> bool:
+    """A plan read class by class from the scan alone (not SMOTE's, planned from features)."""
+    return bool(plan.sections) and not plan.tail
+
+
+def check(out_root: Path, in_root: Path, plan: Plan, problems: Sequence[tuple[str, str]], old: M.RunRecord,
+          record: M.RunRecord) -> int | None:
+    """The redrawn rows the seal of the earlier run records when the folder and the inputs are as it says
+    (nothing to do); else None."""
+    if full_check() or not sealable(plan) or old.to_json() != record.to_json():
+        return None
+    seal = _read(out_root / M.RUN_RECORD)
+    if seal is None or seal.get("version") != VERSION:
+        return None
+    if seal.get("files") != _files_digest(out_root) or seal.get("folders") != _folders_digest(out_root, plan):
+        return None
+    stats = _input_stats(in_root, plan)
+    if stats is None or seal.get("inputs") != _digest(plan, stats, problems):
+        return None
+    redrawn = seal.get("redrawn")
+    return redrawn if isinstance(redrawn, int) and not isinstance(redrawn, bool) else None
+
+
+def write(out_root: Path, in_root: Path, plan: Plan, problems: Sequence[tuple[str, str]], redrawn: int) -> bool:
+    """Seal a run that just finished every planned output; False when it cannot be sealed (an input
+    changed since it was read, the file system's clock did not move, no extended attributes)."""
+    stats = _input_stats(in_root, plan)
+    if stats is None or not _stamps_agree(out_root / M.SOURCES, plan, stats):
+        return False
+    files, folders = _measure_files(out_root), _measure_folders(out_root, plan)
+    latest = max([item[3] for item in files.values() if item] + [item[1] for item in folders.values()], default=0)
+    if not _clock_after(out_root, latest):
+        return False
+    if _measure_files(out_root) != files or _measure_folders(out_root, plan) != folders:
+        return False  # something moved while the seal was being made
+    seal = {"version": VERSION, "inputs": _digest(plan, stats, problems), "files": _hash(files),
+            "folders": _hash(folders), "redrawn": redrawn}
+    try:
+        os.setxattr(out_root / M.RUN_RECORD, ATTRIBUTE, json.dumps(seal, sort_keys=True).encode(),
+                    follow_symlinks=False)
+    except (OSError, AttributeError):  # no user extended attributes here (or on this system)
+        return False
+    return True
+
+
+def counts(plan: Plan) -> tuple[dict[str, int], dict[str, int]]:
+    """Rows per class and rows that are not originals per class, when every planned output was made."""
+    labels, added = {}, {}
+    for section in plan.sections:
+        kept = section.kept()
+        originals = (len(section.names) if kept is None else len(kept)) * int(section.original)
+        if section.count:
+            labels[section.label] = section.count
+            added[section.label] = section.count - originals
+    return labels, added
+
+
+def _read(record: Path) -> Mapping[str, Any] | None:
+    try:
+        seal = json.loads(os.getxattr(record, ATTRIBUTE, follow_symlinks=False))
+    except (OSError, AttributeError, ValueError):
+        return None
+    return seal if isinstance(seal, dict) else None
+
+
+def _hash(value: Any) -> str:
+    return hashlib.blake2b(json.dumps(value, sort_keys=True).encode(), digest_size=20).hexdigest()
+
+
+def _files_digest(out_root: Path) -> str:
+    return _hash(_measure_files(out_root))
+
+
+def _folders_digest(out_root: Path, plan: Plan) -> str:
+    return _hash(_measure_folders(out_root, plan))
+
+
+# ---------------------------------------------------------------- the output folder
+
+
+def _measure_files(out_root: Path) -> dict[str, list[int] | None]:
+    """(inode, size, mtime, change time) of each bookkeeping file; None for one that is not there."""
+    found: dict[str, list[int] | None] = {}
+    for name in _FILES:
+        try:
+            stat = os.lstat(out_root / name)
+        except FileNotFoundError:
+            found[name] = None
+            continue
+        found[name] = [stat.st_ino, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns]
+    return found
+
+
+def _measure_folders(out_root: Path, plan: Plan) -> dict[str, list[int]]:
+    """(inode, change time) of every folder the plan writes into; -1s for one that is not there."""
+    found = {}
+    for folder in output_folders(plan):
+        try:
+            stat = os.lstat(out_root / folder)
+            found[folder] = [stat.st_ino, stat.st_ctime_ns]
+        except OSError:
+            found[folder] = [-1, -1]
+    return found
+
+
+def output_folders(plan: Plan) -> list[str]:
+    """The folders of every planned output (a class folder and the sub-folders its names have), sorted."""
+    folders: set[str] = set()
+    for section in plan.sections:
+        folders.add(section.label)
+        if section.names.has_folders():
+            folders.update(f"{section.label}/{name.rpartition('/')[0]}" for name in section.names if "/" in name)
+    return sorted(folders)
+
+
+def _clock_after(out_root: Path, latest: int) -> bool:
+    """Wait until a file made now in ``out_root`` gets a change time after ``latest`` (this file system's
+    clock, whatever its tick): a later change to a sealed folder then always shows."""
+    probe = temp_path(out_root / "seal")
+    deadline = time.monotonic() + _CLOCK_WAIT
+    try:
+        while True:
+            fd = os.open(probe, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600)
+            try:
+                now = os.fstat(fd).st_ctime_ns
+            finally:
+                os.close(fd)
+                os.unlink(probe)
+            if now > latest:
+                return True
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.001)
+    except OSError:
+        return False
+
+
+# ---------------------------------------------------------------- the inputs
+
+
+Stats = list[tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]]  # per section: sizes, mtimes
+
+
+def _input_stats(in_root: Path, plan: Plan) -> Stats | None:
+    """Size and mtime of every scanned input, class by class (a stat relative to its class folder);
+    None when one cannot be stat'ed."""
+    stats: Stats = []
+    for section in plan.sections:
+        try:
+            fd = os.open(in_root / section.label, os.O_RDONLY | os.O_DIRECTORY)
+        except OSError:
+            return None
+        sizes, mtimes = np.empty(len(section.names), np.int64), np.empty(len(section.names), np.int64)
+        try:
+            for j, name in enumerate(section.names):
+                stat = os.stat(name, dir_fd=fd)
+                sizes[j], mtimes[j] = stat.st_size, stat.st_mtime_ns
+        except OSError:
+            return None
+        finally:
+            os.close(fd)
+        stats.append((sizes, mtimes))
+    return stats
+
+
+def _digest(plan: Plan, stats: Stats, problems: Sequence[tuple[str, str]]) -> str:
+    """One digest of the scan (classes, names, problems) and of every input's size and mtime."""
+    digest = hashlib.blake2b(b"augcli-seal-inputs-1", digest_size=20)
+    for section, (sizes, mtimes) in zip(plan.sections, stats, strict=True):
+        digest.update(section.label.encode("utf-8", "surrogatepass") + b"\0")
+        section.names.fingerprint(digest)
+        digest.update(sizes.astype("<i8").tobytes())
+        digest.update(mtimes.astype("<i8").tobytes())
+    for path, reason in sorted(problems):
+        digest.update(b"\1" + path.encode("utf-8", "surrogatepass") + b"\0" + reason.encode("utf-8", "surrogatepass"))
+    return digest.hexdigest()
+
+
+def _stamps_agree(stamps: Path, plan: Plan, stats: Stats) -> bool:
+    """Every stamp the run recorded is an input of the scan with the size and mtime it has now (an input
+    changed after it was read would otherwise be sealed as unchanged)."""
+    inputs = heapq.merge(*(_paths(section.label, k, section.names) for k, section in enumerate(plan.sections)))
+    current = next(inputs, None)
+    previous = ""
+    try:
+        for stamp in M.stream_stamps(stamps):
+            if stamp.path < previous:
+                return False  # not sorted: not the file a finished run writes
+            previous = stamp.path
+            while current is not None and current[0] < stamp.path:
+                current = next(inputs, None)
+            if current is None or current[0] != stamp.path:
+                return False
+            sizes, mtimes = stats[current[1]]
+            if (stamp.size, stamp.mtime_ns) != (int(sizes[current[2]]), int(mtimes[current[2]])):
+                return False
+    except ValueError:
+        return False
+    return True
+
+
+def _paths(label: str, k: int, names: Sequence[str]) -> Iterator[tuple[str, int, int]]:
+    for j, name in enumerate(names):
+        yield f"{label}/{name}", k, j

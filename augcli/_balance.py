@@ -223,7 +223,8 @@ def plan_balance(data: Dataset, targets: Targets, *, seed: int, fmt: str, method
         extra=extra, avoid=lambda label: [source.rel for source in data.sources.of(label)])
     smote_plan = None
     if pairs is not None:
-        out_names = [_smote_name(namings[group_key(a.split("/", 1)[0])], a, copy, fmt) for a, copy in pairs.wanted()]
+        out_names = [_smote_name(namings[group_key(a.split("/", 1)[0])](), a, copy, fmt)
+                     for a, copy in pairs.wanted()]
         smote_plan = pairs.named(out_names, seed)
     return BalancePlan(tasks=Plan(sections, smote_plan.tasks if smote_plan else ()), targets=targets, notes=notes,
                        smote=smote_plan)

@@ -71,7 +71,7 @@ class Section:
     words: tuple[str, ...] = ()  # tta: the variant names
     recipe_seed: int = 0
     fmt: str = "same"
-    naming: _Naming | None = None  # None: the plain names; else the group's own Namer's names
+    naming: Callable[[], _Naming | None] = lambda: None  # the group's names (None: plain), found when first read
 
     @property
     def tag(self) -> str:
@@ -128,7 +128,7 @@ class Section:
         return iter(sample_seeds(self.recipe_seed, words, numbers).tolist())
 
     def _jobs(self, rel: str, copies: int, seeds: Iterator[int]) -> list[Job]:
-        naming, group = self.naming, rel if self.kind == "tta" else ""
+        naming, group = self.naming(), rel if self.kind == "tta" else ""
         jobs = []
         if self.original:
             jobs.append(Job(naming.original(rel) if naming else rel, "original", 0, 0, group=group))
@@ -248,23 +248,24 @@ def _folded(names: list[str]) -> npt.NDArray[np.int64]:
 def make_sections(labels: Sequence[str], names: Callable[[str], Names], layouts: dict[str, Layout], *,
                   original: bool, kind: str, recipe_seed: int, fmt: str, words: tuple[str, ...] = (),
                   extra: dict[str, list[Wanted]] | None = None,
-                  avoid: Callable[[str], list[str]] | None = None) -> tuple[list[Section], dict[str, _Naming | None]]:
+                  avoid: Callable[[str], list[str]] | None = None
+                  ) -> tuple[list[Section], dict[str, Callable[[], _Naming | None]]]:
     """The sections of these classes in order, named group by group (classes equal once case-folded).
 
     ``extra`` holds, per group key, generated names asked for after the originals and before the
     sections' own (balance's SMOTE images); they step around ``avoid(label)`` (the class's sources).
-    Returns the sections and each group's naming (None: plain names), to name the extra ones.
+    Returns the sections and each group's naming (a function, run when the group is first read: so a
+    run starts writing before every class is named), to name the extra ones.
     """
     extra = extra or {}
     tag = TTA_TAG if kind == "tta" else AUG_TAG
     groups: dict[str, list[str]] = {}
     for label in labels:
         groups.setdefault(group_key(label), []).append(label)
-    namings = {}
+    namings: dict[str, Callable[[], _Naming | None]] = {}
     for key, members in groups.items():
-        wanted = extra.get(key, [])
-        avoided = [rel for label in members for rel in avoid(label)] if avoid and wanted else []
-        namings[key] = name_group(_Group(members, names, layouts, original, tag, words), fmt, wanted, avoided)
+        group = _Group(members, names, layouts, original, tag, words)
+        namings[key] = _once(_namer(group, fmt, extra.get(key, []), avoid))
     sections, start = [], 0
     for label in labels:
         layout = layouts[label]
@@ -276,6 +277,28 @@ def make_sections(labels: Sequence[str], names: Callable[[str], Names], layouts:
                                 recipe_seed=recipe_seed, fmt=fmt, naming=namings[group_key(label)]))
         start += count
     return sections, namings
+
+
+def _namer(group: _Group, fmt: str, extra: list[Wanted],
+           avoid: Callable[[str], list[str]] | None) -> Callable[[], _Naming | None]:
+    """The function that names a group (see :func:`name_group`)."""
+    def name() -> _Naming | None:
+        avoided = [rel for label in group.members for rel in avoid(label)] if avoid and extra else []
+        return name_group(group, fmt, extra, avoided)
+
+    return name
+
+
+def _once(compute: Callable[[], _Naming | None]) -> Callable[[], _Naming | None]:
+    """``compute``, run on the first call only."""
+    found: list[_Naming | None] = []
+
+    def value() -> _Naming | None:
+        if not found:
+            found.append(compute())
+        return found[0]
+
+    return value
 
 
 def group_key(label: str) -> str:

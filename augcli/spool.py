@@ -25,8 +25,8 @@ FAN_IN = 32  # runs merged at once; more are first merged into longer runs
 class Sorter:
     """Sort (key, value) items that may not fit in memory; equal keys keep their insertion order."""
 
-    def __init__(self, folder: Path | None = None, limit: int = LIMIT) -> None:
-        self.folder, self.limit = folder, max(1, limit)
+    def __init__(self, folder: Path | None = None, limit: int | None = None) -> None:
+        self.folder, self.limit = folder, max(1, limit or LIMIT)
         self._items: list[tuple[Any, int, Any]] = []
         self._runs: list[list[tuple[int, int]]] = []  # per run: (offset, size) of its blocks
         self._file: IO[bytes] | None = None

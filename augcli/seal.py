@@ -26,7 +26,6 @@ bookkeeping file in place keeping its inode, size, mtime and change time (the ke
 from __future__ import annotations
 
 import hashlib
-import heapq
 import json
 import os
 import time
@@ -68,8 +67,7 @@ def check(out_root: Path, in_root: Path, plan: Plan, problems: Sequence[tuple[st
         return None
     if seal.get("files") != _files_digest(out_root) or seal.get("folders") != _folders_digest(out_root, plan):
         return None
-    stats = _input_stats(in_root, plan)
-    if stats is None or seal.get("inputs") != _digest(plan, stats, problems):
+    if seal.get("inputs") != _inputs_digest(in_root, plan, problems):
         return None
     redrawn = seal.get("redrawn")
     return redrawn if isinstance(redrawn, int) and not isinstance(redrawn, bool) else None
@@ -78,8 +76,8 @@ def check(out_root: Path, in_root: Path, plan: Plan, problems: Sequence[tuple[st
 def write(out_root: Path, in_root: Path, plan: Plan, problems: Sequence[tuple[str, str]], redrawn: int) -> bool:
     """Seal a run that just finished every planned output; False when it cannot be sealed (an input
     changed since it was read, the file system's clock did not move, no extended attributes)."""
-    stats = _input_stats(in_root, plan)
-    if stats is None or not _stamps_agree(out_root / M.SOURCES, plan, stats):
+    inputs = _inputs_digest(in_root, plan, problems, out_root / M.SOURCES)
+    if inputs is None:
         return False
     files, folders = _measure_files(out_root), _measure_folders(out_root, plan)
     latest = max([item[3] for item in files.values() if item] + [item[1] for item in folders.values()], default=0)
@@ -87,7 +85,7 @@ def write(out_root: Path, in_root: Path, plan: Plan, problems: Sequence[tuple[st
         return False
     if _measure_files(out_root) != files or _measure_folders(out_root, plan) != folders:
         return False  # something moved while the seal was being made
-    seal = {"version": VERSION, "inputs": _digest(plan, stats, problems), "files": _hash(files),
+    seal = {"version": VERSION, "inputs": inputs, "files": _hash(files),
             "folders": _hash(folders), "redrawn": redrawn}
     try:
         os.setxattr(out_root / M.RUN_RECORD, ATTRIBUTE, json.dumps(seal, sort_keys=True).encode(),
@@ -192,67 +190,100 @@ def _clock_after(out_root: Path, latest: int) -> bool:
 # ---------------------------------------------------------------- the inputs
 
 
-Stats = list[tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]]  # per section: sizes, mtimes
-
-
-def _input_stats(in_root: Path, plan: Plan) -> Stats | None:
-    """Size and mtime of every scanned input, class by class (a stat relative to its class folder);
-    None when one cannot be stat'ed."""
-    stats: Stats = []
-    for section in plan.sections:
-        try:
-            fd = os.open(in_root / section.label, os.O_RDONLY | os.O_DIRECTORY)
-        except OSError:
+def _inputs_digest(in_root: Path, plan: Plan, problems: Sequence[tuple[str, str]],
+                   stamps: Path | None = None) -> str | None:
+    """One digest of the scan (classes, names, problems) and of every input's size and mtime, class by
+    class (one class's numbers in memory at a time); None when an input cannot be stat'ed or, given the
+    run's ``stamps``, when one differs from its stamp (it changed after it was read)."""
+    digests: dict[int, bytes] = {}
+    order = sorted(range(len(plan.sections)), key=lambda k: plan.sections[k].label + "/")  # the stamps' order
+    records = _stamp_records(stamps) if stamps is not None else None
+    for k in order:
+        section = plan.sections[k]
+        stats = _class_stats(in_root, section.label, section.names)
+        if stats is None or (records is not None and not records.agree(section.label, section.names, *stats)):
             return None
-        sizes, mtimes = np.empty(len(section.names), np.int64), np.empty(len(section.names), np.int64)
-        try:
-            for j, name in enumerate(section.names):
-                stat = os.stat(name, dir_fd=fd)
-                sizes[j], mtimes[j] = stat.st_size, stat.st_mtime_ns
-        except OSError:
-            return None
-        finally:
-            os.close(fd)
-        stats.append((sizes, mtimes))
-    return stats
-
-
-def _digest(plan: Plan, stats: Stats, problems: Sequence[tuple[str, str]]) -> str:
-    """One digest of the scan (classes, names, problems) and of every input's size and mtime."""
-    digest = hashlib.blake2b(b"augcli-seal-inputs-1", digest_size=20)
-    for section, (sizes, mtimes) in zip(plan.sections, stats, strict=True):
-        digest.update(section.label.encode("utf-8", "surrogatepass") + b"\0")
+        digest = hashlib.blake2b(section.label.encode("utf-8", "surrogatepass") + b"\0", digest_size=20)
         section.names.fingerprint(digest)
-        digest.update(sizes.astype("<i8").tobytes())
-        digest.update(mtimes.astype("<i8").tobytes())
+        digest.update(stats[0].astype("<i8").tobytes())
+        digest.update(stats[1].astype("<i8").tobytes())
+        digests[k] = digest.digest()
+    if records is not None and not records.finished():
+        return None
+    whole = hashlib.blake2b(b"augcli-seal-inputs-1", digest_size=20)
+    for k in range(len(plan.sections)):
+        whole.update(digests[k])
     for path, reason in sorted(problems):
-        digest.update(b"\1" + path.encode("utf-8", "surrogatepass") + b"\0" + reason.encode("utf-8", "surrogatepass"))
-    return digest.hexdigest()
+        whole.update(b"\1" + path.encode("utf-8", "surrogatepass") + b"\0" + reason.encode("utf-8", "surrogatepass"))
+    return whole.hexdigest()
 
 
-def _stamps_agree(stamps: Path, plan: Plan, stats: Stats) -> bool:
-    """Every stamp the run recorded is an input of the scan with the size and mtime it has now (an input
-    changed after it was read would otherwise be sealed as unchanged)."""
-    inputs = heapq.merge(*(_paths(section.label, k, section.names) for k, section in enumerate(plan.sections)))
-    current = next(inputs, None)
-    previous = ""
+def _class_stats(in_root: Path, label: str, names: Sequence[str]
+                 ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]] | None:
+    """Size and mtime of each input of a class (a stat relative to the class folder); None when one
+    cannot be stat'ed."""
     try:
-        for stamp in M.stream_stamps(stamps):
-            if stamp.path < previous:
-                return False  # not sorted: not the file a finished run writes
-            previous = stamp.path
-            while current is not None and current[0] < stamp.path:
-                current = next(inputs, None)
-            if current is None or current[0] != stamp.path:
-                return False
-            sizes, mtimes = stats[current[1]]
-            if (stamp.size, stamp.mtime_ns) != (int(sizes[current[2]]), int(mtimes[current[2]])):
-                return False
-    except ValueError:
+        fd = os.open(in_root / label, os.O_RDONLY | os.O_DIRECTORY)
+    except OSError:
+        return None
+    sizes, mtimes = np.empty(len(names), np.int64), np.empty(len(names), np.int64)
+    try:
+        for j, name in enumerate(names):
+            stat = os.stat(name, dir_fd=fd)
+            sizes[j], mtimes[j] = stat.st_size, stat.st_mtime_ns
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+    return sizes, mtimes
+
+
+class _StampRecords:
+    """The run's stamps (sorted by path, so each class's are together, in the order of the classes'
+    ``label/``), checked class by class against the inputs' sizes and mtimes."""
+
+    def __init__(self, stamps: Iterator[M.Stamp]) -> None:
+        self.stamps = stamps
+        self.head = next(stamps, None)
+        self.ok = True
+
+    def agree(self, label: str, names: Sequence[str], sizes: npt.NDArray[np.int64],
+              mtimes: npt.NDArray[np.int64]) -> bool:
+        """Every stamp of this class names one of its inputs, with its size and mtime now."""
+        prefix = label + "/"
+        j = 0
+        while self.ok and self.head is not None and self.head.path < prefix + "\U0010ffff":
+            stamp = self.head
+            if not stamp.path.startswith(prefix):
+                return self._fail()  # a stamp of no class: not from this plan
+            name = stamp.path[len(prefix):]
+            while j < len(names) and names[j] < name:
+                j += 1
+            if j == len(names) or names[j] != name or (stamp.size, stamp.mtime_ns) != (int(sizes[j]), int(mtimes[j])):
+                return self._fail()
+            self.head = self._next()
+        return self.ok
+
+    def finished(self) -> bool:
+        """Every stamp was one of a class's inputs."""
+        return self.ok and self.head is None
+
+    def _next(self) -> M.Stamp | None:
+        try:
+            return next(self.stamps, None)
+        except ValueError:
+            self.ok = False
+            return None
+
+    def _fail(self) -> bool:
+        self.ok = False
         return False
-    return True
 
 
-def _paths(label: str, k: int, names: Sequence[str]) -> Iterator[tuple[str, int, int]]:
-    for j, name in enumerate(names):
-        yield f"{label}/{name}", k, j
+def _stamp_records(path: Path) -> _StampRecords:
+    records = _StampRecords(iter(()))
+    try:
+        records = _StampRecords(M.stream_stamps(path))
+    except ValueError:
+        records.ok = False
+    return records

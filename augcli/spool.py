@@ -17,7 +17,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
-LIMIT = 32_768  # items held in memory before a sorted run is written
+LIMIT = 16_384  # items held in memory before a sorted run is written
 BLOCK = 1024  # items per pickled block: what a run's reader holds at a time
 FAN_IN = 32  # runs merged at once; more are first merged into longer runs
 

@@ -10,8 +10,8 @@ sampling strategy), so a small class gets its own k and its own seeded ``RandomS
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -45,7 +45,7 @@ class SmotePlan:
     features: str  # "pixels", "hog", "color_hist" or the path of an embeddings file
     feature_size: int
     in_root: Path
-    vectors: dict[str, Vector]  # input path -> feature vector (readable inputs only)
+    vectors: Mapping[str, Vector]  # input path -> feature vector (readable inputs only; a FeatureTable)
     synthetic: dict[str, Vector]  # output path -> feature vector of each synthetic row
     errors: tuple[tuple[str, str], ...] = ()  # inputs left out of the features: (path, reason)
 
@@ -146,7 +146,7 @@ class SmotePairs:
     features: str
     feature_size: int
     in_root: Path
-    vectors: dict[str, Vector]
+    vectors: Mapping[str, Vector]
     errors: tuple[tuple[str, str], ...]
 
     def wanted(self) -> list[tuple[str, int]]:
@@ -217,12 +217,25 @@ def smote_pairs(data: Dataset, needs: dict[str, int], *, recipe_seed: int, featu
         else []
     )
     rels = [s.rel for s in data.sources if s.rel in vectors]
-    pairs, fallback, class_notes = plan_pairs([vectors[rel] for rel in rels], [_label(rel) for rel in rels],
+    pairs, fallback, class_notes = plan_pairs(_Rows(vectors, rels), [_label(rel) for rel in rels],
                                               data.classes, needs, variant=variant, k_neighbors=k_neighbors,
                                               recipe_seed=recipe_seed)
     return SmotePairs(numbered=number_pairs(rels, pairs), fallback=fallback, notes=tuple(notes + class_notes),
                       features=name, feature_size=feature_size, in_root=data.root, vectors=vectors,
                       errors=tuple(errors))
+
+
+class _Rows(Sequence[Vector]):
+    """The feature vectors of ``rels`` in order, read from their table when asked (a table may be on disk)."""
+
+    def __init__(self, table: Mapping[str, Vector], rels: Sequence[str]) -> None:
+        self.table, self.rels = table, rels
+
+    def __len__(self) -> int:
+        return len(self.rels)
+
+    def __getitem__(self, i: int) -> Vector:  # type: ignore[override]
+        return self.table[self.rels[i]]
 
 
 def plan_pairs(vectors: Sequence[Vector], labels: Sequence[str], classes: Sequence[str], needs: dict[str, int], *,
@@ -231,10 +244,15 @@ def plan_pairs(vectors: Sequence[Vector], labels: Sequence[str], classes: Sequen
 
     Returns the pairs (indices into ``vectors``), the images per class left to transforms (a class
     with fewer than two readable images), and notes for the user.
+
+    Plain SMOTE looks at one class only (its neighbours, its draws): imbalanced-learn is given that
+    class's rows and one row of another class (it refuses a single class), which makes the same pairs as
+    the whole matrix (tests/test_smote.py holds them equal), so only one class's vectors are ever in
+    memory in float64. The other variants look across classes and get every row.
     """
     codes = {label: i for i, label in enumerate(classes)}
     y = np.array([codes[label] for label in labels], dtype=np.int64)
-    X = np.stack(list(vectors)).astype(np.float64) if len(vectors) else np.zeros((0, 1))
+    X = _matrix(vectors, range(len(vectors))) if variant != "smote" else None
     fallback: dict[str, int] = {}
     pairs: list[Pair] = []
     notes: list[str] = []
@@ -251,10 +269,24 @@ def plan_pairs(vectors: Sequence[Vector], labels: Sequence[str], classes: Sequen
         if k < k_neighbors:
             notes.append(f"class {label}: only {size} images, so k_neighbors is {k} for it (asked {k_neighbors})")
         share = need / sum(max(n, 0) for n in needs.values())
-        made, class_notes = _class_pairs(X, y, codes[label], label, need, variant, k, recipe_seed, share)
+        if X is None:  # plain SMOTE: the class and one other row
+            rows = np.flatnonzero(y == codes[label])
+            rows = np.concatenate([rows, np.flatnonzero(y != codes[label])[:1]])
+            made, class_notes = _class_pairs(_matrix(vectors, rows), y[rows], codes[label], label, need, variant, k,
+                                             recipe_seed, share)
+            made = [replace(pair, a=int(rows[pair.a]), b=int(rows[pair.b])) for pair in made]
+        else:
+            made, class_notes = _class_pairs(X, y, codes[label], label, need, variant, k, recipe_seed, share)
         pairs += made
         notes += class_notes
     return pairs, fallback, notes
+
+
+def _matrix(vectors: Sequence[Vector], rows: Sequence[int] | npt.NDArray[np.intp]) -> npt.NDArray[np.float64]:
+    """The float64 matrix of some rows (what imbalanced-learn works on)."""
+    if not len(rows):
+        return np.zeros((0, 1))
+    return np.stack([np.asarray(vectors[int(i)], dtype=np.float64) for i in rows])
 
 
 # ---------------------------------------------------------------- making and saving

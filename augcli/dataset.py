@@ -278,9 +278,8 @@ def _class_files(root: Path, label: str, problems: list[Problem]) -> list[str]:
             name = entry.name
             dot = name.rfind(".")
             try:
-                if 0 < dot < len(name) - 1 and name[dot:].lower() in images and not entry.is_symlink() \
-                        and entry.is_file():
-                    found.append(prefix + name)  # the common case, decided from the listing alone
+                if 0 < dot < len(name) - 1 and name[dot:].lower() in images and entry.is_file(follow_symlinks=False):
+                    found.append(prefix + name if prefix else name)  # the common case, from the listing alone
                 else:
                     _visit(entry, prefix + name, f"{label}/{prefix}{name}", folders, found, problems)
             except OSError as exc:

@@ -70,8 +70,9 @@ class Resume:
     def kept_rows(self) -> Iterator[M.Row]:
         """The kept rows in plan order (read once)."""
         if self.kept is not None:
-            for _, values in self.kept.merged():
-                yield M.Row(*values)
+            with self.kept:
+                for _, values in self.kept.merged():
+                    yield M.Row(*values)
 
 
 # ---------------------------------------------------------------- the earlier manifest

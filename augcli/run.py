@@ -14,7 +14,7 @@ import os
 import signal
 import threading
 from collections import Counter
-from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from itertools import islice
@@ -417,13 +417,6 @@ def _unread(task: Task, result: TaskResult, reason: str) -> TaskResult:
     rel = task.sources[0]
     return TaskResult(errors=[(rel, reason)], skipped=len(task.jobs),
                       stamps=[stamp for stamp in result.stamps if stamp.path != rel])
-
-
-def execute(tasks: Iterable[Task], ctx: Context, workers: int, count: int | None = None
-            ) -> Generator[TaskResult, None, None]:
-    """Run a plan's tasks, yielding results as they finish (``count``: how many, when ``tasks`` is a stream)."""
-    _CHECKED.clear()  # folders are proven again for every run: a link may have appeared since the last one
-    return map_tasks(run_task, tasks, _init_worker, ctx, workers, count)
 
 
 def _run_indexed(item: Indexed, ctx: Context | None = None) -> tuple[list[int], TaskResult]:

@@ -226,16 +226,14 @@ def _class_stats(in_root: Path, label: str, names: Sequence[str]
         fd = os.open(in_root / label, os.O_RDONLY | os.O_DIRECTORY)
     except OSError:
         return None
-    sizes, mtimes = np.empty(len(names), np.int64), np.empty(len(names), np.int64)
     try:
-        for j, name in enumerate(names):
-            stat = os.stat(name, dir_fd=fd)
-            sizes[j], mtimes[j] = stat.st_size, stat.st_mtime_ns
+        stats = [os.stat(name, dir_fd=fd) for name in names]
     except OSError:
         return None
     finally:
         os.close(fd)
-    return sizes, mtimes
+    sizes = np.fromiter((stat.st_size for stat in stats), dtype=np.int64, count=len(stats))
+    return sizes, np.fromiter((stat.st_mtime_ns for stat in stats), dtype=np.int64, count=len(stats))
 
 
 class _StampRecords:

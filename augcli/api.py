@@ -47,7 +47,8 @@ def load_recipe(path: str | Path | None = None, *, allow_custom: bool = True) ->
     """Load and validate a recipe; None gives the packaged default recipe.
 
     Args:
-        path: a recipe file, or None for the packaged default.
+        path: a recipe file, or the name of a bundled recipe (``"light"``; an existing file of that name
+            wins), or None for the packaged default.
         allow_custom: False refuses ``custom`` steps (they import and run the Python module a recipe
             names) before anything is imported: use it for recipes from others.
 
@@ -57,14 +58,14 @@ def load_recipe(path: str | Path | None = None, *, allow_custom: bool = True) ->
     return _recipe.load_recipe(path, allow_custom=allow_custom)
 
 
-def _as_recipe(recipe: RecipeLike, allow_custom: bool = True) -> Recipe:
-    """Accept a Recipe, a path or None (the default recipe)."""
+def _as_recipe(recipe: RecipeLike, allow_custom: bool = True, what: str = "recipe") -> Recipe:
+    """Accept a Recipe, a path, a bundled recipe's name or None (the default recipe)."""
     if isinstance(recipe, Recipe):
         if not allow_custom and _names_custom(recipe.to_data()):
             raise InputError(f"recipe {recipe.source} has a custom step, which runs Python code; "
                              f"refused because custom steps are not allowed ({option('allow_custom', False)})")
         return recipe
-    return _recipe.load_recipe(recipe, allow_custom=allow_custom)
+    return _recipe.load_recipe(recipe, allow_custom=allow_custom, what=what)
 
 
 def _names_custom(data: Any) -> bool:
@@ -160,7 +161,7 @@ def _execute(run: _Run, tasks: list[Task], command: str, options: dict[str, Any]
         options = {**options, "full_decode": True}
     record = RunRecord(command=command, seed=run.seed, recipe=rec.to_data(), recipe_digest=rec.digest(),
                        max_pixels=run.max_pixels, options=options, input=str(data.root.resolve()),
-                       planned=count_outputs(tasks), augcli_version=__version__)
+                       planned=count_outputs(tasks), augcli_version=__version__, recipe_source=rec.source)
     mixing = any(recipe is not None and recipe.mixes() for recipe in (rec, then))
     catalog = tuple((source.rel, source.label) for source in data.sources) if mixing else ()
     ctx = Context(in_root=data.root, out_root=run.output, recipe=rec, then_recipe=then, max_pixels=run.max_pixels,
@@ -203,7 +204,7 @@ def expand(
     Args:
         input: ImageFolder tree (one sub-folder per class).
         output: folder to write; an earlier run of the same plan there is resumed.
-        recipe: Recipe, recipe path, or None for the default recipe.
+        recipe: Recipe, recipe path or bundled recipe name, or None for the default recipe.
         copies: augmented images per input (default: the recipe's ``copies``).
         tta: write a fixed test-time-augmentation set per input instead of random copies (the recipe's
             ``tta:`` set, else the built-in one); None: when the recipe has a ``tta:`` section.
@@ -269,7 +270,8 @@ def balance(
     Args:
         input: ImageFolder tree (one sub-folder per class).
         output: folder to write; an earlier run of the same plan there is resumed.
-        recipe: Recipe, recipe path, or None for the default recipe (its ``balance:`` section gives defaults).
+        recipe: Recipe, recipe path or bundled recipe name, or None for the default recipe (its ``balance:``
+            section gives defaults).
         target: "max" (every class reaches the largest), an integer N, or a ratio in (0, 1] of the
             largest class (``int(n_max * ratio)``, as imbalanced-learn); default: the recipe's, else max.
         method: "transforms" (recipe-augmented copies, spread evenly over a class's sources) or "smote".
@@ -299,7 +301,7 @@ def balance(
                          f"{option('method', 'smote')} or leave them out")
     smote_opts = B.SmoteOptions(features=str(features or "pixels"), variant=smote or "smote",
                                 k_neighbors=5 if k_neighbors is None else k_neighbors)
-    then = _as_recipe(then_recipe, allow_custom) if then_recipe is not None else None
+    then = _as_recipe(then_recipe, allow_custom, "then_recipe") if then_recipe is not None else None
     if opts.method in B.MIXING:
         run = replace(run, recipe=B.with_mixing(run.recipe, opts.method))
     targets = B.resolve(Counter(s.label for s in run.data.sources), opts)
@@ -380,7 +382,7 @@ def preview(
     Args:
         input: ImageFolder tree (one sub-folder per class).
         output: the sheet, a .png file outside ``input``.
-        recipe: Recipe, recipe path, or None for the default recipe.
+        recipe: Recipe, recipe path or bundled recipe name, or None for the default recipe.
         images, variants, cell: sample images (rows), variants per image, and cell size in pixels.
         seed: overrides the recipe's seed (variants use the seeds ``expand`` uses for copies 1..n).
         transform: sweep this transform across its parameter ranges instead of running the recipe.

@@ -95,9 +95,20 @@ def handle_errors(fn: F) -> F:
 
 
 # Options shared by several commands, declared once.
+def _complete_recipe(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[Any]:
+    """Shell completion of a recipe option: the bundled recipes' names, then files."""
+    from click.shell_completion import CompletionItem
+
+    from augcli.recipe import bundled_names
+
+    names = [CompletionItem(name) for name in bundled_names() if name.startswith(incomplete)]
+    return [*names, CompletionItem(incomplete, type="file")]
+
+
 recipe_option = click.option(
-    "--recipe", "-r", type=click.Path(dir_okay=False, path_type=Path), default=None,
-    help="Recipe YAML file (default: the built-in default recipe).")
+    "--recipe", "-r", type=click.Path(path_type=Path), default=None, shell_complete=_complete_recipe,
+    help="Recipe: a YAML file, or the name of a bundled recipe ('augcli recipes' lists them; a file of that "
+         "name wins). Default: the bundled default recipe.")
 seed_option = click.option("--seed", type=click.IntRange(0, 2**63 - 1), default=None,
                            help="Override the recipe's seed (0 to 2**63-1).")
 workers_option = click.option("--workers", "-w", type=click.IntRange(1, 256), default=None,
@@ -251,8 +262,8 @@ def expand(recipe: Path | None, copies: int | None, tta: bool | None, seed: int 
                    "supported: imbalanced-learn builds its rows without the hook augcli uses to trace each row "
                    "to its two source images and step, so they cannot become images.")
 @click.option("--k-neighbors", type=click.IntRange(1, 1000), default=None, help="SMOTE neighbours (default 5).")
-@click.option("--then-recipe", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Recipe applied after each SMOTE blend.")
+@click.option("--then-recipe", type=click.Path(path_type=Path), default=None, shell_complete=_complete_recipe,
+              help="Recipe applied after each SMOTE blend: a YAML file or a bundled recipe's name.")
 @overwrite_option
 @max_pixels_option
 @max_outputs_option
@@ -319,6 +330,34 @@ def transforms(name: str | None, markdown: bool) -> None:
     from augcli import docs
 
     click.echo(docs.transforms_markdown() if markdown else docs.transforms_text(name), nl=False)
+
+
+@cli.group(invoke_without_command=True)
+@click.pass_context
+def recipes(ctx: click.Context) -> None:
+    """List the bundled recipes, one line each; 'augcli recipes show NAME' prints one.
+
+    Pass one by name (--recipe light), or copy one to edit: augcli recipes show light > my.yaml
+    """
+    if ctx.invoked_subcommand is None:
+        from augcli.recipe import bundled, bundled_names
+
+        names = bundled_names()
+        width = max(map(len, names))
+        for name in names:
+            click.echo(f"{name:<{width}}  {bundled(name).purpose()}")
+        click.echo("Use one by name (--recipe light), or copy one to edit: augcli recipes show light > my.yaml",
+                   err=True)
+
+
+@recipes.command("show")
+@click.argument("name")
+@handle_errors
+def show_recipe(name: str) -> None:
+    """Print the bundled recipe NAME (redirect it to a file to edit it)."""
+    from augcli.recipe import bundled
+
+    click.echo(bundled(name).text(), nl=False)
 
 
 @cli.command()

@@ -308,6 +308,8 @@ def balance(
     check_total(sum(targets.total.values()), max_outputs, f"balance to {opts.target}")
     plan = B.plan_balance(run.data, targets, seed=run.seed, fmt=run.recipe.output.format, method=opts.method,
                           smote=smote_opts, workers=run.workers)
+    idle = B.idle_note(targets, opts)
+    plan = replace(plan, notes=(idle, *plan.notes)) if idle else plan
     stats = _execute(run, plan.tasks, "balance", {
         "target": opts.target, "per_class": dict(opts.per_class), "targets": targets.total, "method": opts.method,
         "undersample": opts.undersample,
@@ -333,7 +335,8 @@ def _balanced(run: _Run, plan: B.BalancePlan, stats: RunStats) -> BalanceResult:
                         title="Images per class, before and after balancing")
     return BalanceResult(**counts, before=before, target=dict(plan.targets.total),
                          added={c: added[c] for c in classes},
-                         removed={c: plan.targets.remove.get(c, 0) for c in classes}, chart=chart, notes=plan.notes)
+                         removed={c: plan.targets.remove.get(c, 0) for c in classes}, chart=chart,
+                         marked_notes=plan.notes)
 
 
 # ---------------------------------------------------------------- inspect, preview, replay

@@ -107,6 +107,7 @@ def _complete_recipe(ctx: click.Context, param: click.Parameter, incomplete: str
 
 recipe_option = click.option(
     "--recipe", "-r", type=click.Path(path_type=Path), default=None, shell_complete=_complete_recipe,
+    metavar="FILE|NAME",
     help="Recipe: a YAML file, or the name of a bundled recipe ('augcli recipes' lists them; a file of that "
          "name wins). Default: the bundled default recipe.")
 seed_option = click.option("--seed", type=click.IntRange(0, 2**63 - 1), default=None,
@@ -248,8 +249,9 @@ def expand(recipe: Path | None, copies: int | None, tta: bool | None, seed: int 
 @cli.command()
 @recipe_option
 @click.option("--target", "-t", default=None, metavar="max|N|RATIO",
-              help="Class size to reach: max (the largest class), a number N, or a ratio in (0, 1] of the "
-                   "largest class. Default: the recipe's balance target, else max.")
+              help="Class size to reach: max (every class up to the largest), N images per class (a whole number, "
+                   "--target 500), or a RATIO of the largest class in (0, 1], written with a point (--target 0.5; "
+                   "1.0 is max). Default: the recipe's balance target, else max.")
 @click.option("--method", "-m", type=click.Choice(["transforms", "smote", "mixup", "cutmix"]), default=None,
               help="How extra images are made (default: the recipe's, else transforms).")
 @click.option("--undersample", is_flag=True, help="Cut classes above the target to a random subset of it.")
@@ -263,6 +265,7 @@ def expand(recipe: Path | None, copies: int | None, tta: bool | None, seed: int 
                    "to its two source images and step, so they cannot become images.")
 @click.option("--k-neighbors", type=click.IntRange(1, 1000), default=None, help="SMOTE neighbours (default 5).")
 @click.option("--then-recipe", type=click.Path(path_type=Path), default=None, shell_complete=_complete_recipe,
+              metavar="FILE|NAME",
               help="Recipe applied after each SMOTE blend: a YAML file or a bundled recipe's name.")
 @overwrite_option
 @max_pixels_option
@@ -278,7 +281,15 @@ def balance(recipe: Path | None, target: str | None, method: str | None, undersa
             workers: int | None, features: str | None, smote: str | None, k_neighbors: int | None,
             then_recipe: Path | None, overwrite: bool, max_pixels: int, max_outputs: int, no_custom: bool,
             strict: bool, full_decode: bool, quiet: bool, input: Path, output: Path) -> BalanceResult:
-    """Balance the classes of INPUT, writing originals plus synthetic images to OUTPUT."""
+    """Balance the classes of INPUT, writing originals plus synthetic images to OUTPUT.
+
+    \b
+    The three forms of --target:
+      augcli balance in/ out/                  every class up to the largest (max)
+      augcli balance in/ out/ --target 500     500 images per class (N, a whole number)
+      augcli balance in/ out/ --target 0.5     half the largest class (a RATIO in (0, 1])
+    --target 1 is one image per class, which adds nothing; --target 1.0 is the ratio (max).
+    """
     from augcli import api
 
     bar = _Bar(quiet, "balance")
@@ -291,7 +302,7 @@ def balance(recipe: Path | None, target: str | None, method: str | None, undersa
     finally:
         bar.close()
     if not quiet:
-        for note in result.notes:
+        for note in result.spelled_notes(flag):
             click.echo(f"note: {note}", err=True)
         _fixed_note(result)
         _written(result)

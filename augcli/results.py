@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from augcli.compose import Op
-from augcli.errors import Outcome
+from augcli.errors import Outcome, Spelling, keyword, spell
 from augcli.manifest import MANIFEST
 from augcli.ops._image import Image
 
@@ -53,7 +53,16 @@ class BalanceResult(RunResult):
     added: Mapping[str, int]
     removed: Mapping[str, int]
     chart: Path
-    notes: tuple[str, ...] = ()
+    marked_notes: tuple[str, ...] = ()  # what the plan changed or noticed; options marked (errors.option)
+
+    @property
+    def notes(self) -> tuple[str, ...]:
+        """The notes, options named by keyword (``target=1.0``)."""
+        return self.spelled_notes()
+
+    def spelled_notes(self, spelling: Spelling = keyword) -> tuple[str, ...]:
+        """The notes with their options spelled by ``spelling`` (the CLI passes its flags)."""
+        return tuple(spell(note, spelling) for note in self.marked_notes)
 
     def table(self) -> str:
         """The per-class table: class, before, after, added, removed."""

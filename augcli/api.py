@@ -15,6 +15,7 @@ import numpy as np
 
 from augcli import __version__
 from augcli import _balance as B
+from augcli import manifest as M
 from augcli import recipe as _recipe
 from augcli import tta as _tta
 from augcli._inspect import InspectResult, inspect_tree
@@ -24,8 +25,10 @@ from augcli.compose import Op
 from augcli.conventions import fixed_values
 from augcli.dataset import Dataset, scan
 from augcli.errors import InputError, RunError, Status, did_you_mean, option
+from augcli.features import FEATURES_FILE
 from augcli.io import DEFAULT_MAX_PIXELS
 from augcli.manifest import RunRecord
+from augcli.metadata import METADATA
 from augcli.ops._image import Image
 from augcli.options import DEFAULT_MAX_OUTPUTS, check_options, check_total
 from augcli.outdir import check_folders
@@ -144,6 +147,7 @@ def _start(input: str | Path, output: str | Path, recipe: RecipeLike, *, seed: i
     rec = _as_recipe(recipe, allow_custom)
     data = scan(input)
     check_folders(data.root, Path(output))
+    _check_class_names(data.classes)
     for label in rec.classes:
         if label not in data.classes:
             raise rec.error(f"classes.{label}", "a class folder of the input (" + ", ".join(data.classes) + ")",
@@ -151,6 +155,19 @@ def _start(input: str | Path, output: str | Path, recipe: RecipeLike, *, seed: i
     return _Run(data=data, output=Path(output), recipe=rec, seed=rec.seed if seed is None else seed,
                 workers=default_workers(workers), overwrite=overwrite, max_pixels=max_pixels, strict=strict,
                 progress=progress, full_decode=full_decode)
+
+
+# The files a run writes at the top of its output folder: no class folder may take one of their names.
+TOP_FILES = (M.MANIFEST, M.ERRORS, M.RUN_RECORD, M.SOURCES, M.LOCK, METADATA, B.CHART, FEATURES_FILE)
+
+
+def _check_class_names(classes: tuple[str, ...]) -> None:
+    """Refuse a class whose folder would take the name of a file augcli writes (also when only the case differs)."""
+    taken = {name.casefold() for name in TOP_FILES}
+    for label in classes:
+        if label.casefold() in taken:
+            raise InputError(f"class folder {label!r} has the name of a file augcli writes at the top of the output "
+                             "folder; rename the class folder")
 
 
 def _execute(run: _Run, tasks: list[Task], command: str, options: dict[str, Any],

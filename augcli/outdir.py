@@ -16,6 +16,7 @@ from pathlib import Path
 from augcli import manifest as M
 from augcli.errors import InputError, RunError, option
 from augcli.io import TMP_SUFFIX
+from augcli.metadata import owned_metadata
 from augcli.paths import inside, is_within, safe_rel, shown
 from augcli.plan import Job, Task
 
@@ -108,14 +109,24 @@ def prepare(out_root: Path, in_root: Path, tasks: Sequence[Task], record: M.RunR
                              "replace that run, or choose another folder")
         removable = _removable(out_root, rows)
         _refuse_strays(out_root, tasks, {row.path for row in rows})
+        _unlink(owned_metadata(out_root, rows))  # first: it is proven only against the manifest removed below
         for target in removable:
             target.unlink()
         for name in (M.MANIFEST, M.SOURCES, M.ERRORS):
             (out_root / name).unlink(missing_ok=True)
         _remove_temporaries(out_root)
         return Resume({}, {}, len(rows))
+    metadata = owned_metadata(out_root, rows)  # rewritten after the run's final manifest
     _remove_temporaries(out_root)
-    return _reconcile(out_root, in_root, tasks, rows, M.read_stamps(out_root / M.SOURCES))
+    resume = _reconcile(out_root, in_root, tasks, rows, M.read_stamps(out_root / M.SOURCES))
+    _unlink(metadata)
+    return resume
+
+
+def _unlink(path: Path | None) -> None:
+    """Remove a file augcli proved its own, if any."""
+    if path is not None:
+        path.unlink(missing_ok=True)
 
 
 def _old_rows(out_root: Path) -> list[M.Row]:

@@ -32,6 +32,7 @@ from augcli.io import (
     jpeg_shape,
     write_temp,
 )
+from augcli.metadata import write_metadata
 from augcli.ops._image import Image
 from augcli.outdir import Lock, prepare
 from augcli.paths import inside, shown
@@ -442,6 +443,7 @@ def _run_locked(tasks: Sequence[Task], ctx: Context, record: M.RunRecord, worker
     M.write_rows(out_root / M.MANIFEST, ordered)
     M.write_stamps(out_root / M.SOURCES, stamps.values())
     M.write_errors(out_root / M.ERRORS, errors)
+    write_metadata(out_root, ordered)  # for Hugging Face datasets' imagefolder; made from the manifest alone
     return RunStats(planned, made, kept, skipped, state.stale, tuple(sorted(errors)), tuple(ordered))
 
 

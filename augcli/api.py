@@ -7,6 +7,7 @@ they raise :class:`augcli.errors.AugcliError` subclasses, return results, or cal
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -173,6 +174,14 @@ def _check_class_names(classes: tuple[str, ...]) -> None:
 def _execute(run: _Run, tasks: list[Task], command: str, options: dict[str, Any],
              then: Recipe | None = None) -> RunStats:
     """Record the run (what decides its outputs) and carry out its tasks in the output folder."""
+    ctx, record = _prepared(run, tasks, command, options, then)
+    return run_plan(tasks, ctx, record=record, workers=run.workers, overwrite=run.overwrite,
+                    errors=run.data.problems, progress=run.progress)
+
+
+def _prepared(run: _Run, tasks: list[Task], command: str, options: dict[str, Any],
+              then: Recipe | None = None) -> tuple[Context, RunRecord]:
+    """The workers' context and the run record (what decides the outputs)."""
     rec, data = run.recipe, run.data
     if run.full_decode:  # recorded only when set, so runs from before the option resume
         options = {**options, "full_decode": True}
@@ -183,8 +192,19 @@ def _execute(run: _Run, tasks: list[Task], command: str, options: dict[str, Any]
     catalog = tuple((source.rel, source.label) for source in data.sources) if mixing else ()
     ctx = Context(in_root=data.root, out_root=run.output, recipe=rec, then_recipe=then, max_pixels=run.max_pixels,
                   catalog=catalog, reduced_decode=not run.full_decode)
-    return run_plan(tasks, ctx, record=record, workers=run.workers, overwrite=run.overwrite,
-                    errors=data.problems, progress=run.progress)
+    return ctx, record
+
+
+def _dry_run(run: _Run, tasks: list[Task], command: str, options: dict[str, Any],
+             then: Recipe | None = None) -> dict[str, Any]:
+    """The fields of a run result for a dry run: what the plan would make, and the estimate; nothing is written."""
+    from augcli._dry_run import estimate
+
+    ctx, record = _prepared(run, tasks, command, options, then)
+    est = estimate(tasks, ctx, record, run.workers, run.data.classes)
+    stats = RunStats(count_outputs(tasks), 0, 0, 0, 0, tuple(sorted(run.data.problems)), ())
+    after = {c: est.originals[c] + est.generated[c] for c in run.data.classes}
+    return {**_counts(replace(run, strict=False), stats), "after": after, "estimate": est}
 
 
 def _counts(run: _Run, stats: RunStats) -> dict[str, Any]:
@@ -214,6 +234,7 @@ def expand(
     allow_custom: bool = True,
     strict: bool = False,
     full_decode: bool = False,
+    dry_run: bool = False,
     progress: Progress | None = None,
 ) -> RunResult:
     """Write ``copies`` augmented images per input image, plus the originals, and a manifest.
@@ -236,10 +257,13 @@ def expand(
         strict: the result's status is FAILED when an input was unreadable or left out.
         full_decode: always decode JPEGs at full size (by default one that the first geometric steps
             shrink by 2, 4 or 8 is decoded that much smaller, recorded as a ``decoded_at`` op).
+        dry_run: write nothing (not even ``output``); the result's ``estimate`` says what a run would make per
+            class, the disk space and time it would take, and what it would do with ``output``.
         progress: called with (outputs just finished, outputs planned).
 
     Returns:
-        Counts of what was planned, made, kept from an earlier run, skipped, and stale outputs removed.
+        Counts of what was planned, made, kept from an earlier run, skipped, and stale outputs removed
+        (a dry run makes nothing: ``after`` is what a run would leave, ``estimate`` the rest).
     """
     check_options(copies=copies, seed=seed, workers=workers, max_pixels=max_pixels, max_outputs=max_outputs)
     run = _start(input, output, recipe, seed=seed, workers=workers, overwrite=overwrite, max_pixels=max_pixels,
@@ -255,8 +279,10 @@ def expand(
         options["tta"] = [v.to_data() for v in variants]
     else:
         tasks = plan_tasks(expand_items(run.data.sources, n, originals), run.seed, run.recipe.output.format)
-    stats = _execute(run, tasks, "expand", options)
     before = Counter(s.label for s in run.data.sources)
+    if dry_run:
+        return RunResult(**_dry_run(run, tasks, "expand", options), before={c: before[c] for c in run.data.classes})
+    stats = _execute(run, tasks, "expand", options)
     return RunResult(**_counts(run, stats), before={c: before[c] for c in run.data.classes})
 
 
@@ -280,6 +306,7 @@ def balance(
     allow_custom: bool = True,
     strict: bool = False,
     full_decode: bool = False,
+    dry_run: bool = False,
     progress: Progress | None = None,
 ) -> BalanceResult:
     """Write the balanced dataset: the originals kept plus synthetic images, with a manifest and balance.png.
@@ -299,7 +326,7 @@ def balance(
             space (pixels, hog, color_hist or an embeddings .npz), the variant, the neighbours, and a
             recipe applied after each blend.
         overwrite: replace an earlier run with other settings in ``output`` (as :func:`expand`).
-        max_pixels, max_outputs, allow_custom, strict: as :func:`expand`.
+        max_pixels, max_outputs, allow_custom, strict, full_decode, dry_run: as :func:`expand`.
         progress: called with (outputs just finished, outputs planned).
 
     Returns:
@@ -327,12 +354,14 @@ def balance(
                           smote=smote_opts, workers=run.workers)
     idle = B.idle_note(targets, opts)
     plan = replace(plan, notes=(idle, *plan.notes)) if idle else plan
-    stats = _execute(run, plan.tasks, "balance", {
-        "target": opts.target, "per_class": dict(opts.per_class), "targets": targets.total, "method": opts.method,
-        "undersample": opts.undersample,
-        "smote": {**smote_opts.record(), "then_recipe": then.to_data() if then else None}
-        if opts.method == "smote" else None}, then)
-    return _balanced(run, plan, stats)
+    options = {"target": opts.target, "per_class": dict(opts.per_class), "targets": targets.total,
+               "method": opts.method, "undersample": opts.undersample,
+               "smote": {**smote_opts.record(), "then_recipe": then.to_data() if then else None}
+               if opts.method == "smote" else None}
+    if dry_run:
+        counts = _dry_run(run, plan.tasks, "balance", options, then)
+        return _balance_result(run, plan, counts, run.output / B.CHART, counts["estimate"].generated)
+    return _balanced(run, plan, _execute(run, plan.tasks, "balance", options, then))
 
 
 def _balanced(run: _Run, plan: B.BalancePlan, stats: RunStats) -> BalanceResult:
@@ -345,13 +374,19 @@ def _balanced(run: _Run, plan: B.BalancePlan, stats: RunStats) -> BalanceResult:
         write_features(run.output, plan.smote, stats.rows)
     classes = run.data.classes
     counts = _counts(run, stats)
-    before = {c: plan.targets.before[c] for c in classes}
-    added = Counter(row.label for row in stats.rows if row.kind != "original")
     chart = write_chart(run.output / B.CHART, list(classes),
-                        {"before": list(before.values()), "after": [counts["after"][c] for c in classes]},
+                        {"before": [plan.targets.before[c] for c in classes],
+                         "after": [counts["after"][c] for c in classes]},
                         title="Images per class, before and after balancing")
-    return BalanceResult(**counts, before=before, target=dict(plan.targets.total),
-                         added={c: added[c] for c in classes},
+    return _balance_result(run, plan, counts, chart, Counter(row.label for row in stats.rows if row.kind != "original"))
+
+
+def _balance_result(run: _Run, plan: B.BalancePlan, counts: dict[str, Any], chart: Path,
+                    added: Mapping[str, int]) -> BalanceResult:
+    """A balance result from a run's counts (or a dry run's), with the images added per class."""
+    classes = run.data.classes
+    return BalanceResult(**counts, before={c: plan.targets.before[c] for c in classes},
+                         target=dict(plan.targets.total), added={c: added.get(c, 0) for c in classes},
                          removed={c: plan.targets.remove.get(c, 0) for c in classes}, chart=chart,
                          marked_notes=plan.notes)
 

@@ -11,7 +11,7 @@ import functools
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from augcli.api import BalanceResult, InspectResult, PreviewResult, ReplayResult, RunResult
 
 F = Callable[..., Any]
+RunResultT = TypeVar("RunResultT", bound="RunResult")
 
 
 _ERRORS: dict[int, type[click.ClickException]] = {}
@@ -131,6 +132,10 @@ overwrite_option = click.option("--overwrite", is_flag=True,
 strict_option = click.option("--strict", is_flag=True, help="Exit with status 1 if any input was unreadable.")
 full_decode_option = click.option("--full-decode", is_flag=True,
                                   help="Decode JPEGs at full size even when the recipe shrinks them (slower).")
+dry_run_option = click.option(
+    "--dry-run", is_flag=True,
+    help="Write nothing: print what a run would make per class, the disk space (originals' sizes, generated "
+         "images from a sample) and the time (a few outputs made and timed), and what it would do with OUTPUT.")
 input_arg = click.argument("input", type=click.Path(file_okay=False, path_type=Path))
 output_arg = click.argument("output", type=click.Path(file_okay=False, path_type=Path))
 
@@ -168,6 +173,16 @@ def _report(result: RunResult, quiet: bool) -> None:
         click.echo(f"Manifest: {result.manifest}")
         _fixed_note(result)
     _problems(result)
+
+
+def _planned(result: RunResultT) -> RunResultT:
+    """Print a dry run's plan and estimates (whatever --quiet: they are what was asked for)."""
+    assert result.estimate is not None
+    click.echo(result.estimate.report(flag))
+    if result.errors:
+        click.echo(f"{len(result.errors)} input problem(s) found while scanning (a run lists them in errors.csv)",
+                   err=True)
+    return result
 
 
 def _problems(result: RunResult) -> None:
@@ -224,13 +239,14 @@ def cli() -> None:
 @no_custom_option
 @strict_option
 @full_decode_option
+@dry_run_option
 @quiet_option
 @input_arg
 @output_arg
 @handle_errors
 def expand(recipe: Path | None, copies: int | None, tta: bool | None, seed: int | None, workers: int | None,
            no_originals: bool, overwrite: bool, max_pixels: int, max_outputs: int, no_custom: bool, strict: bool,
-           full_decode: bool, quiet: bool, input: Path, output: Path) -> RunResult:
+           full_decode: bool, dry_run: bool, quiet: bool, input: Path, output: Path) -> RunResult:
     """Write N augmented copies of every image in INPUT to OUTPUT."""
     from augcli import api
 
@@ -239,9 +255,11 @@ def expand(recipe: Path | None, copies: int | None, tta: bool | None, seed: int 
         result = api.expand(input, output, recipe=recipe, copies=copies, tta=tta, seed=seed, workers=workers,
                             originals=not no_originals, overwrite=overwrite, max_pixels=max_pixels,
                             max_outputs=max_outputs, allow_custom=not no_custom, strict=strict,
-                            full_decode=full_decode, progress=bar)
+                            full_decode=full_decode, dry_run=dry_run, progress=bar)
     finally:
         bar.close()
+    if result.estimate is not None:
+        return _planned(result)
     _report(result, quiet)
     return result
 
@@ -273,6 +291,7 @@ def expand(recipe: Path | None, copies: int | None, tta: bool | None, seed: int 
 @no_custom_option
 @strict_option
 @full_decode_option
+@dry_run_option
 @quiet_option
 @input_arg
 @output_arg
@@ -280,7 +299,7 @@ def expand(recipe: Path | None, copies: int | None, tta: bool | None, seed: int 
 def balance(recipe: Path | None, target: str | None, method: str | None, undersample: bool, seed: int | None,
             workers: int | None, features: str | None, smote: str | None, k_neighbors: int | None,
             then_recipe: Path | None, overwrite: bool, max_pixels: int, max_outputs: int, no_custom: bool,
-            strict: bool, full_decode: bool, quiet: bool, input: Path, output: Path) -> BalanceResult:
+            strict: bool, full_decode: bool, dry_run: bool, quiet: bool, input: Path, output: Path) -> BalanceResult:
     """Balance the classes of INPUT, writing originals plus synthetic images to OUTPUT.
 
     \b
@@ -298,9 +317,14 @@ def balance(recipe: Path | None, target: str | None, method: str | None, undersa
                              undersample=undersample, seed=seed, workers=workers, features=features,
                              smote=smote, k_neighbors=k_neighbors, then_recipe=then_recipe,
                              overwrite=overwrite, max_pixels=max_pixels, max_outputs=max_outputs,
-                             allow_custom=not no_custom, strict=strict, full_decode=full_decode, progress=bar)
+                             allow_custom=not no_custom, strict=strict, full_decode=full_decode, dry_run=dry_run,
+                             progress=bar)
     finally:
         bar.close()
+    if result.estimate is not None:
+        for note in result.spelled_notes(flag):
+            click.echo(f"note: {note}", err=True)
+        return _planned(result)
     if not quiet:
         for note in result.spelled_notes(flag):
             click.echo(f"note: {note}", err=True)

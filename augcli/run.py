@@ -327,6 +327,20 @@ def run_task(task: Task, ctx: Context | None = None) -> TaskResult:
     return result
 
 
+def render_task(task: Task, ctx: Context) -> list[bytes]:
+    """The bytes of a task's outputs, made as a worker makes them but written nowhere (a dry run times this);
+    outputs whose sources cannot be read are left out."""
+    result = TaskResult()
+    raw, loaded = _load(ctx, task, result)
+    made = []
+    for job in task.jobs if not result.errors else ():
+        try:
+            made.append(_make(ctx, task, job, raw, loaded, result)[0])
+        except (_Unreadable, ReadError):
+            continue
+    return made
+
+
 def _unread(task: Task, result: TaskResult, reason: str) -> TaskResult:
     """A task whose source failed to decode after some outputs were made: drop them (their temporary files
     were written by this task alone, and nothing has recorded them yet), as if it had failed when read."""

@@ -41,6 +41,8 @@ def test_shell_completion_scripts_are_produced(shell: str, marker: str) -> None:
 def test_completion_offers_commands_and_options() -> None:
     done = _augcli(_AUGCLI_COMPLETE="bash_complete", COMP_WORDS="augcli rec", COMP_CWORD="1")
     assert done.stdout.splitlines() == ["plain,recipes"]
+    done = _augcli(_AUGCLI_COMPLETE="bash_complete", COMP_WORDS="augcli balance --dry", COMP_CWORD="2")
+    assert done.stdout.splitlines() == ["plain,--dry-run"]
 
 
 def test_balance_help_shows_the_three_target_forms(cli: Any) -> None:

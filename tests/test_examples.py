@@ -32,7 +32,7 @@ from pathlib import Path
 import pytest
 
 from augcli import api
-from augcli.errors import Status
+from augcli.errors import RecipeError, Status
 from augcli.recipe import parse_recipe
 
 REPO = Path(__file__).resolve().parents[1]
@@ -47,7 +47,7 @@ SAVE_AS = re.compile(r"# save as (?P<name>[\w.-]+)$")
 
 @dataclass(frozen=True)
 class Block:
-    """A fenced block: where it starts, what its fence says it holds, its text (dedented)."""
+    """A fenced block: the line of its opening fence, what the fence says it holds, its text (dedented)."""
 
     doc: Path
     line: int
@@ -55,7 +55,8 @@ class Block:
     text: str
 
     def __str__(self) -> str:
-        return f"{self.doc.relative_to(REPO)}:{self.line} ({self.kind})"
+        where = self.doc.relative_to(REPO) if self.doc.is_relative_to(REPO) else self.doc.name
+        return f"{where}:{self.line} ({self.kind})"
 
 
 def blocks(doc: Path) -> list[Block]:
@@ -107,14 +108,16 @@ def test_every_block_says_what_it_holds() -> None:
     assert {"bash", "yaml", "python", "text"} <= set(readme)
 
 
-def test_text_blocks_hide_nothing_runnable() -> None:
+def hidden_commands(block: Block) -> list[str]:
+    """Lines of a text block that call augcli with no placeholder: they would run as written."""
     calls = re.compile(r"(^|\$ |python -m )augcli(\s|$)|_AUGCLI_COMPLETE")
-    for block in (b for b in ALL if b.kind == "text"):
-        for offset, line in enumerate(block.text.splitlines()):
-            if calls.search(line.strip()):
-                assert any(mark in line for mark in PLACEHOLDERS), (
-                    f"{block.doc.name}:{block.line + 1 + offset}: a runnable command in a text block: make it a "
-                    f"bash block, or show a placeholder ({', '.join(PLACEHOLDERS)}): {line.strip()}")
+    return [line.strip() for line in block.text.splitlines()
+            if calls.search(line.strip()) and not any(mark in line for mark in PLACEHOLDERS)]
+
+
+def test_text_blocks_hide_nothing_runnable() -> None:
+    hidden = {str(block): hidden_commands(block) for block in ALL if block.kind == "text" and hidden_commands(block)}
+    assert not hidden, f"runnable commands in text blocks: make them bash blocks, or show a placeholder: {hidden}"
     assert not (REPO / "in").exists() and not (REPO / "r.yaml").exists()
 
 
@@ -206,6 +209,21 @@ def _run_yaml(block: Block, root: Path, runs: Path, monkeypatch: pytest.MonkeyPa
     result = api.expand(root / "sample_data", runs / f"{block.line}", recipe=recipe, copies=None if recipe.tta else 1,
                         originals=False, workers=1)
     assert result.status is Status.OK and result.made >= 56 and not result.errors, f"{block}: {result}"
+
+
+def test_the_runner_fails_what_does_not_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    doc = tmp_path / "doc.md"
+    doc.write_text("```bash\naugcli balance nowhere out\n```\n\n```yaml\npipeline: [rotat]\n```\n\n"
+                   "```text\naugcli inspect sample_data\naugcli inspect in/\n```\n\n  ```\n  unmarked\n  ```\n")
+    found = blocks(doc)
+    assert [(b.kind, b.line) for b in found] == [("bash", 1), ("yaml", 5), ("text", 9), ("", 14)]
+    root, env = _workspace(tmp_path)
+    with pytest.raises(AssertionError, match=r"doc\.md:1 \(bash\) failed"):
+        _run_bash(found[0], root, env)
+    with pytest.raises(RecipeError, match="did you mean 'rotate'"):
+        _run_yaml(found[1], root, tmp_path / "runs", monkeypatch)
+    assert hidden_commands(found[2]) == ["augcli inspect sample_data"]
+    assert found[3].text == "unmarked\n"
 
 
 @pytest.mark.parametrize("doc", DOCS, ids=lambda doc: doc.name)

@@ -39,7 +39,7 @@ from augcli.recipe import Recipe
 from augcli.render import render
 from augcli.results import Augmented, BalanceResult, RunResult
 from augcli.rng import generator
-from augcli.run import Context, Progress, RunStats, run_plan
+from augcli.run import Context, Progress, RunStats, left_out_as_copies, run_plan
 
 __all__ = ["Augmented", "BalanceResult", "InspectResult", "PreviewResult", "ReplayResult", "RunResult", "Status",
            "augment", "balance", "expand", "inspect", "load_recipe", "preview", "replay", "replay_ops"]
@@ -214,6 +214,7 @@ def _counts(run: _Run, stats: RunStats) -> dict[str, Any]:
     return {"output": run.output, "planned": stats.planned, "made": stats.made, "kept": stats.kept,
             "skipped": stats.skipped, "stale": stats.stale, "errors": stats.errors,
             "after": {c: after[c] for c in run.data.classes}, "fixed": tuple(fixed_values(run.recipe)),
+            "redrawn": sum(row.redraw > 0 for row in stats.rows), "copies_left_out": left_out_as_copies(stats.errors),
             "status": Status.FAILED if failed else Status.OK,
             "failure": RunError(f"input problems and {option('strict', True)} given") if failed else None}
 

@@ -210,6 +210,9 @@ def _written(result: RunResult) -> None:
     removed = f", {result.stale} stale removed (their source moved or changed)" if result.stale else ""
     click.echo(f"{result.made} images written, {result.kept} kept from an earlier run{removed}, "
                f"{result.planned} planned, in {shown(result.output)}")
+    if result.redrawn or result.copies_left_out:
+        click.echo(f"{result.redrawn} drawn again (a first draw copied its source or another output; the "
+                   f"manifest's redraw column), {result.copies_left_out} left out (every draw gave a copy)")
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

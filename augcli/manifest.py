@@ -33,6 +33,8 @@ class Row:
     sha256: str = ""  # of the output file's bytes: proves a file is the one augcli wrote
     label_weights: str = ""  # JSON {class: weight} summing to 1 for a soft-label image (mixup ...); else empty
     group: str = ""  # the source a test-time-augmentation variant belongs to (average predictions per group)
+    redraw: int = 0  # 0: the planned draw; k: draws 0..k-1 copied a source or another output, and the ops were
+    # drawn with rng.redraw_seed(seed, k) (the ops column alone replays it)
 
     def weights(self) -> dict[str, float]:
         """The soft label as {class: weight}; a single-label row is {label: 1.0}."""
@@ -48,8 +50,9 @@ class Row:
 
 
 COLUMNS = [f.name for f in fields(Row)]
-# Headers of manifests written by earlier versions (before sha256; before label_weights and group): still read.
-LEGACY_HEADERS = (COLUMNS[:7], COLUMNS[:8])
+# Headers of manifests written by earlier versions (before sha256; before label_weights and group; before
+# redraw): still read.
+LEGACY_HEADERS = (COLUMNS[:7], COLUMNS[:8], COLUMNS[:10])
 # Names that are not valid UTF-8 reach Python as lone surrogates; they are written back as their
 # original bytes, so a manifest names every file exactly as the file system does.
 ENCODING = {"encoding": "utf-8", "errors": "surrogateescape"}
@@ -120,15 +123,17 @@ def _parse_row(record: list[str], width: int) -> Row | None:
         return None
     values = dict(zip(COLUMNS[:width], record, strict=True))
     try:
-        copy, seed = int(values["copy"]), int(values["seed"])
+        copy, seed, redraw = int(values["copy"]), int(values["seed"]), int(values.get("redraw", "0"))
     except ValueError:
+        return None
+    if redraw < 0:
         return None
     digest = values.get("sha256", "")
     if digest and (len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest)):
         return None
     return Row(path=values["path"], label=values["label"], kind=values["kind"], sources=values["sources"],
                copy=copy, seed=seed, ops=values["ops"], sha256=digest,
-               label_weights=values.get("label_weights", ""), group=values.get("group", ""))
+               label_weights=values.get("label_weights", ""), group=values.get("group", ""), redraw=redraw)
 
 
 class Appender:

@@ -44,6 +44,8 @@ class Task:
     sources: tuple[str, ...]
     label: str
     jobs: tuple[Job, ...]
+    made: tuple[tuple[int, str], ...] = ()  # (copy, sha256) of its outputs an earlier run made (resume): a job
+    # must differ from the outputs of lower copy numbers, made now or then (run.run_task)
 
 
 @dataclass(frozen=True)

@@ -134,29 +134,98 @@ def _render_geometric(image: Image, ops: list[Op]) -> Image:
     return resample(image, matrix, size, **{k: settings.get(k, defaults[k]) for k in WARP_KEYS})
 
 
+Run = tuple[bool, list[Op]]  # (geometric, ops), as geometric_runs gives them
+Seen = list[tuple[bool, list[Op], bool]]  # each run as rendered: (geometric, ops as recorded, changed nothing)
+
+
 def render(image: Image, ops: Sequence[Op], sources: Sequence[Image] = ()) -> Image:
     """Apply ops in order and return a new image; ``image`` is never modified.
 
     ``sources`` are the output's source images, for a mixing op's partners (each rendered through its
     own recorded ops first).
     """
+    return _render(image, ops, sources, None)
+
+
+def _render(image: Image, ops: Sequence[Op], sources: Sequence[Image], seen: Seen | None) -> Image:
+    """:func:`render`; with ``seen``, each run is appended to it with whether it changed no pixel."""
     out = image
     for geometric, run in geometric_runs(ops):
-        out = _render_geometric(out, run) if geometric else _render_pixels(out, run[0], sources)
+        before = out
+        if geometric:
+            out = _render_geometric(out, run)
+        else:
+            out, op = _render_pixels(out, run[0], sources, seen is not None)
+            run = [op]
+        if seen is not None:
+            seen.append((geometric, run, same_pixels(before, out)))
     return out if out is not image else image.copy()
 
 
-def _render_pixels(image: Image, op: Op, sources: Sequence[Image]) -> Image:
-    """Apply one pixel op, render the nested ops an op stands for (a policy's), or mix in partners."""
+def same_pixels(a: Image, b: Image) -> bool:
+    """True when two images have the same shape and pixels. A sparse grid of pixels is compared first,
+    so two images that differ (the usual case) cost about 1/256 of a full comparison."""
+    if a is b:
+        return True
+    if a.shape != b.shape or not np.array_equal(a[::16, ::16], b[::16, ::16]):
+        return False
+    return bool(np.array_equal(a, b))
+
+
+def _render_pixels(image: Image, op: Op, sources: Sequence[Image], track: bool = False) -> tuple[Image, Op]:
+    """Apply one pixel op, render the nested ops an op stands for (a policy's), or mix in partners.
+
+    Returns the op as it is recorded: with ``track``, a policy keeps only its nested ops that changed
+    the image (see :func:`render_kept`).
+    """
     spec = _spec(op)
     if spec.expand is not None:
-        return render(image, spec.expand(op["params"]))
+        nested = spec.expand(op["params"])
+        if not track or nested is not op["params"].get("ops"):  # a policy holding its ops elsewhere: as a whole
+            return render(image, nested), op
+        out, kept = _render_kept(image, nested, ())
+        return out, {"name": op["name"], "params": {**op["params"], "ops": kept}}
     if spec.mix is not None:
         partners = op["params"]["partners"]
         if any(not 0 < partner["source"] < len(sources) for partner in partners):
             raise ValueError(f"op {op['name']!r} names a partner source the output does not list")
-        return spec.mix(image, [render(sources[p["source"]], p["ops"]) for p in partners], op["params"])
-    return spec.cls.apply(image, op["params"])
+        return spec.mix(image, [render(sources[p["source"]], p["ops"]) for p in partners], op["params"]), op
+    return spec.cls.apply(image, op["params"]), op
+
+
+def _always_kept(op: Op) -> bool:
+    """Ops recorded even when they changed nothing: augcli's own (``decoded_at``, a SMOTE blend) and mixing
+    ops, whose partners the row's sources column lists."""
+    spec = _spec(op)
+    return spec.cls.planned or spec.mix is not None
+
+
+def _runs_ops(runs: Sequence[Run]) -> list[Op]:
+    """The flat op list of runs."""
+    return [op for _, ops in runs for op in ops]
+
+
+def _leave_out(seen: Seen) -> list[Op]:
+    """The ops of the runs that changed the image, plus those whose leaving out would regroup the others
+    (two warps on either side of an unchanged step would fuse into one warp: other pixels), so that the
+    shorter list renders exactly the same pixels."""
+    kept: list[Run] = [(geometric, ops) for geometric, ops, _ in seen]
+    i = 0
+    for _, ops, unchanged in seen:
+        if unchanged and not any(map(_always_kept, ops)):
+            trial = kept[:i] + kept[i + 1:]
+            if geometric_runs(_runs_ops(trial)) == trial:
+                kept = trial
+                continue
+        i += 1
+    return _runs_ops(kept)
+
+
+def _render_kept(image: Image, ops: Sequence[Op], sources: Sequence[Image]) -> tuple[Image, list[Op]]:
+    """:func:`render`, and the ops that changed the image."""
+    seen: Seen = []
+    out = _render(image, ops, sources, seen)
+    return out, _leave_out(seen)
 
 
 def render_sources(images: Sequence[Image], ops: Sequence[Op]) -> Image:
@@ -170,6 +239,21 @@ def render_sources(images: Sequence[Image], ops: Sequence[Op]) -> Image:
     if combine is None:
         return render(images[0], ops, images)
     return render(combine(list(images), ops[0]["params"]), ops[1:], images)
+
+
+def render_kept(images: Sequence[Image], ops: Sequence[Op]) -> tuple[Image, list[Op]]:
+    """:func:`render_sources`, and the ops to record: those that changed the image.
+
+    Each fused geometric run and each pixel op is compared with its input (one ``np.array_equal``);
+    a run that changed no pixel is left out, unless leaving it out would regroup the warps around it.
+    A policy keeps only its nested ops that changed the image. augcli's own ops (``decoded_at``, a
+    SMOTE blend) and mixing ops are always kept. ``render_sources(images, kept)`` gives the same pixels.
+    """
+    combine = _spec(ops[0]).combine if ops else None
+    if combine is None:
+        return _render_kept(images[0], ops, images)
+    out, kept = _render_kept(combine(list(images), ops[0]["params"]), ops[1:], images)
+    return out, [ops[0], *kept]
 
 
 def render_stepwise(image: Image, ops: Sequence[Op]) -> Image:

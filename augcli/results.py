@@ -85,6 +85,8 @@ class RunResult(Outcome):
     before: Mapping[str, int]
     after: Mapping[str, int]
     fixed: tuple[str, ...] = field(default=(), kw_only=True)  # range parameters the recipe gives as one value
+    redrawn: int = field(default=0, kw_only=True)  # outputs in the manifest whose first draw gave a copy
+    copies_left_out: int = field(default=0, kw_only=True)  # outputs left out: every draw gave a copy (errors.csv)
     estimate: Estimate | None = field(default=None, kw_only=True)  # a dry run's findings (nothing was made)
 
     @property

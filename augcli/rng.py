@@ -54,6 +54,22 @@ def plan_seed(recipe_seed: int, *words: int | str) -> int:
     return int(state >> np.uint64(64 - _SEED_BITS))
 
 
+REDRAW_TAG = 0x52445257  # "RDRW": redraw seeds differ from every sample and plan seed of the same words
+
+
+def redraw_seed(seed: int, attempt: int) -> int:
+    """The seed of draw ``attempt`` of an output planned with ``seed``: draw 0 is ``seed`` itself.
+
+    Draw k > 0 (an output whose earlier draws copied its source or another output) is
+    ``SeedSequence([seed low 32 bits, seed high 32 bits, REDRAW_TAG, k])``, cut to 63 bits like every seed.
+    """
+    if attempt == 0:
+        return seed
+    entropy = [seed & 0xFFFFFFFF, seed >> 32 & 0xFFFFFFFF, REDRAW_TAG, attempt]
+    state = np.random.SeedSequence(entropy).generate_state(1, dtype=np.uint64)[0]
+    return int(state >> np.uint64(64 - _SEED_BITS))
+
+
 def generator(seed: int) -> np.random.Generator:
     """Return the generator for a seed made by :func:`sample_seed` or :func:`plan_seed`."""
     return np.random.default_rng(seed)

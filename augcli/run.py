@@ -39,8 +39,8 @@ from augcli.paths import inside, shown
 from augcli.plan import Job, Task, output_suffix
 from augcli.pool import map_tasks
 from augcli.recipe import Recipe
-from augcli.render import decode_factor, render_sources
-from augcli.rng import generator
+from augcli.render import decode_factor, render_kept, same_pixels
+from augcli.rng import generator, redraw_seed
 
 Progress = Callable[[int, int], None]
 
@@ -255,22 +255,64 @@ def _load(ctx: Context, task: Task, result: TaskResult) -> tuple[list[bytes], li
     return raw, sources
 
 
-def _make(ctx: Context, task: Task, job: Job, raw: list[bytes], sources: list[_Source],
-          result: TaskResult) -> tuple[bytes, list[Op], list[str]]:
-    """One output's bytes, ops and sources: the same path for every kind of job, as the job's data says.
+MAX_DRAWS = 8  # draws of one output before it is left out as a copy (draw k uses rng.redraw_seed(seed, k))
+NO_NEW_IMAGE = "no new image for"  # how an errors.csv reason for an output left out as a copy begins
+
+
+@dataclass(frozen=True)
+class _Made:
+    """One output: its bytes and their sha256, the ops recorded, its sources, and the draw that made it."""
+
+    data: bytes
+    sha256: str
+    ops: list[Op]
+    sources: list[str]
+    redraw: int = 0
+
+
+def _make(ctx: Context, task: Task, job: Job, raw: list[bytes], sources: list[_Source], result: TaskResult,
+          taken: Sequence[str]) -> _Made:
+    """One output, the same path for every kind of job, as the job's data says.
+
+    A generated image (not an original or a test-time variant) whose pixels equal one of its sources', or
+    whose bytes equal those of another output of the task (``taken``), is drawn again with the next seed
+    of its own sequence (``rng.redraw_seed``), up to MAX_DRAWS draws (one when nothing is drawn); then
+    it is left out (``_NoNewImage``). A draw whose ops repeat an earlier draw's is not rendered again.
+    """
+    if job.copies_bytes:
+        return _Made(raw[0], hashlib.sha256(raw[0]).hexdigest(), [], list(task.sources))
+    recipe = {"main": ctx.recipe, "then": ctx.then_recipe}.get(job.recipe)
+    checked = job.recipe != "tta"  # a test-time set is fixed by design: its identity view is wanted
+    draws = MAX_DRAWS if checked and recipe is not None else 1
+    tried: list[list[Op]] = []
+    for draw in range(draws):
+        drawn, partners = _draw(ctx, task, job, recipe, sources, result, redraw_seed(job.seed, draw))
+        if drawn in tried:  # the same pixels as a draw already refused
+            continue
+        tried.append(drawn)
+        image, ops = render_kept(partners.images, drawn)
+        if checked and _copies_a_source(image, sources, partners.images):
+            continue
+        data = encode(ctx, image, task.sources[0])
+        digest = hashlib.sha256(data).hexdigest()
+        if not (checked and digest in taken):
+            return _Made(data, digest, ops, partners.sources, draw)
+    raise _NoNewImage(_no_new_image(job, draws))
+
+
+def _draw(ctx: Context, task: Task, job: Job, recipe: Recipe | None, sources: list[_Source], result: TaskResult,
+          seed: int) -> tuple[list[Op], _Partners]:
+    """One draw of an output: its ops, and its sources decoded (the image itself as small as the ops allow).
 
     A multi-image step in the recipe adds its partners to the sources (read, decoded and stamped here).
     A lone JPEG that the ops shrink enough is decoded small, recorded as a first ``decoded_at`` op.
     """
-    if job.copies_bytes:
-        return raw[0], [], list(task.sources)
     ops: list[Op] = [dict(op) for op in job.pre_ops]  # type: ignore[misc]
-    recipe = {"main": ctx.recipe, "then": ctx.then_recipe}.get(job.recipe)
     shape = sources[0].shape
     # the image itself is decoded once its size is known; other sources (a SMOTE partner) may be drawn
     partners = _Partners(ctx, task, [np.empty(0, np.uint8), *(source.at() for source in sources[1:])], result)
     if recipe is not None:
-        ops += recipe.sample(generator(job.seed), shape, task.label, partners)
+        ops += recipe.sample(generator(seed), shape, task.label, partners)
     elif job.recipe == "tta":  # variant ``copy`` of the run's test-time set: nothing is drawn
         assert ctx.recipe.tta is not None
         ops += ctx.recipe.tta[job.copy - 1].ops(shape)
@@ -278,7 +320,33 @@ def _make(ctx: Context, task: Task, job: Job, raw: list[bytes], sources: list[_S
     if factor > 1:
         ops.insert(0, {"name": "decoded_at", "params": {"factor": factor, "width": shape[1], "height": shape[0]}})
     partners.images[0] = sources[0].at(factor)
-    return encode(ctx, render_sources(partners.images, ops), task.sources[0]), ops, partners.sources
+    return ops, partners
+
+
+def _copies_a_source(image: Image, sources: list[_Source], images: list[Image]) -> bool:
+    """True when an output's pixels equal one of its sources': the image itself (decoded at full size),
+    a SMOTE partner or a mixing step's partners (as decoded)."""
+    if image.shape == sources[0].shape and same_pixels(image, sources[0].at()):
+        return True
+    return any(same_pixels(image, other) for other in images[1:])
+
+
+class _NoNewImage(Exception):
+    """Every draw of an output gave a copy of a source or of another output: it is left out."""
+
+
+def _no_new_image(job: Job, draws: int) -> str:
+    """The errors.csv reason of an output left out because every draw gave a copy."""
+    how = (f"each of {draws} draws of the recipe gave" if draws > 1
+           else "its planned ops give, and no recipe follows them to draw again,")
+    return (f"{NO_NEW_IMAGE} {shown(job.rel)}: {how} a copy of its source or of another output of it, so it was "
+            "left out; the recipe cannot make another new image of it (as hsv alone on a grey image, or fixed "
+            "steps for several copies): add a step that can, or ask for fewer copies")
+
+
+def left_out_as_copies(errors: Sequence[tuple[str, str]]) -> int:
+    """How many outputs a run's errors say were left out because every draw gave a copy."""
+    return sum(reason.startswith(NO_NEW_IMAGE) for _, reason in errors)
 
 
 _CHECKED: set[Path] = set()  # output folders already proven to lie inside the output root
@@ -305,25 +373,32 @@ def run_task(task: Task, ctx: Context | None = None) -> TaskResult:
     if result.errors:
         result.skipped = len(task.jobs)
         return result
+    made_before = list(task.made)  # (copy, sha256) of the task's outputs: a job differs from lower copies'
     for job in task.jobs:
         try:
-            data, ops, sources = _make(ctx, task, job, raw, loaded, result)
+            made = _make(ctx, task, job, raw, loaded, result,
+                         [digest for copy, digest in made_before if copy < job.copy])
         except _Unreadable as exc:  # a partner that cannot be read: this output is left out, as for a source
             result.errors.append((exc.rel, exc.reason))
             result.skipped += 1
             continue
+        except _NoNewImage as exc:  # listed in errors.csv, counted apart in the run's summary
+            result.errors.append((task.sources[0], str(exc)))
+            result.skipped += 1
+            continue
         except ReadError as exc:  # a lone JPEG decoded late: the task is left out whole, as if read at once
             return _unread(task, result, str(exc))
+        made_before.append((job.copy, made.sha256))
         target = _target(ctx, job.rel)
         try:
-            result.temps.append(str(write_temp(target, data)))
+            result.temps.append(str(write_temp(target, made.data)))
         except OSError as exc:
             raise RunError(f"cannot write {target}: {exc.strerror or exc}") from None
-        weights = label_weights(task.label, ops)
+        weights = label_weights(task.label, made.ops)
         soft = "" if weights == {task.label: 1.0} else json.dumps(weights, separators=(",", ":"), ensure_ascii=False)
-        result.rows.append(M.Row(job.rel, task.label, job.kind, ";".join(sources), job.copy, job.seed,
-                                 M.ops_json(ops), hashlib.sha256(data).hexdigest(), label_weights=soft,
-                                 group=job.group))
+        result.rows.append(M.Row(job.rel, task.label, job.kind, ";".join(made.sources), job.copy, job.seed,
+                                 M.ops_json(made.ops), made.sha256, label_weights=soft, group=job.group,
+                                 redraw=made.redraw))
     return result
 
 
@@ -332,12 +407,15 @@ def render_task(task: Task, ctx: Context) -> list[bytes]:
     outputs whose sources cannot be read are left out."""
     result = TaskResult()
     raw, loaded = _load(ctx, task, result)
-    made = []
+    made_before, made = list(task.made), []
     for job in task.jobs if not result.errors else ():
         try:
-            made.append(_make(ctx, task, job, raw, loaded, result)[0])
-        except (_Unreadable, ReadError):
+            output = _make(ctx, task, job, raw, loaded, result,
+                           [digest for copy, digest in made_before if copy < job.copy])
+        except (_Unreadable, _NoNewImage, ReadError):
             continue
+        made_before.append((job.copy, output.sha256))
+        made.append(output.data)
     return made
 
 
@@ -483,6 +561,9 @@ def _signals() -> Iterator[None]:
 
 
 def _pending(task: Task, done: dict[str, M.Row]) -> Task:
-    """The task with already-made outputs removed."""
+    """The task with already-made outputs removed (their checksums stay with it, for the worker's redraws)."""
     jobs = tuple(job for job in task.jobs if job.rel not in done)
-    return task if len(jobs) == len(task.jobs) else replace(task, jobs=jobs)
+    if len(jobs) == len(task.jobs):
+        return task
+    made = tuple((job.copy, done[job.rel].sha256) for job in task.jobs if job.rel in done)
+    return replace(task, jobs=jobs, made=made)

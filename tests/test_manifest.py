@@ -74,7 +74,7 @@ def test_a_manifest_without_label_weights_and_group_resumes_and_gains_them(run: 
     """A folder made before the label_weights and group columns resumes: nothing is remade, the header grows."""
     manifest = run / MANIFEST
     lines = manifest.read_text().splitlines()
-    assert lines[0] == "path,label,kind,sources,copy,seed,ops,sha256,label_weights,group"
+    assert lines[0] == "path,label,kind,sources,copy,seed,ops,sha256,label_weights,group,redraw"
     old = [lines[0].removesuffix(",label_weights,group")] + [line.removesuffix(",,") for line in lines[1:]]
     manifest.write_text("\n".join(old) + "\n")
     before = {p.name: p.stat().st_mtime_ns for p in run.rglob("*.png")}

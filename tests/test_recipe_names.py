@@ -67,7 +67,7 @@ def test_recipe_by_name_gives_the_same_run_as_its_file(cli: Any, make_tree: Any,
     by_file, by_name = tmp_path / "file", tmp_path / "name"
     assert cli("expand", "-q", "-w", 1, "--recipe", CONFIGS / "light.yaml", tree, by_file).exit_code == 0
     assert cli("expand", "-q", "-w", 1, "--recipe", "light", tree, by_name).exit_code == 0
-    assert _files(by_name) == _files(by_file) and len(_files(by_file)) == 2 + 3 * 3  # manifest, sources, 9 images
+    assert _files(by_name) == _files(by_file) and len(_files(by_file)) == 3 + 3 * 3  # manifest, metadata, sources, 9 images
     record = json.loads((by_name / RUN_RECORD).read_text())
     assert record["recipe_source"] == "<bundled recipe light>"
     assert record["recipe_digest"] == load_recipe(CONFIGS / "light.yaml").digest()

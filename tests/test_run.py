@@ -69,8 +69,9 @@ def test_manifest_loads_with_pandas_and_replays_exactly(tmp_path: Path, tree: Pa
     out = tmp_path / "out"
     api.expand(tree, out, recipe=recipe_file, workers=1)
     frame = pd.read_csv(out / MANIFEST)
-    assert list(frame.columns) == ["path", "label", "kind", "sources", "copy", "seed", "ops", "sha256", "label_weights", "group"]
-    assert len(frame) == 36 and frame["seed"].dtype == np.int64
+    assert list(frame.columns) == ["path", "label", "kind", "sources", "copy", "seed", "ops", "sha256", "label_weights",
+                                   "group", "redraw"]
+    assert len(frame) == 36 and frame["seed"].dtype == np.int64 and frame["redraw"].dtype == np.int64
     assert (frame["kind"] == "original").sum() == 9
     png = frame[(frame["kind"] == "augmented") & frame["path"].str.endswith(".png")]
     for row in png.itertuples():

@@ -120,7 +120,7 @@ def test_each_variant_equals_an_independent_oracle(tmp_path: Path, dtype, channe
 def test_recipe_section_turns_the_set_on_and_tta_false_turns_it_off(tmp_path: Path, make_tree) -> None:
     tree = make_tree({"cat": 1})
     recipe = tmp_path / "r.yaml"
-    recipe.write_text("copies: 2\npipeline: [hflip]\ntta:\n  variants: [hflip, {angles: [-10, 2.5, 0]}]\n")
+    recipe.write_text("copies: 2\npipeline: [rotate]\ntta:\n  variants: [hflip, {angles: [-10, 2.5, 0]}]\n")
     api.expand(tree, tmp_path / "tta", recipe=recipe, originals=False, workers=1)
     assert [r.path for r in read_rows(tmp_path / "tta" / MANIFEST)] == [
         "cat/cat_000__tta_hflip.png", "cat/cat_000__tta_rotate_m10.png", "cat/cat_000__tta_rotate_2p5.png",

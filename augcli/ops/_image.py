@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import cv2
@@ -86,6 +86,23 @@ def keep_alpha(kernel: Callable[..., Image]) -> Callable[..., Image]:
         return np.dstack([colour, image[:, :, 3:]])
 
     return wrapper
+
+
+# Pixels per band of :func:`bands`: a float32 BGR band of this size is 3 MiB, and a 500x375 photo is one band.
+BAND_PIXELS = 1 << 18
+
+
+def bands(image: Image) -> Iterator[slice]:
+    """Row ranges that cut ``image`` into bands of about ``BAND_PIXELS`` pixels (one band for small images).
+
+    Per-pixel kernels that need float temporaries work band by band into a preallocated output, so a
+    12-megapixel image costs a few MiB of temporaries instead of several copies of itself in float32.
+    The bytes are those of the whole-image computation: each pixel's value depends on that pixel only.
+    """
+    height, width = image.shape[:2]
+    rows = max(1, BAND_PIXELS // max(width, 1))
+    for top in range(0, height, rows):
+        yield slice(top, min(top + rows, height))
 
 
 def lut_apply(image: Image, table: npt.NDArray[Any]) -> Image:

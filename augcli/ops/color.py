@@ -7,7 +7,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from augcli.ops._image import Image, cv_view, hwc, keep_alpha, lut_apply, lut_from, max_value
+from augcli.ops._image import Image, bands, cv_view, hwc, keep_alpha, lut_apply, lut_from, max_value
 
 
 def luma_mean(image: Image) -> float:
@@ -51,6 +51,14 @@ def shift_hsv(image: Image, hue: float, saturation: float, value: float) -> Imag
         return image.copy()
     if image.shape[2] == 1:
         return adjust_brightness(image, value)
+    out = np.empty_like(image)
+    for rows in bands(image):
+        _shift_hsv_band(image[rows], out[rows], hue, saturation, value)
+    return out
+
+
+def _shift_hsv_band(image: Image, out: Image, hue: float, saturation: float, value: float) -> None:
+    """:func:`shift_hsv` of one band of rows, written into ``out`` (the same band of the result)."""
     top = max_value(image.dtype)
     # OpenCV's float HSV keeps V (and so the whole conversion) in the input's scale, S as a ratio and
     # H in degrees: no normalisation pass is needed.
@@ -67,10 +75,11 @@ def shift_hsv(image: Image, hue: float, saturation: float, value: float) -> Imag
     if value:
         v = cv2.extractChannel(hsv, 2)
         cv2.insertChannel(np.clip(v + np.float32(value * top), 0.0, float(top)), hsv, 2)
-    out = cv2.cvtColor(hsv, cv2.COLOR_HSV2BGR, dst=hsv)
+    bgr = cv2.cvtColor(hsv, cv2.COLOR_HSV2BGR, dst=hsv)
     if image.dtype == np.uint8:
-        return cv2.convertScaleAbs(out)  # rounds and saturates to 0-255 in one pass
-    return np.clip(np.rint(out), 0, top).astype(image.dtype)
+        cv2.convertScaleAbs(bgr, dst=out)  # rounds and saturates to 0-255 in one pass
+    else:
+        out[...] = np.clip(np.rint(bgr), 0, top)
 
 
 @keep_alpha

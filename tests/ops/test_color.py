@@ -51,8 +51,14 @@ def _hsv_reference(image: np.ndarray, hue: float, saturation: float, value: floa
     return np.clip(np.rint(back), 0, top).astype(image.dtype)
 
 
+@pytest.mark.parametrize("band_pixels", [None, 7])
 @pytest.mark.parametrize("dtype", DTYPES)
-def test_hsv_equals_the_float_hsv_formula(dtype: type) -> None:
+def test_hsv_equals_the_float_hsv_formula(
+    dtype: type, band_pixels: int | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Also in bands of one or a few rows (``band_pixels`` 7): the bands meet without a seam."""
+    if band_pixels is not None:
+        monkeypatch.setattr("augcli.ops._image.BAND_PIXELS", band_pixels)
     rng = np.random.default_rng(12)
     top = full_scale(dtype)
     for i in range(40):

@@ -105,10 +105,18 @@ def _random_warp_case(rng: np.random.Generator, dtype: type) -> tuple[np.ndarray
     return image, m, size
 
 
+@pytest.mark.parametrize("widen_max", [None, 0])
 @pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
 @pytest.mark.parametrize("border", sorted(_CV_BORDERS))
-def test_bilinear_warp_of_three_channels_equals_a_plain_opencv_warp(dtype: type, border: str) -> None:
-    """warp resamples BGR through BGRA for speed: the bytes must be those of one OpenCV call on BGR."""
+def test_bilinear_warp_of_three_channels_equals_a_plain_opencv_warp(
+    dtype: type, border: str, widen_max: int | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """warp resamples BGR through BGRA for speed: the bytes must be those of one OpenCV call on BGR.
+
+    ``widen_max`` 0: every image counts as large and is warped without the fourth channel.
+    """
+    if widen_max is not None:
+        monkeypatch.setattr(G, "WIDEN_MAX_PIXELS", widen_max)
     rng = np.random.default_rng(7)
     for _ in range(60):
         image, m, size = _random_warp_case(rng, dtype)

@@ -56,10 +56,16 @@ def test_noise_bytes_are_those_of_generator_bytes(seed: int) -> None:
         assert np.array_equal(_uniform_bytes(seed, shape), expected)
 
 
-def test_gaussian_noise_equals_the_quantile_formula() -> None:
-    """uint8 out = saturate(rint(x + q[u] * std)): u the seed's bytes, q normal quantiles at (i + 0.5) / 256."""
+@pytest.mark.parametrize("band_pixels", [None, 7])
+def test_gaussian_noise_equals_the_quantile_formula(band_pixels: int | None, monkeypatch: pytest.MonkeyPatch) -> None:
+    """uint8 out = saturate(rint(x + q[u] * std)): u the seed's bytes, q normal quantiles at (i + 0.5) / 256.
+
+    Also in bands of one or a few rows (``band_pixels`` 7), where the byte stream is cut mid-word.
+    """
     from statistics import NormalDist
 
+    if band_pixels is not None:
+        monkeypatch.setattr("augcli.ops._image.BAND_PIXELS", band_pixels)
     q = np.array([NormalDist().inv_cdf((i + 0.5) / 256) for i in range(256)], dtype=np.float32)
     rng = np.random.default_rng(3)
     for seed in range(6):
@@ -69,3 +75,22 @@ def test_gaussian_noise_equals_the_quantile_formula() -> None:
         noisy = image.astype(np.float32) + q[u] * np.float32(std)
         expected = np.clip(np.rint(noisy), 0, 255).astype(np.uint8)
         assert np.array_equal(ops.add_gaussian_noise(image, std, seed), expected)
+
+
+@pytest.mark.parametrize("band_pixels", [None, 5])
+def test_gaussian_noise_shared_by_channels_is_one_plane_of_the_formula(
+    band_pixels: int | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """per_channel=False: one byte per pixel, the same quantile added to every colour channel."""
+    from statistics import NormalDist
+
+    if band_pixels is not None:
+        monkeypatch.setattr("augcli.ops._image.BAND_PIXELS", band_pixels)
+    q = np.array([NormalDist().inv_cdf((i + 0.5) / 256) for i in range(256)], dtype=np.float32)
+    rng = np.random.default_rng(4)
+    for seed in range(4):
+        image = rng.integers(0, 256, (int(rng.integers(1, 25)), int(rng.integers(1, 25)), 3)).astype(np.uint8)
+        u = np.frombuffer(np.random.default_rng(seed).bytes(image.shape[0] * image.shape[1]), np.uint8)
+        noise = q[u.reshape(image.shape[:2])][:, :, None] * np.float32(9.5)
+        expected = np.clip(np.rint(image.astype(np.float32) + noise), 0, 255).astype(np.uint8)
+        assert np.array_equal(ops.add_gaussian_noise(image, 9.5, seed, per_channel=False), expected)

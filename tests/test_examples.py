@@ -13,7 +13,7 @@ How blocks are classified (the fence's language says what a block holds; an unma
   torchvision or datasets (not dependencies of augcli or of its test extra) runs where they are installed
   and is compiled elsewhere; the metadata.csv that datasets reads is checked in tests/test_metadata.py.
 - ```text: schematic usage, error messages, trees. Nothing runnable may hide there: a line that calls augcli
-  must hold a placeholder (in/, r.yaml, NAME, [...]) that exists in no fresh clone.
+  must hold a placeholder (in/, NAME, [...]) that no fresh clone has and no example makes.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
+from fnmatch import fnmatch
 from pathlib import Path
 
 import pytest
@@ -40,7 +41,7 @@ DOCS = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
 KINDS = ("bash", "yaml", "python", "text")
 CLONE = ("sample_data", "configs")  # what the examples read from the repository
 OPTIONAL = {"torch", "torchvision", "datasets"}  # shown in examples, installed by the reader
-PLACEHOLDERS = ("in/", "r.yaml", "NAME", "[", "...")
+PLACEHOLDERS = ("in/", "NAME", "[", "...")  # words no fresh clone has, and the README's examples never make
 FENCE = re.compile(r"^(?P<indent>\s*)```(?P<info>.*)$")
 SAVE_AS = re.compile(r"# save as (?P<name>[\w.-]+)$")
 
@@ -118,7 +119,6 @@ def hidden_commands(block: Block) -> list[str]:
 def test_text_blocks_hide_nothing_runnable() -> None:
     hidden = {str(block): hidden_commands(block) for block in ALL if block.kind == "text" and hidden_commands(block)}
     assert not hidden, f"runnable commands in text blocks: make them bash blocks, or show a placeholder: {hidden}"
-    assert not (REPO / "in").exists() and not (REPO / "r.yaml").exists()
 
 
 def _extras() -> set[str]:
@@ -241,3 +241,8 @@ def test_examples_run_as_written(doc: Path, tmp_path: Path, monkeypatch: pytest.
     if doc.name == "README.md":
         assert ran.count("bash") >= 8 and ran.count("yaml") >= 4 and ran.count("python") >= 3, ran
         assert (root / "out" / "metadata.csv").is_file() and (root / "light_out" / "manifest.csv").is_file()
+        ignored = [line[1:].rstrip("/") for line in (REPO / ".gitignore").read_text().splitlines()
+                   if line.startswith("/")]
+        left = sorted(p.name for p in root.iterdir() if p.name not in CLONE
+                      and not any(fnmatch(p.name, pattern) for pattern in ignored))
+        assert not left, f"following README.md leaves {left} in the repository's root: add them to .gitignore"

@@ -49,9 +49,9 @@ TINY = 64  # a median shorter side under this many px: gentler noise and rotatio
 DROPOUT_SIDE = 128
 DROPOUT_PX = 8
 # Text: at least TEXT_LINES bands of vertical strokes whose density is TEXT_CONTRAST times that of the rows
-# between them. Measured: pages of OpenCV-rendered text (200x260 to 2200x3000 px, 15-75 lines) 3.2-8.1;
-# 200 random crops of scikit-learn's sample photos: 0.5% reach both thresholds (3.5% at a contrast of 2.5);
-# the benchmark's products: none (an object is one band).
+# between them. Measured: pages of OpenCV-rendered text (200x260 to 2200x3000 px, 15-100 lines, PNG or a JPEG
+# decoded at 1/8) 3.4-9.8; 200 random crops of scikit-learn's two sample photos: 1% reach both thresholds (4%
+# at a contrast of 2.5); the benchmark's products: none (an object is one band).
 TEXT_LINES = 4
 TEXT_CONTRAST = 3.0
 TEXT_SHARE = 0.5  # of a class's images text-like: the class is text-like

@@ -24,7 +24,7 @@ LAYOUT_SIDE = 32  # side of the grey copy averaged into a class's mean image: en
 COLOUR_SIDE = 64  # side of the colour copy the border ring and the chroma are measured on
 TEXT_WIDTH = 256  # the grey copy whose row profile shows text lines is this wide ...
 TEXT_ROWS = (256, 1024)  # ... and as tall as the image, within these bounds: a line gap stays a few rows tall
-DECODE_SIDE = 512  # a JPEG is decoded small, but to at least this many px on its shorter side
+DECODE_SIDE = 256  # a JPEG is decoded small (a 12-megapixel one at 1/8), but to at least this many px
 RING = 2  # px of the COLOUR_SIDE copy that make the border ring (about 3% of each side)
 RING_TOLERANCE = 12  # 0-255 units per channel: a ring pixel this close to the ring's median is "plain"
 OPAQUE = 250  # alpha (0-255 units) at or above which a pixel counts as opaque
@@ -138,14 +138,13 @@ def text_profile(grey: Grey) -> tuple[int, float]:
     """Text lines in a grey [0, 1] image: (bands, contrast).
 
     The row profile is the mean horizontal gradient of each row (vertical strokes: the letters of a
-    line), lightly smoothed. Rows above the profile's mean form bands; bands of at least two rows are
+    line), with no smoothing across rows (a dense page's gaps are two or three rows). Rows above the profile's mean form bands; bands of at least two rows are
     counted. The contrast is the mean profile inside the bands over the mean of the quieter rows between
     the first band and the last (margins and a sky do not count): printed lines are separated by nearly
     empty rows, the rows of a photo's textures differ little.
     """
-    gx = np.abs(cv2.Sobel(grey, cv2.CV_32F, 1, 0, ksize=3))
+    gx = np.abs(cv2.Sobel(grey, cv2.CV_32F, 1, 0, ksize=1))  # [-1, 0, 1] along x only: rows are not mixed
     rows = gx.mean(axis=1)
-    rows = np.convolve(np.pad(rows, 1, mode="edge"), np.array([0.25, 0.5, 0.25], np.float32), mode="valid")
     level = float(rows.mean())
     if level <= 1e-4:  # a flat image: no strokes at all
         return 0, 0.0

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -138,10 +139,11 @@ def text_profile(grey: Grey) -> tuple[int, float]:
     """Text lines in a grey [0, 1] image: (bands, contrast).
 
     The row profile is the mean horizontal gradient of each row (vertical strokes: the letters of a
-    line), with no smoothing across rows (a dense page's gaps are two or three rows). Rows above the profile's mean form bands; bands of at least two rows are
-    counted. The contrast is the mean profile inside the bands over the mean of the quieter rows between
-    the first band and the last (margins and a sky do not count): printed lines are separated by nearly
-    empty rows, the rows of a photo's textures differ little.
+    line), with no smoothing across rows (a dense page's gaps are two or three rows). Rows above the
+    profile's mean form bands; bands of at least two rows are counted. The contrast is the mean profile
+    inside the bands over the mean of the quieter rows between the first band and the last (margins and
+    a sky do not count): printed lines are separated by nearly empty rows, the rows of a photo's
+    textures differ little.
     """
     gx = np.abs(cv2.Sobel(grey, cv2.CV_32F, 1, 0, ksize=1))  # [-1, 0, 1] along x only: rows are not mixed
     rows = gx.mean(axis=1)
@@ -162,7 +164,7 @@ def mean_image(measures: list[Measure]) -> Grey:
     return np.asarray(np.mean(np.stack([m.layout for m in measures]), axis=0, dtype=np.float64), dtype=np.float32)
 
 
-def correlation(a: Grey, b: Grey) -> float:
+def correlation(a: npt.NDArray[np.floating[Any]], b: npt.NDArray[np.floating[Any]]) -> float:
     """Pearson correlation of two images' pixels; 0 when either is flat."""
     x = a.astype(np.float64).ravel() - float(a.mean())
     y = b.astype(np.float64).ravel() - float(b.mean())
@@ -182,6 +184,18 @@ def _crop(image: Grey, dy: int, dx: int) -> Grey:
     """The part of an image left when it is moved by (dy, dx) and cut to the overlap."""
     h, w = image.shape
     return image[max(dy, 0):h + min(dy, 0), max(dx, 0):w + min(dx, 0)]
+
+
+def facing_share(measures: list[Measure]) -> float:
+    """Share of images more correlated with the mean of the others than with that mean's mirror: how many
+    face the way the class does (leave-one-out, so an image does not vote for itself)."""
+    stack = np.stack([m.layout for m in measures]).astype(np.float64)
+    total, count = stack.sum(axis=0), len(stack)
+    wins = 0
+    for image in stack:
+        others = (total - image) / (count - 1)
+        wins += correlation(image, others) > correlation(image, others[:, ::-1])
+    return wins / count
 
 
 def split_half(measures: list[Measure]) -> float:

@@ -111,6 +111,48 @@ def test_a_class_facing_one_way_loses_hflip_and_a_symmetric_class_keeps_it(tmp_p
     assert f"  # shirt: mirror correlation of the mean image {shirt.value:g} (threshold 0.85): " in result.text
 
 
+SOLE = [(0.08, 0.55), (0.92, 0.55), (0.92, 0.75), (0.08, 0.75)]
+HEEL = [(0.75, 0.4), (0.9, 0.4), (0.9, 0.55), (0.75, 0.55)]  # a small tab at one end of a long flat sole
+
+
+def sandals(root: Path, facing_right: int) -> list[np.ndarray]:
+    """8 sandal-like images, the first ``facing_right`` with the tab on the right, the others mirrored."""
+    rng, images = np.random.default_rng(0), []
+    for i in range(8):
+        image = np.zeros((32, 32), np.uint8)
+        shift = rng.integers(-1, 2, 2)
+        for poly in (SOLE, HEEL):
+            cv2.fillPoly(image, [np.rint(np.array(poly) * 32 + shift).astype(np.int32)], int(rng.integers(150, 230)))
+        images.append((image if i < facing_right else image[:, ::-1].copy())[:, :, None])
+        write_image(root / "sandal" / f"{i}.png", images[-1])
+    return images
+
+
+def facing_oracle(images: list[np.ndarray]) -> float:
+    """Share of images whose correlation with the mean of the others beats that with its mirror (numpy)."""
+    stack = np.stack([im[:, :, 0].astype(np.float64) / 255 for im in images])
+    wins = 0
+    for i, image in enumerate(stack):
+        others = np.delete(stack, i, axis=0).mean(axis=0)
+        near = np.corrcoef(image.ravel(), others.ravel())[0, 1]
+        wins += near > np.corrcoef(image.ravel(), others[:, ::-1].ravel())[0, 1]
+    return wins / len(stack)
+
+
+def test_a_class_mostly_facing_one_way_loses_hflip_though_its_mean_is_nearly_symmetric(tmp_path: Path) -> None:
+    images = sandals(tmp_path / "in", facing_right=7)
+    tree(tmp_path / "in", {"shirt": ("shirt", 8)})
+    result = run(tmp_path / "in")
+    assert 0.85 <= mirror_oracle(images) < 0.95 and facing_oracle(images) == 7 / 8
+    found = finding(result, "orientation", "sandal")
+    assert (found.statistic, found.value, found.threshold) == ("share of images facing the class's way", 0.88, 0.8)
+    assert found.decision == f"faces one way (mirror correlation {round(mirror_oracle(images), 2):g}): hflip excluded"
+    assert result.data["classes"] == {"sandal": {"exclude": ["hflip"]}}
+    sandals(tmp_path / "even", facing_right=4)  # half each way: the mean is symmetric, hflip stays
+    even = run(tree(tmp_path / "even", {"shirt": ("shirt", 8)}))
+    assert "classes" not in even.data and finding(even, "orientation", "sandal").value >= 0.95
+
+
 def test_symmetric_classes_get_no_class_rules(tmp_path: Path) -> None:
     result = run(tree(tmp_path / "in", {"a": ("shirt", 8), "b": ("shirt", 7)}, seed=3))
     assert "classes" not in result.data and result.classes == {}

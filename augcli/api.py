@@ -40,6 +40,9 @@ from augcli.render import render
 from augcli.results import Augmented, BalanceResult, RunResult
 from augcli.rng import generator
 from augcli.run import Context, Progress, RunStats, left_out_as_copies, run_plan
+from augcli.suggest import Suggestion, check_output
+from augcli.suggest import suggest as _suggest
+from augcli.suggest import write as write_suggestion
 
 __all__ = ["Augmented", "BalanceResult", "InspectResult", "PreviewResult", "ReplayResult", "RunResult", "Status",
            "augment", "balance", "expand", "inspect", "load_recipe", "preview", "replay", "replay_ops"]
@@ -418,6 +421,37 @@ def inspect(
     """
     check_options(workers=workers, max_pixels=max_pixels)
     return inspect_tree(input, workers=default_workers(workers), chart=chart, progress=progress, max_pixels=max_pixels)
+
+
+def suggest(
+    input: str | Path,
+    *,
+    output: str | Path | None = None,
+    force: bool = False,
+    workers: int | None = None,
+    max_pixels: int | None = DEFAULT_MAX_PIXELS,
+    progress: Progress | None = None,
+) -> Suggestion:
+    """Write a recipe for an input tree from what its images show, each choice commented with its evidence.
+
+    Args:
+        input: ImageFolder tree (one sub-folder per class).
+        output: write the recipe text here (atomically; never inside ``input``); None: only return it.
+        force: replace an existing ``output`` file.
+        workers: processes reading images (default: the available cores); the text does not depend on it.
+        max_pixels: images whose header claims more pixels are skipped as unreadable (None: no limit).
+        progress: called with (images just read, images to read).
+
+    Returns:
+        The recipe (``text``: commented YAML; ``data``: the same recipe as a mapping), the ``findings``
+        behind it, and what was read, skipped or left out.
+    """
+    check_options(workers=workers, max_pixels=max_pixels)
+    target = Path(output) if output is not None else None
+    if target is not None:
+        check_output(target, Path(input), force)
+    result = _suggest(input, workers=default_workers(workers), max_pixels=max_pixels, progress=progress)
+    return write_suggestion(result, target) if target is not None else result
 
 
 def preview(

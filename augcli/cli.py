@@ -19,6 +19,7 @@ from augcli import __version__
 
 if TYPE_CHECKING:
     from augcli.api import BalanceResult, InspectResult, PreviewResult, ReplayResult, RunResult
+    from augcli.suggest import Suggestion
 
 F = Callable[..., Any]
 RunResultT = TypeVar("RunResultT", bound="RunResult")
@@ -356,6 +357,36 @@ def inspect(as_json: bool, chart: Path | None, workers: int | None, max_pixels: 
 
     result = api.inspect(input, workers=workers, chart=chart, max_pixels=max_pixels)
     click.echo(json.dumps(result.as_dict(), indent=2) if as_json else result.report(), nl=as_json)
+    return result
+
+
+@cli.command()
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write the recipe to this file (default: print it). Never inside INPUT.")
+@click.option("--force", is_flag=True, help="Replace an existing OUTPUT file.")
+@workers_option
+@max_pixels_option
+@quiet_option
+@input_arg
+@handle_errors
+def suggest(output: Path | None, force: bool, workers: int | None, max_pixels: int, quiet: bool,
+            input: Path) -> Suggestion:
+    """Write a recipe for INPUT from what its images show, with the evidence for each choice as comments."""
+    from augcli import api
+    from augcli.paths import shown
+
+    bar = _Bar(quiet, "suggest")
+    try:
+        result = api.suggest(input, output=output, force=force, workers=workers, max_pixels=max_pixels,
+                             progress=bar)
+    finally:
+        bar.close()
+    if result.path is None:
+        click.echo(result.text, nl=False)
+    elif not quiet:
+        click.echo(f"Wrote {shown(result.path)} ({result.read} images read, {len(result.classes)} class rule(s))")
+    for path, reason in [*result.problems, *result.unreadable][:5]:
+        click.echo(f"  skipped {shown(path)}: {reason}", err=True)
     return result
 
 

@@ -65,14 +65,30 @@ def load_recipe(path: str | Path | None = None, *, allow_custom: bool = True) ->
     return _recipe.load_recipe(path, allow_custom=allow_custom)
 
 
-def _as_recipe(recipe: RecipeLike, allow_custom: bool = True, what: str = "recipe") -> Recipe:
-    """Accept a Recipe, a path, a bundled recipe's name or None (the default recipe)."""
+def _as_recipe(recipe: RecipeLike, allow_custom: bool = True, what: str = "recipe", *,
+               input: str | Path | None = None, workers: int = 1,
+               max_pixels: int | None = DEFAULT_MAX_PIXELS) -> Recipe:
+    """Accept a Recipe, a path, a bundled recipe's name, ``auto`` (with ``input``: the recipe
+    ``augcli.suggest`` writes for that tree) or None (the default recipe)."""
     if isinstance(recipe, Recipe):
         if not allow_custom and _names_custom(recipe.to_data()):
             raise InputError(f"recipe {recipe.source} has a custom step, which runs Python code; "
                              f"refused because custom steps are not allowed ({option('allow_custom', False)})")
         return recipe
+    if recipe is not None and input is not None and isinstance(_recipe.resolve(recipe, what), _recipe.Auto):
+        return suggested_recipe(input, workers=workers, max_pixels=max_pixels)
     return _recipe.load_recipe(recipe, allow_custom=allow_custom, what=what)
+
+
+def suggested_recipe(input: str | Path, *, workers: int | None = None,
+                     max_pixels: int | None = DEFAULT_MAX_PIXELS) -> Recipe:
+    """``--recipe auto``: the recipe :func:`suggest` writes for ``input``, loaded (``text`` keeps its comments).
+
+    The same tree gives the same recipe, so a rerun resumes; the run record keeps the recipe and its digest.
+    """
+    check_options(workers=workers, max_pixels=max_pixels)
+    found = _suggest(input, workers=default_workers(workers), max_pixels=max_pixels)
+    return _recipe.parse_recipe(found.text, source=_recipe.Auto.source)
 
 
 def _names_custom(data: Any) -> bool:
@@ -148,7 +164,7 @@ def _start(input: str | Path, output: str | Path, recipe: RecipeLike, *, seed: i
            overwrite: bool, max_pixels: int | None, strict: bool, allow_custom: bool,
            progress: Progress | None, full_decode: bool = False) -> _Run:
     """Load the recipe and scan the input; refuse overlapping folders and rules for unknown classes."""
-    rec = _as_recipe(recipe, allow_custom)
+    rec = _as_recipe(recipe, allow_custom, input=input, workers=default_workers(workers), max_pixels=max_pixels)
     data = scan(input)
     check_folders(data.root, Path(output))
     _check_class_names(data.classes)
@@ -349,7 +365,8 @@ def balance(
                          f"{option('method', 'smote')} or leave them out")
     smote_opts = B.SmoteOptions(features=str(features or "pixels"), variant=smote or "smote",
                                 k_neighbors=5 if k_neighbors is None else k_neighbors)
-    then = _as_recipe(then_recipe, allow_custom, "then_recipe") if then_recipe is not None else None
+    then = (_as_recipe(then_recipe, allow_custom, "then_recipe", input=input, workers=run.workers,
+                       max_pixels=max_pixels) if then_recipe is not None else None)
     if opts.method in B.MIXING:
         run = replace(run, recipe=B.with_mixing(run.recipe, opts.method))
     targets = B.resolve(Counter(s.label for s in run.data.sources), opts)
@@ -482,7 +499,7 @@ def preview(
         The sheet's path and grid size, and the sample images passed over.
     """
     check_options(seed=seed, max_pixels=max_pixels, images=images, variants=variants, cell=cell)
-    return make_preview(input, output, recipe=_as_recipe(recipe, allow_custom), images=images, variants=variants,
+    return make_preview(input, output, recipe=_as_recipe(recipe, allow_custom, input=input, max_pixels=max_pixels), images=images, variants=variants,
                         seed=seed, cell=cell, transform=transform, max_pixels=max_pixels)
 
 

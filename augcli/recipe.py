@@ -79,6 +79,7 @@ class Recipe:
     tta: tuple[Variant, ...] | None = None  # the test-time set of ``tta:`` (None: no section); not in to_data
     source: str = "<recipe>"
     lines: Mapping[str, int] = field(default_factory=dict, compare=False, repr=False)
+    text: str | None = field(default=None, compare=False, repr=False)  # the YAML it was parsed from, comments kept
     _by_label: Mapping[str, tuple[Node, ...]] = field(default_factory=dict, init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -141,6 +142,10 @@ def load_recipe(path: str | Path | None = None, *, allow_custom: bool = True, wh
         return parse_recipe(packaged_recipe(DEFAULT_RECIPE), source=f"<default recipe {DEFAULT_RECIPE}>",
                             allow_custom=allow_custom)
     found = resolve(path, what)
+    if isinstance(found, Auto):  # the API resolves it where the input is known (api._as_recipe)
+        raise RecipeError(option(what), "a recipe file or a bundled recipe name here",
+                          f"{show(AUTO)}, which needs an input tree to suggest a recipe from",
+                          hint="pass the recipe to expand, balance or preview, or write one with `augcli suggest`")
     if isinstance(found, Bundled):
         return parse_recipe(found.text(), source=found.source, allow_custom=allow_custom)
     return parse_recipe(_read(found, what), source=str(path), allow_custom=allow_custom)
@@ -184,7 +189,15 @@ class Bundled:
         return first.split(": ", 1)[1] if first.startswith(f"{self.name}: ") else first
 
 
-def resolve(spec: str | Path, what: str = "recipe") -> Path | Bundled:
+@dataclass(frozen=True, slots=True)
+class Auto:
+    """``--recipe auto``: a recipe chosen from the input tree by ``augcli.suggest`` (resolved by the API, which
+    knows the input; this module cannot read images)."""
+
+    source = "<recipe auto: suggested from the input>"
+
+
+def resolve(spec: str | Path, what: str = "recipe") -> Path | Bundled | Auto:
     """What a recipe option names: an existing file (it always wins), else a bundled recipe by its bare name.
 
     Raises:
@@ -195,9 +208,8 @@ def resolve(spec: str | Path, what: str = "recipe") -> Path | Bundled:
     if kind == "file":
         return path
     text = str(spec)
-    if text == AUTO:  # the hook for ``--recipe auto``: a recipe chosen from the data resolves here once it exists
-        raise RecipeError(option(what), "a recipe file or a bundled recipe name",
-                          f"{show(AUTO)}, which is reserved for a recipe chosen from the data (not in this version)")
+    if text == AUTO:
+        return Auto()
     names = bundled_names()
     if _NAME.fullmatch(text) and text in names:
         return Bundled(text)
@@ -258,7 +270,7 @@ def parse_recipe(text: str, source: str = "<recipe>", *, allow_custom: bool = Tr
     """
     data, lines = load_yaml(text, source)
     try:
-        return replace(_build(data, source, _Context(allow_custom=allow_custom)), lines=lines)
+        return replace(_build(data, source, _Context(allow_custom=allow_custom)), lines=lines, text=text)
     except RecipeError as exc:
         raise exc.located(source, line_for(exc.where, lines)) from None
 

@@ -102,13 +102,29 @@ def test_a_class_facing_one_way_loses_hflip_and_a_symmetric_class_keeps_it(tmp_p
     assert boot.value == pytest.approx(mirror_oracle(boots), abs=0.005) and boot.value < 0.85
     assert shirt.value == pytest.approx(mirror_oracle(shirts), abs=0.005) and shirt.value >= 0.85
     assert (boot.statistic, boot.threshold, boot.decision) == (
-        "mirror correlation of the mean image", 0.85, "faces one way: hflip excluded")
+        "mirror correlation of the mean image", 0.85, "faces one way (1 of images face the class's way): hflip excluded")
     assert shirt.decision == "mirror-symmetric: hflip kept"
     line = next(x for x in result.text.splitlines() if x.startswith('  "boot"'))
     assert line.split("#")[0].rstrip() == '  "boot": {exclude: [hflip]}'
     assert line.endswith(f"# boot: mirror correlation of the mean image {boot.value:g} (threshold 0.85): "
-                         "faces one way: hflip excluded")
+                         "faces one way (1 of images face the class's way): hflip excluded")
     assert f"  # shirt: mirror correlation of the mean image {shirt.value:g} (threshold 0.85): " in result.text
+
+
+def test_symmetric_objects_whose_mean_leans_one_way_keep_hflip(tmp_path: Path) -> None:
+    """Discs placed so the class's mean image is lopsided, but each disc is its own mirror: the images do not
+    face one way (no more than half sit on the mean's side), so hflip stays (sample_data's circles)."""
+    for i, x in enumerate([6, 7, 8, 9, 10, 11, 23, 26]):
+        image = np.zeros((32, 32), np.uint8)
+        cv2.circle(image, (x, 16), 5, 255, -1)
+        write_image(tmp_path / "in" / "disc" / f"{i}.png", image)
+    result = run(tmp_path / "in")
+    disc = finding(result, "orientation", "disc")
+    mean = np.mean([cv2.imread(str(p), 0).astype(np.float64) for p in (tmp_path / "in" / "disc").iterdir()], axis=0)
+    assert mirror_oracle([mean[:, :, None]]) < 0.85
+    assert (disc.statistic, disc.threshold) == ("share of images facing the class's way", 0.8) and disc.value < 0.8
+    assert disc.decision.endswith("but its images do not face one way: hflip kept")
+    assert "classes" not in result.data
 
 
 SOLE = [(0.08, 0.55), (0.92, 0.55), (0.92, 0.75), (0.08, 0.75)]

@@ -75,7 +75,7 @@ def _as_recipe(recipe: RecipeLike, allow_custom: bool = True, what: str = "recip
             raise InputError(f"recipe {recipe.source} has a custom step, which runs Python code; "
                              f"refused because custom steps are not allowed ({option('allow_custom', False)})")
         return recipe
-    if recipe is not None and input is not None and isinstance(_recipe.resolve(recipe, what), _recipe.Auto):
+    if input is not None and (recipe is None or isinstance(_recipe.resolve(recipe, what), _recipe.Auto)):
         return suggested_recipe(input, workers=workers, max_pixels=max_pixels)
     return _recipe.load_recipe(recipe, allow_custom=allow_custom, what=what)
 
@@ -262,7 +262,8 @@ def expand(
     Args:
         input: ImageFolder tree (one sub-folder per class).
         output: folder to write; an earlier run of the same plan there is resumed.
-        recipe: Recipe, recipe path or bundled recipe name, or None for the default recipe.
+        recipe: Recipe, recipe path, bundled recipe name, or "auto" or None: the recipe suggested from the input
+            (:func:`suggested_recipe`; "default" is the packaged default).
         copies: augmented images per input (default: the recipe's ``copies``).
         tta: write a fixed test-time-augmentation set per input instead of random copies (the recipe's
             ``tta:`` set, else the built-in one); None: when the recipe has a ``tta:`` section.
@@ -334,8 +335,8 @@ def balance(
     Args:
         input: ImageFolder tree (one sub-folder per class).
         output: folder to write; an earlier run of the same plan there is resumed.
-        recipe: Recipe, recipe path or bundled recipe name, or None for the default recipe (its ``balance:``
-            section gives defaults).
+        recipe: Recipe, recipe path, bundled recipe name, or "auto" or None: the recipe suggested from the
+            input (its ``balance:`` section gives defaults).
         target: "max" (every class reaches the largest), an integer N, or a ratio in (0, 1] of the
             largest class (``int(n_max * ratio)``, as imbalanced-learn); default: the recipe's, else max.
         method: "transforms" (recipe-augmented copies, spread evenly over a class's sources) or "smote".
@@ -489,7 +490,7 @@ def preview(
     Args:
         input: ImageFolder tree (one sub-folder per class).
         output: the sheet, a .png file outside ``input``.
-        recipe: Recipe, recipe path or bundled recipe name, or None for the default recipe.
+        recipe: Recipe, recipe path, bundled recipe name, or "auto" or None: the recipe suggested from the input.
         images, variants, cell: sample images (rows), variants per image, and cell size in pixels.
         seed: overrides the recipe's seed (variants use the seeds ``expand`` uses for copies 1..n).
         transform: sweep this transform across its parameter ranges instead of running the recipe.
@@ -499,7 +500,8 @@ def preview(
         The sheet's path and grid size, and the sample images passed over.
     """
     check_options(seed=seed, max_pixels=max_pixels, images=images, variants=variants, cell=cell)
-    return make_preview(input, output, recipe=_as_recipe(recipe, allow_custom, input=input, max_pixels=max_pixels), images=images, variants=variants,
+    rec = _as_recipe(recipe, allow_custom, input=input, max_pixels=max_pixels)
+    return make_preview(input, output, recipe=rec, images=images, variants=variants,
                         seed=seed, cell=cell, transform=transform, max_pixels=max_pixels)
 
 

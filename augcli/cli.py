@@ -103,15 +103,16 @@ def _complete_recipe(ctx: click.Context, param: click.Parameter, incomplete: str
 
     from augcli.recipe import bundled_names
 
-    names = [CompletionItem(name) for name in bundled_names() if name.startswith(incomplete)]
+    names = [CompletionItem(name) for name in ["auto", *bundled_names()] if name.startswith(incomplete)]
     return [*names, CompletionItem(incomplete, type="file")]
 
 
 recipe_option = click.option(
     "--recipe", "-r", type=click.Path(path_type=Path), default=None, shell_complete=_complete_recipe,
     metavar="FILE|NAME",
-    help="Recipe: a YAML file, or the name of a bundled recipe ('augcli recipes' lists them; a file of that "
-         "name wins). Default: the bundled default recipe.")
+    help="Recipe: a YAML file, the name of a bundled recipe ('augcli recipes' lists them; a file of that "
+         "name wins), or auto: a recipe suggested from INPUT's images, printed with its evidence (the default; "
+         "'augcli suggest' explains it).")
 seed_option = click.option("--seed", type=click.IntRange(0, 2**63 - 1), default=None,
                            help="Override the recipe's seed (0 to 2**63-1).")
 workers_option = click.option("--workers", "-w", type=click.IntRange(1, 256), default=None,
@@ -161,6 +162,24 @@ class _Bar:
     def close(self) -> None:
         if self.bar is not None:
             self.bar.close()
+
+
+def _chosen(recipe: Path | None, input: Path, workers: int | None, max_pixels: int, quiet: bool,
+            what: str = "recipe") -> Any:
+    """The recipe option as the API takes it; ``auto`` (the default of --recipe) becomes the recipe suggested
+    from INPUT's images, printed on stderr with its evidence before anything runs (it is also kept in the
+    output's run record)."""
+    from augcli import api
+    from augcli.recipe import Auto, resolve
+
+    if recipe is not None and not isinstance(resolve(recipe, what), Auto):
+        return recipe
+    chosen = api.suggested_recipe(input, workers=workers, max_pixels=max_pixels)
+    if not quiet:
+        click.echo(f"{flag(what, None)} auto: the recipe suggested for {input} ('augcli suggest {input} -o r.yaml' "
+                   "saves it to edit; '--recipe default' is the fixed built-in one)", err=True)
+        click.echo(chosen.text, err=True, nl=False)
+    return chosen
 
 
 def _report(result: RunResult, quiet: bool) -> None:
@@ -256,6 +275,7 @@ def expand(recipe: Path | None, copies: int | None, tta: bool | None, seed: int 
 
     bar = _Bar(quiet, "expand")
     try:
+        recipe = _chosen(recipe, input, workers, max_pixels, quiet)
         result = api.expand(input, output, recipe=recipe, copies=copies, tta=tta, seed=seed, workers=workers,
                             originals=not no_originals, overwrite=overwrite, max_pixels=max_pixels,
                             max_outputs=max_outputs, allow_custom=not no_custom, strict=strict,
@@ -288,7 +308,7 @@ def expand(recipe: Path | None, copies: int | None, tta: bool | None, seed: int 
 @click.option("--k-neighbors", type=click.IntRange(1, 1000), default=None, help="SMOTE neighbours (default 5).")
 @click.option("--then-recipe", type=click.Path(path_type=Path), default=None, shell_complete=_complete_recipe,
               metavar="FILE|NAME",
-              help="Recipe applied after each SMOTE blend: a YAML file or a bundled recipe's name.")
+              help="Recipe applied after each SMOTE blend: a YAML file, a bundled recipe's name, or auto.")
 @overwrite_option
 @max_pixels_option
 @max_outputs_option
@@ -317,6 +337,10 @@ def balance(recipe: Path | None, target: str | None, method: str | None, undersa
 
     bar = _Bar(quiet, "balance")
     try:
+        both_auto = str(recipe or "auto") == str(then_recipe) == "auto" and not Path("auto").exists()
+        if then_recipe is not None:  # resolved first: a wrong name is reported before any image is read
+            then_recipe = _chosen(then_recipe, input, workers, max_pixels, quiet, "then_recipe")
+        recipe = then_recipe if both_auto else _chosen(recipe, input, workers, max_pixels, quiet)
         result = api.balance(input, output, recipe=recipe, target=target, method=method,
                              undersample=undersample, seed=seed, workers=workers, features=features,
                              smote=smote, k_neighbors=k_neighbors, then_recipe=then_recipe,
@@ -449,6 +473,7 @@ def preview(recipe: Path | None, images: int, variants: int, seed: int | None, c
     """Draw a PNG contact sheet of what a recipe makes from INPUT (no dataset is written)."""
     from augcli import api
 
+    recipe = _chosen(recipe, input, None, max_pixels, False)
     result = api.preview(input, output, recipe=recipe, images=images, variants=variants, seed=seed, cell=cell,
                          transform=transform, allow_custom=not no_custom, max_pixels=max_pixels)
     click.echo(f"Wrote {result.path} ({result.rows} rows x {result.columns} columns)")

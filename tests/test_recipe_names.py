@@ -77,12 +77,19 @@ def test_recipe_by_name_gives_the_same_run_as_its_file(cli: Any, make_tree: Any,
     assert again.exit_code == 0 and "0 images written, 9 kept" in again.stdout
 
 
-def test_default_by_name_is_the_default_recipe(make_tree: Any, tmp_path: Path) -> None:
+def test_default_by_name_is_the_packaged_default_and_runs_default_to_auto(make_tree: Any, tmp_path: Path) -> None:
+    """No recipe: a run (which has an input to look at) uses auto, the suggested recipe; without an input
+    (load_recipe, augment) it is the packaged default, which ``--recipe default`` names."""
     assert load_recipe("default").to_data() == load_recipe(None).to_data()
     tree = make_tree({"a": 1})
-    api.expand(tree, tmp_path / "o", recipe="default", copies=1, workers=1)
+    api.expand(tree, tmp_path / "o", recipe="auto", copies=1, workers=1)
     again = api.expand(tree, tmp_path / "o", copies=1, workers=1)  # same identity: resumed, not refused
     assert again.kept == 2 and again.made == 0
+    record = json.loads((tmp_path / "o" / "augcli-run.json").read_text())
+    assert record["recipe"] == api.suggested_recipe(tree).to_data() != load_recipe("default").to_data()
+    assert record["recipe_source"] == "<recipe auto: suggested from the input>"
+    with pytest.raises(RecipeError, match="needs an input tree to suggest a recipe from"):
+        load_recipe("auto")
 
 
 def test_an_existing_file_of_that_name_wins(cli: Any, make_tree: Any, tmp_path: Path,
@@ -114,8 +121,6 @@ def test_then_recipe_and_preview_take_names(cli: Any, make_tree: Any, tmp_path: 
                             + ", ".join(NAMES) + "), got 'ligth'; did you mean 'light'?\n"),
     (["--recipe", "light.yaml"], "Error: --recipe: expected an existing recipe file, got light.yaml; for the "
                                  "bundled recipe pass --recipe light\n"),
-    (["--recipe", "auto"], "Error: --recipe: expected a recipe file or a bundled recipe name, got 'auto', which is "
-                           "reserved for a recipe chosen from the data (not in this version)\n"),
     (["--method", "smote", "--then-recipe", "hevy"], "Error: --then-recipe: expected an existing recipe file or a "
                                                      "bundled recipe name (" + ", ".join(NAMES)
                                                      + "), got 'hevy'; did you mean 'heavy'?\n"),

@@ -473,3 +473,25 @@ def test_a_class_with_no_readable_image_gets_no_rule_and_says_so(tmp_path: Path)
     assert "# b: no readable image, no rule for this class\n" in result.text
     assert set(result.data["classes"]) == {"a"} and result.unreadable[0][0] == "b/x.png"
     assert not [f for f in result.findings if f.label == "b"]
+
+
+def test_recipe_auto_is_printed_recorded_deterministic_and_replayable(cli: Any, tmp_path: Path) -> None:
+    """balance with no --recipe (auto): the suggested recipe on stderr before the run, in the run record, the same
+    outputs with 1 and 2 workers, and a replay from the manifest alone gives the same bytes."""
+    root = tree(tmp_path / "in", {"boot": ("boot", 8), "shirt": ("shirt", 3)})
+    expected = suggest(root).text
+    first = cli("balance", root, tmp_path / "o1", "-w", "1")
+    assert first.exit_code == 0, first.output
+    assert f"--recipe auto: the recipe suggested for {root} " in first.stderr
+    assert expected in first.stderr and "exclude: [hflip]" in expected
+    assert "suggested for" not in cli("balance", root, tmp_path / "o2", "--recipe", "auto", "-w", "2", "-q").stderr
+    record = json.loads((tmp_path / "o1" / "augcli-run.json").read_text())
+    assert record["recipe"] == parse_recipe(expected).to_data()
+    manifests = [(tmp_path / o / "manifest.csv").read_bytes() for o in ("o1", "o2")]
+    assert manifests[0] == manifests[1]
+    made = sorted(p.relative_to(tmp_path / "o1") for p in (tmp_path / "o1").glob("*/*.png"))
+    assert len(made) == 16 and made == sorted(p.relative_to(tmp_path / "o2") for p in (tmp_path / "o2").glob("*/*.png"))
+    assert all((tmp_path / "o1" / p).read_bytes() == (tmp_path / "o2" / p).read_bytes() for p in made)
+    again = cli("replay", tmp_path / "o1" / "manifest.csv", tmp_path / "re", "-w", "1")
+    assert again.exit_code == 0, again.output
+    assert all((tmp_path / "re" / p).read_bytes() == (tmp_path / "o1" / p).read_bytes() for p in made)

@@ -138,7 +138,7 @@ def test_tta_with_copies_is_refused_and_copies_0_allowed(tmp_path: Path, make_tr
     tree = make_tree({"cat": 1})
     with pytest.raises(InputError, match=r"^copies=3: expected no random copies beside a test-time set"):
         api.expand(tree, tmp_path / "out", tta=True, copies=3, workers=1)
-    result = cli("expand", "--tta", "--copies", 3, tree, tmp_path / "out")
+    result = cli("expand", "--recipe", "default", "--tta", "--copies", 3, tree, tmp_path / "out")
     assert result.exit_code == 2
     assert result.stderr == ("Error: --copies 3: expected no random copies beside a test-time set (its views "
                              "are fixed), got 3 instead; for random copies, run expand with --no-tta into "

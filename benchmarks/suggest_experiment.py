@@ -229,7 +229,7 @@ def one_seed(work: Path, seed: int, dataset: str, ablations: bool) -> tuple[dict
               "class_weight='balanced'": macro_f1(x, y, x_test, y_test, "balanced")}
     seen: Looks = {}
     for i, (name, data) in enumerate(recipes.items()):
-        recipe = None
+        recipe: Any = "default"
         if data is not None:
             recipe = root / f"recipe{i}.yaml"
             recipe.write_text(yaml.safe_dump(data, sort_keys=False))

@@ -19,6 +19,7 @@ from augcli.io import TMP_SUFFIX
 from augcli.metadata import owned_metadata
 from augcli.paths import inside, is_within, safe_rel, shown
 from augcli.plan import Job, Task
+from augcli.recipe import Auto
 
 
 def check_folders(in_root: Path, out_root: Path) -> None:
@@ -103,8 +104,11 @@ def prepare(out_root: Path, in_root: Path, tasks: Sequence[Task], record: M.RunR
     rows = _old_rows(out_root)
     if old.identity() != record.identity():
         if not overwrite:
+            auto = (" (the recipe auto suggests changed with the input: 'augcli suggest' shows it)"
+                    if record.recipe_source == old.recipe_source == Auto.source and record.recipe != old.recipe
+                    else "")
             raise InputError(f"output folder {shown(out_root)} holds a run with a different "
-                             f"{record.describe_change(old)}; "
+                             f"{record.describe_change(old)}{auto}; "
                              f"resume needs the same recipe and options: pass {option('overwrite', True)} to "
                              "replace that run, or choose another folder")
         removable = _removable(out_root, rows)

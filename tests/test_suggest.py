@@ -495,3 +495,17 @@ def test_recipe_auto_is_printed_recorded_deterministic_and_replayable(cli: Any, 
     again = cli("replay", tmp_path / "o1" / "manifest.csv", tmp_path / "re", "-w", "1")
     assert again.exit_code == 0, again.output
     assert all((tmp_path / "re" / p).read_bytes() == (tmp_path / "o1" / p).read_bytes() for p in made)
+
+
+def test_recipe_auto_on_a_changed_input_is_refused_with_the_reason(cli: Any, tmp_path: Path) -> None:
+    """The same tree resumes; a tree whose images now call for another recipe is refused (exit 2), saying so."""
+    root = tree(tmp_path / "in", {"boot": ("boot", 8), "shirt": ("shirt", 8)})
+    assert cli("expand", "-q", "-n", 1, root, tmp_path / "o").exit_code == 0
+    assert cli("expand", "-q", "-n", 1, root, tmp_path / "o").exit_code == 0
+    shutil.rmtree(root / "boot")
+    tree(root, {"boot": ("shirt", 8)}, seed=1)  # boots that are now symmetric: hflip is no longer excluded
+    again = cli("expand", "-q", "-n", 1, root, tmp_path / "o")
+    assert again.exit_code == 2
+    assert again.stderr == (f"Error: output folder {tmp_path / 'o'} holds a run with a different recipe (the recipe "
+                            "auto suggests changed with the input: 'augcli suggest' shows it); resume needs the same "
+                            "recipe and options: pass --overwrite to replace that run, or choose another folder\n")

@@ -63,7 +63,8 @@ def map_batches(client: Any, fn: Callable[..., Any], tasks: Iterator[Any], init:
     slots = max(1, sum(client.nthreads().values()))
     size = batch or default_batch(count, slots)
     token = uuid.uuid4().hex
-    [shared_future] = client.scatter([shared], broadcast=True, hash=False)
+    # A task, not scattered data: a worker lost while holding it makes dask compute it again from the graph.
+    shared_future = client.submit(_value, shared, key=f"augcli-shared-{token}")
     live: set[Any] = set()
 
     def submit(chunk: list[Any]) -> Any:
@@ -83,6 +84,10 @@ def map_batches(client: Any, fn: Callable[..., Any], tasks: Iterator[Any], init:
             yield from results
     finally:
         client.cancel([*live, shared_future])
+
+
+def _value(shared: Any) -> Any:
+    return shared
 
 
 def default_batch(count: int | None, slots: int) -> int:

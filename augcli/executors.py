@@ -96,7 +96,7 @@ def check_executor(executor: str, scheduler: str | None) -> None:
                          f"{option('executor', executor)}; add {option('executor', 'dask')} or leave it out")
     if scheduler is not None and not scheduler.strip():
         raise InputError(f"{option('scheduler')}: expected a scheduler address (tcp://host:8786), got an empty one")
-    if executor == "dask" and importlib.util.find_spec("distributed") is None:
+    if executor == "dask" and not _installed():
         raise InputError(f"{option('executor', 'dask')} needs dask.distributed, which is not installed: "
                          "pip install 'augcli[dask]'")
 
@@ -107,6 +107,11 @@ def check_local(name: str, path: Any) -> None:
         raise InputError(f"{name} {os.fspath(path)!r}: object stores are not supported yet (fsspec URLs such as "
                          "s3:// or gs:// are planned); use a local folder or a shared file system mounted on "
                          "every worker")
+
+
+def _installed() -> bool:
+    """Whether dask.distributed can be imported (without importing it)."""
+    return importlib.util.find_spec("distributed") is not None
 
 
 def batch_size() -> int | None:

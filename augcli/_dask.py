@@ -19,7 +19,7 @@ from concurrent.futures import CancelledError
 from itertools import islice
 from typing import Any
 
-from augcli.errors import RunError
+from augcli.errors import InputError, RunError, option
 from augcli.pool import _portable
 
 CONNECT_TIMEOUT = 10  # seconds to reach a given scheduler
@@ -37,14 +37,27 @@ def connect(scheduler: str | None, workers: int) -> tuple[Any, Any]:
     from distributed import Client, LocalCluster
 
     if scheduler is None:
-        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
+        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0",
                                silence_logs=logging.ERROR)
         return Client(cluster, set_as_default=False), cluster
+    _check_address(scheduler)
     try:
         return Client(scheduler, timeout=CONNECT_TIMEOUT, set_as_default=False), None
     except Exception as exc:  # OSError, TimeoutError, ValueError for a malformed address, ...
         raise RunError(f"cannot reach the Dask scheduler at {scheduler} within {CONNECT_TIMEOUT} s "
                        f"({type(exc).__name__}: {exc}); check the address and that the scheduler is running") from None
+
+
+def _check_address(scheduler: str) -> None:
+    """Refuse a malformed scheduler address before a client is made (a client that fails on one hangs at exit)."""
+    from distributed.comm import get_address_host_port, parse_address
+
+    try:
+        if parse_address(scheduler)[0] in ("tcp", "tls"):
+            get_address_host_port(scheduler)
+    except ValueError as exc:
+        raise InputError(f"{option('scheduler')}: expected a scheduler address such as tcp://host:8786, got "
+                         f"{scheduler!r} ({exc})") from None
 
 
 def close(client: Any, cluster: Any) -> None:

@@ -55,7 +55,7 @@ def main() -> None:
 
     tree = make_tree.build_tree(args.tree, 1.0, 1234, quiet=True)  # reused when already built
     start = time.perf_counter()
-    cluster = LocalCluster(n_workers=args.workers, threads_per_worker=1, processes=True, dashboard_address=None,
+    cluster = LocalCluster(n_workers=args.workers, threads_per_worker=1, processes=True, dashboard_address=":0",
                            silence_logs=logging.ERROR)
     cluster_start = time.perf_counter() - start
     address = cluster.scheduler_address

@@ -36,7 +36,7 @@ def cluster() -> Iterator[Any]:
     """One LocalCluster for the module: starting one costs a second or two."""
     import logging
 
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0",
                                   silence_logs=logging.ERROR) as running:
         yield running
 
@@ -211,6 +211,10 @@ def test_an_unreachable_scheduler_fails_with_its_address(cli: Any, make_tree: An
     assert result.exit_code == 1
     assert "cannot reach the Dask scheduler at tcp://127.0.0.1:9 within 1 s" in result.output
     assert not (tmp_path / "o").exists()  # refused before anything was written
+    for address in ("not an address", "tcp://[::1", "tcp://host:port"):
+        malformed = cli("expand", "-r", "default", "--executor", "dask", "--scheduler", address, src, tmp_path / "o")
+        assert malformed.exit_code == 2
+        assert f"--scheduler: expected a scheduler address such as tcp://host:8786, got {address!r}" in malformed.output
 
 
 def test_dask_missing_and_a_bad_batch_size_are_usage_errors(cli: Any, make_tree: Any, tmp_path: Path,

@@ -64,9 +64,10 @@ def _temps(root: Path) -> list[str]:
 
 
 def _tree(make_tree: Any) -> Path:
-    """Three classes with an unreadable file, so errors.csv is written too."""
+    """Three classes, a file name that is not UTF-8, and an unreadable file (so errors.csv is written too)."""
     src = make_tree({"a": 5, "b": 3, "c": 1}, size=(16, 20))
     (src / "b" / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n not an image")
+    (src / "a" / os.fsdecode(b"caf\xe9.png")).write_bytes((src / "a" / "a_000.png").read_bytes())
     return src
 
 
@@ -84,9 +85,9 @@ def test_expand_on_dask_writes_the_local_bytes(tmp_path: Path, make_tree: Any, r
     seen: list[tuple[int, int]] = []
     dask = api.expand(src, tmp_path / "dask", recipe=recipe, workers=2, executor="dask", scheduler=scheduler,
                       progress=lambda n, total: seen.append((n, total)))
-    assert local.made == dask.made == 27 and local.cluster_workers == 0
+    assert local.made == dask.made == 30 and local.cluster_workers == 0
     assert 1 <= dask.cluster_workers <= 2
-    assert sum(n for n, _ in seen) == dask.planned == 30 and {total for _, total in seen} == {30}  # 3 skipped
+    assert sum(n for n, _ in seen) == dask.planned == 33 and {total for _, total in seen} == {33}  # 3 skipped
     assert (tmp_path / "dask" / M.ERRORS).read_text().splitlines()[1].startswith("b/broken.png,")
     assert _files(tmp_path / "local") == _files(tmp_path / "dask")
     assert _temps(tmp_path / "dask") == []

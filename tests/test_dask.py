@@ -1,6 +1,9 @@
 """``--executor dask``: runs on a real distributed.LocalCluster (2 worker processes, 1 thread each) write
-the same bytes as the local pool; resume, a killed worker, and the refusals (URLs, --scheduler alone,
-an unreachable scheduler, dask missing)."""
+the same bytes as a local run; resume, a killed worker, and the refusals (URLs, --scheduler alone,
+an unreachable or malformed scheduler, dask missing).
+
+Local reference runs use one worker (no fork from this process while the cluster's threads run in it);
+that one and two local workers give the same bytes is tested in test_run.py and test_write_safety.py."""
 
 from __future__ import annotations
 
@@ -79,7 +82,7 @@ def test_expand_on_dask_writes_the_local_bytes(tmp_path: Path, make_tree: Any, r
                                                monkeypatch: pytest.MonkeyPatch, batch: str | None) -> None:
     """Batches of one task and the default batches alike: every file, manifest and errors.csv identical."""
     src = _tree(make_tree)
-    local = api.expand(src, tmp_path / "local", recipe=recipe, workers=2)
+    local = api.expand(src, tmp_path / "local", recipe=recipe, workers=1)
     if batch:
         monkeypatch.setenv(executors.BATCH_ENV, batch)
     seen: list[tuple[int, int]] = []
@@ -99,7 +102,7 @@ def test_balance_on_dask_writes_the_local_bytes(tmp_path: Path, make_tree: Any, 
                                                 extra: dict[str, Any]) -> None:
     """balance by transforms, SMOTE (features extracted on the cluster) and mixup (two images per output)."""
     src = make_tree({"a": 6, "b": 2, "c": 3}, size=(16, 16))
-    local = api.balance(src, tmp_path / "local", recipe="default", method=method, workers=2, **extra)
+    local = api.balance(src, tmp_path / "local", recipe="default", method=method, workers=1, **extra)
     dask = api.balance(src, tmp_path / "dask", recipe="default", method=method, workers=2, executor="dask",
                        scheduler=scheduler, **extra)
     assert local.added == dask.added == {"a": 0, "b": 4, "c": 3}
@@ -126,7 +129,7 @@ def test_a_local_run_resumes_on_dask_and_back(tmp_path: Path, make_tree: Any, re
     """The executor is not part of the run's identity: a rerun on the other one makes only what is missing."""
     src = make_tree({"a": 4, "b": 2}, size=(16, 16))
     out = tmp_path / "out"
-    first = api.expand(src, out, recipe=recipe, workers=2)
+    first = api.expand(src, out, recipe=recipe, workers=1)
     whole = _files(out)
     rows = M.read_rows(out / M.MANIFEST)
     kept, lost = rows[:-5], rows[-5:]  # as if the run had stopped before its last five outputs
@@ -137,7 +140,7 @@ def test_a_local_run_resumes_on_dask_and_back(tmp_path: Path, make_tree: Any, re
     again = api.expand(src, out, recipe=recipe, workers=2, executor="dask", scheduler=scheduler)
     assert (first.made, again.made, again.kept) == (18, 5, 13)
     assert _files(out) == whole
-    back = api.expand(src, out, recipe=recipe, workers=2)
+    back = api.expand(src, out, recipe=recipe, workers=1)
     assert (back.made, back.kept) == (0, 18)
 
 
@@ -149,7 +152,7 @@ def test_a_killed_worker_leaves_the_same_bytes(tmp_path: Path, make_tree: Any, r
     """SIGKILL one worker process when the first batch is back: its batches run again elsewhere, the result is
     byte-identical to a local run and no temporary or partial file is left."""
     src = make_tree({"a": 16, "b": 8}, size=(48, 64))
-    api.expand(src, tmp_path / "local", recipe=recipe, workers=2)
+    api.expand(src, tmp_path / "local", recipe=recipe, workers=1)
     monkeypatch.setenv(executors.BATCH_ENV, "2")  # many small batches: the killed worker holds some
     client = distributed.Client(cluster, set_as_default=False)
     pids = client.run(os.getpid)

@@ -12,10 +12,12 @@ back, so a lost worker can leave nothing but temporaries, which the run removes 
 
 from __future__ import annotations
 
+import signal
 import threading
 import uuid
 from collections.abc import Callable, Generator, Iterator
 from concurrent.futures import CancelledError
+from contextlib import contextmanager
 from itertools import islice
 from typing import Any
 
@@ -37,8 +39,9 @@ def connect(scheduler: str | None, workers: int) -> tuple[Any, Any]:
     from distributed import Client, LocalCluster
 
     if scheduler is None:
-        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0",
-                               silence_logs=logging.ERROR)
+        with _quiet_on_ctrl_c():
+            cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0",
+                                   silence_logs=logging.ERROR)
         return Client(cluster, set_as_default=False), cluster
     _check_address(scheduler)
     try:
@@ -46,6 +49,20 @@ def connect(scheduler: str | None, workers: int) -> tuple[Any, Any]:
     except Exception as exc:  # OSError, TimeoutError, ValueError for a malformed address, ...
         raise RunError(f"cannot reach the Dask scheduler at {scheduler} within {CONNECT_TIMEOUT} s "
                        f"({type(exc).__name__}: {exc}); check the address and that the scheduler is running") from None
+
+
+@contextmanager
+def _quiet_on_ctrl_c() -> Iterator[None]:
+    """Start worker processes ignoring Ctrl-C, as the local pool's do: the terminal sends it to the whole
+    process group, and the client alone stops the run (each worker would print a traceback otherwise)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _check_address(scheduler: str) -> None:

@@ -26,6 +26,7 @@ from augcli.compose import Op
 from augcli.conventions import fixed_values
 from augcli.dataset import Dataset, scan
 from augcli.errors import InputError, RunError, Status, did_you_mean, option
+from augcli.executors import check_local, with_executor
 from augcli.features import FEATURES_FILE
 from augcli.io import DEFAULT_MAX_PIXELS
 from augcli.manifest import RunRecord
@@ -87,6 +88,7 @@ def suggested_recipe(input: str | Path, *, workers: int | None = None,
     The same tree gives the same recipe, so a rerun resumes; the run record keeps the recipe and its digest.
     """
     check_options(workers=workers, max_pixels=max_pixels)
+    check_local("input", input)
     found = _suggest(input, workers=default_workers(workers), max_pixels=max_pixels)
     return _recipe.parse_recipe(found.text, source=_recipe.Auto.source)
 
@@ -238,6 +240,7 @@ def _counts(run: _Run, stats: RunStats) -> dict[str, Any]:
             "failure": RunError(f"input problems and {option('strict', True)} given") if failed else None}
 
 
+@with_executor
 def expand(
     input: str | Path,
     output: str | Path,
@@ -256,6 +259,8 @@ def expand(
     full_decode: bool = False,
     dry_run: bool = False,
     progress: Progress | None = None,
+    executor: str = "local",
+    scheduler: str | None = None,
 ) -> RunResult:
     """Write ``copies`` augmented images per input image, plus the originals, and a manifest.
 
@@ -281,6 +286,10 @@ def expand(
         dry_run: write nothing (not even ``output``); the result's ``estimate`` says what a run would make per
             class, the disk space and time it would take, and what it would do with ``output``.
         progress: called with (outputs just finished, outputs planned).
+        executor: "local" (a process pool of ``workers``) or "dask" (``docs/distributed.md``); not part of
+            the run's identity: a run resumes on either.
+        scheduler: the address of a running Dask scheduler (dask only; default: a LocalCluster of
+            ``workers`` processes on this machine, shut down after the run).
 
     Returns:
         Counts of what was planned, made, kept from an earlier run, skipped, and stale outputs removed
@@ -307,6 +316,7 @@ def expand(
     return RunResult(**_counts(run, stats), before={c: before[c] for c in run.data.classes})
 
 
+@with_executor
 def balance(
     input: str | Path,
     output: str | Path,
@@ -329,6 +339,8 @@ def balance(
     full_decode: bool = False,
     dry_run: bool = False,
     progress: Progress | None = None,
+    executor: str = "local",
+    scheduler: str | None = None,
 ) -> BalanceResult:
     """Write the balanced dataset: the originals kept plus synthetic images, with a manifest and balance.png.
 
@@ -349,6 +361,7 @@ def balance(
         overwrite: replace an earlier run with other settings in ``output`` (as :func:`expand`).
         max_pixels, max_outputs, allow_custom, strict, full_decode, dry_run: as :func:`expand`.
         progress: called with (outputs just finished, outputs planned).
+        executor, scheduler: as :func:`expand`.
 
     Returns:
         Counts before and after, images added and originals removed per class, and the chart path.
@@ -505,6 +518,7 @@ def preview(
                         seed=seed, cell=cell, transform=transform, max_pixels=max_pixels)
 
 
+@with_executor
 def replay(
     manifest: str | Path,
     output: str | Path,
@@ -513,11 +527,13 @@ def replay(
     quality: int | None = None,
     workers: int | None = None,
     progress: Progress | None = None,
+    executor: str = "local",
+    scheduler: str | None = None,
 ) -> ReplayResult:
     """Rebuild every output of a manifest from its sources and recorded ops alone, and compare bytes.
 
     Without a run record beside the manifest, ``input`` is needed and ``quality`` (default 95) is the
-    JPEG/WebP quality the run used.
+    JPEG/WebP quality the run used. ``executor`` and ``scheduler`` are as :func:`expand`'s.
 
     Returns:
         The rebuilt, identical and mismatched outputs; its status is FAILED when any output differs.

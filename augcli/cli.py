@@ -138,6 +138,13 @@ dry_run_option = click.option(
     "--dry-run", is_flag=True,
     help="Write nothing: print what a run would make per class, the disk space (originals' sizes, generated "
          "images from a sample) and the time (a few outputs made and timed), and what it would do with OUTPUT.")
+executor_option = click.option(
+    "--executor", type=click.Choice(["local", "dask"]), default="local", show_default=True,
+    help="Where tasks run: local (a process pool of --workers) or dask (a Dask cluster: --scheduler's, else a "
+         "LocalCluster of --workers processes); the output is the same bytes (docs/distributed.md).")
+scheduler_option = click.option(
+    "--scheduler", default=None, metavar="ADDRESS",
+    help="Address of a running Dask scheduler (tcp://host:8786), with --executor dask.")
 input_arg = click.argument("input", type=click.Path(file_okay=False, path_type=Path))
 output_arg = click.argument("output", type=click.Path(file_okay=False, path_type=Path))
 
@@ -230,6 +237,8 @@ def _written(result: RunResult) -> None:
     removed = f", {result.stale} stale removed (their source moved or changed)" if result.stale else ""
     click.echo(f"{result.made} images written, {result.kept} kept from an earlier run{removed}, "
                f"{result.planned} planned, in {shown(result.output)}")
+    if result.cluster_workers:
+        click.echo(f"on a Dask cluster: {result.cluster_workers} worker(s) ran tasks")
     if result.redrawn or result.copies_left_out:
         click.echo(f"{result.redrawn} drawn again (a first draw copied its source or another output; the "
                    f"manifest's redraw column), {result.copies_left_out} left out (every draw gave a copy)")
@@ -255,6 +264,8 @@ def cli() -> None:
                    "Default: on when the recipe has a tta: section.")
 @seed_option
 @workers_option
+@executor_option
+@scheduler_option
 @click.option("--no-originals", is_flag=True, help="Do not copy the input images into OUTPUT.")
 @overwrite_option
 @max_pixels_option
@@ -268,8 +279,9 @@ def cli() -> None:
 @output_arg
 @handle_errors
 def expand(recipe: Path | None, copies: int | None, tta: bool | None, seed: int | None, workers: int | None,
-           no_originals: bool, overwrite: bool, max_pixels: int, max_outputs: int, no_custom: bool, strict: bool,
-           full_decode: bool, dry_run: bool, quiet: bool, input: Path, output: Path) -> RunResult:
+           executor: str, scheduler: str | None, no_originals: bool, overwrite: bool, max_pixels: int,
+           max_outputs: int, no_custom: bool, strict: bool, full_decode: bool, dry_run: bool, quiet: bool,
+           input: Path, output: Path) -> RunResult:
     """Write N augmented copies of every image in INPUT to OUTPUT."""
     from augcli import api
 
@@ -279,7 +291,8 @@ def expand(recipe: Path | None, copies: int | None, tta: bool | None, seed: int 
         result = api.expand(input, output, recipe=recipe, copies=copies, tta=tta, seed=seed, workers=workers,
                             originals=not no_originals, overwrite=overwrite, max_pixels=max_pixels,
                             max_outputs=max_outputs, allow_custom=not no_custom, strict=strict,
-                            full_decode=full_decode, dry_run=dry_run, progress=bar)
+                            full_decode=full_decode, dry_run=dry_run, progress=bar, executor=executor,
+                            scheduler=scheduler)
     finally:
         bar.close()
     if result.estimate is not None:
@@ -299,6 +312,8 @@ def expand(recipe: Path | None, copies: int | None, tta: bool | None, seed: int 
 @click.option("--undersample", is_flag=True, help="Cut classes above the target to a random subset of it.")
 @seed_option
 @workers_option
+@executor_option
+@scheduler_option
 @click.option("--features", default=None, metavar="pixels|hog|color_hist|PATH.npz",
               help="SMOTE feature space (default pixels).")
 @click.option("--smote", "smote", default=None, metavar="VARIANT",
@@ -321,9 +336,10 @@ def expand(recipe: Path | None, copies: int | None, tta: bool | None, seed: int 
 @output_arg
 @handle_errors
 def balance(recipe: Path | None, target: str | None, method: str | None, undersample: bool, seed: int | None,
-            workers: int | None, features: str | None, smote: str | None, k_neighbors: int | None,
-            then_recipe: Path | None, overwrite: bool, max_pixels: int, max_outputs: int, no_custom: bool,
-            strict: bool, full_decode: bool, dry_run: bool, quiet: bool, input: Path, output: Path) -> BalanceResult:
+            workers: int | None, executor: str, scheduler: str | None, features: str | None, smote: str | None,
+            k_neighbors: int | None, then_recipe: Path | None, overwrite: bool, max_pixels: int, max_outputs: int,
+            no_custom: bool, strict: bool, full_decode: bool, dry_run: bool, quiet: bool, input: Path,
+            output: Path) -> BalanceResult:
     """Balance the classes of INPUT, writing originals plus synthetic images to OUTPUT.
 
     \b
@@ -346,7 +362,7 @@ def balance(recipe: Path | None, target: str | None, method: str | None, undersa
                              smote=smote, k_neighbors=k_neighbors, then_recipe=then_recipe,
                              overwrite=overwrite, max_pixels=max_pixels, max_outputs=max_outputs,
                              allow_custom=not no_custom, strict=strict, full_decode=full_decode, dry_run=dry_run,
-                             progress=bar)
+                             progress=bar, executor=executor, scheduler=scheduler)
     finally:
         bar.close()
     if result.estimate is not None:
@@ -492,16 +508,19 @@ def preview(recipe: Path | None, images: int, variants: int, seed: int | None, c
 @click.option("--quality", type=click.IntRange(1, 100), default=None,
               help="JPEG/WebP quality of the run, when no run record lies beside the manifest (default 95).")
 @workers_option
+@executor_option
+@scheduler_option
 @quiet_option
 @handle_errors
 def replay(manifest: Path, output: Path, input_root: Path | None, quality: int | None, workers: int | None,
-           quiet: bool) -> ReplayResult:
+           executor: str, scheduler: str | None, quiet: bool) -> ReplayResult:
     """Rebuild every output of MANIFEST from its sources and recorded ops alone, and compare bytes."""
     from augcli import api
 
     bar = _Bar(quiet, "replay")
     try:
-        result = api.replay(manifest, output, input=input_root, quality=quality, workers=workers, progress=bar)
+        result = api.replay(manifest, output, input=input_root, quality=quality, workers=workers, progress=bar,
+                            executor=executor, scheduler=scheduler)
     finally:
         bar.close()
     click.echo(f"{result.identical} of {result.rebuilt} outputs rebuilt byte for byte in {output}")

@@ -99,7 +99,7 @@ def prepare(out_root: Path, in_root: Path, tasks: Sequence[Task], record: M.RunR
             raise InputError(f"output folder {shown(out_root)} is not empty and holds no augcli run "
                              f"(it has {shown(foreign[0])}{' and more' if len(foreign) > 1 else ''}); "
                              "choose a new or empty folder: augcli never writes over files it did not make")
-        _remove_temporaries(out_root)
+        remove_temporaries(out_root)
         return Resume({}, {}, 0)
     rows = _old_rows(out_root)
     if old.identity() != record.identity():
@@ -118,10 +118,10 @@ def prepare(out_root: Path, in_root: Path, tasks: Sequence[Task], record: M.RunR
             target.unlink()
         for name in (M.MANIFEST, M.SOURCES, M.ERRORS):
             (out_root / name).unlink(missing_ok=True)
-        _remove_temporaries(out_root)
+        remove_temporaries(out_root)
         return Resume({}, {}, len(rows))
     metadata = owned_metadata(out_root, rows)  # rewritten after the run's final manifest
-    _remove_temporaries(out_root)
+    remove_temporaries(out_root)
     resume = _reconcile(out_root, in_root, tasks, rows, M.read_stamps(out_root / M.SOURCES))
     _unlink(metadata)
     return resume
@@ -258,7 +258,7 @@ def _refuse_strays(out_root: Path, tasks: Sequence[Task], recorded: set[str]) ->
                          "away, then run again")
 
 
-def _remove_temporaries(out_root: Path) -> None:
+def remove_temporaries(out_root: Path) -> None:
     """Delete temporary files left by an interrupted run (hidden names ending in augcli's suffix)."""
     for folder, _, files in os.walk(out_root):
         for name in files:

@@ -89,7 +89,13 @@ def _chunks(tasks: Sequence[Any], workers: int) -> Iterator[list[Any]]:
 
 def map_tasks(fn: Callable[..., Any], tasks: Sequence[Any], init: Callable[[Any], None], shared: Any,
               workers: int) -> Generator[Any, None, None]:
-    """Yield ``fn(task)`` for every task, in the order they finish, from ``workers`` processes."""
+    """Yield ``fn(task)`` for every task, in the order they finish, from ``workers`` processes; inside an
+    API call on a dask executor (``augcli.executors``), from the cluster's workers instead."""
+    from augcli.executors import active
+
+    if (session := active()) is not None:
+        yield from session.map(fn, tasks, init, shared)
+        return
     if workers <= 1 or len(tasks) <= 1:
         yield from (fn(task, shared) for task in tasks)
         return

@@ -88,6 +88,7 @@ class RunResult(Outcome):
     redrawn: int = field(default=0, kw_only=True)  # outputs in the manifest whose first draw gave a copy
     copies_left_out: int = field(default=0, kw_only=True)  # outputs left out: every draw gave a copy (errors.csv)
     estimate: Estimate | None = field(default=None, kw_only=True)  # a dry run's findings (nothing was made)
+    cluster_workers: int = field(default=0, kw_only=True)  # dask workers that ran tasks (0: the local pool)
 
     @property
     def manifest(self) -> Path:

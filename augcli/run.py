@@ -22,6 +22,7 @@ import numpy as np
 from augcli import manifest as M
 from augcli.compose import Op, label_weights
 from augcli.errors import RunError
+from augcli.executors import active as active_executor
 from augcli.io import (
     DEFAULT_MAX_PIXELS,
     ReadError,
@@ -34,7 +35,7 @@ from augcli.io import (
 )
 from augcli.metadata import write_metadata
 from augcli.ops._image import Image
-from augcli.outdir import Lock, prepare
+from augcli.outdir import Lock, prepare, remove_temporaries
 from augcli.paths import inside, shown
 from augcli.plan import Job, Task, output_suffix
 from augcli.pool import map_tasks
@@ -188,6 +189,7 @@ def _tune_malloc() -> None:
 def _init_worker(ctx: Context) -> None:
     """Pool initializer: tuned malloc and the shared context (the pool set up signals and OpenCV)."""
     _tune_malloc()
+    _CHECKED.clear()  # a dask worker lives on between runs: its folders are proven again for each
     global _CTX
     _CTX = ctx
 
@@ -531,6 +533,8 @@ def _run_locked(tasks: Sequence[Task], ctx: Context, record: M.RunRecord, worker
         results.close()  # stops the pool's workers now, not at garbage collection
         manifest.close()
         sources.close()
+    if active_executor() is not None:  # a dask worker lost mid-batch left temporaries; its batch ran again
+        remove_temporaries(out_root)
     ordered = [rows[job.rel] for task in tasks for job in task.jobs if job.rel in rows]
     M.write_rows(out_root / M.MANIFEST, ordered)
     M.write_stamps(out_root / M.SOURCES, stamps.values())

@@ -163,6 +163,32 @@ def resolve(counts: Mapping[str, int], opts: Settings) -> Targets:
     return Targets(before=before, total=total, add=add, remove=remove)
 
 
+def idle_note(targets: Targets, opts: Settings) -> str | None:
+    """What was probably meant when the targets add and remove nothing (``--target 1`` is one image per
+    class, not the ratio 1.0); None when they change something. Options are marked (errors.option)."""
+    if targets.add or targets.remove:
+        return None
+    n_max, n_min = max(targets.before.values()), min(targets.before.values())
+    idle = "every class already has at least that many, so nothing is added or removed"
+    ratio = f"{option('target', 1.0)} (a ratio: every class up to the largest, {n_max})"
+    if opts.per_class or opts.target is None:
+        return "every class's balance target is at or below its count, so nothing is added or removed"
+    if isinstance(opts.target, int):
+        means = f"{option('target', opts.target)} asks for {opts.target} image{'s' * (opts.target > 1)} per class"
+        if n_min == n_max:
+            return f"{means}: {idle} (the classes are balanced already, {n_max} each)"
+        if opts.target == 1:
+            return f"{means}: {idle}; did you mean {ratio}?"
+        return (f"{means}: {idle}; to grow the smaller classes write a larger number (up to {n_max}, the largest) "
+                f"or a ratio such as {ratio}; {option('undersample', True)} cuts larger classes down to "
+                f"{opts.target}")
+    if n_min == n_max:
+        return f"every class already has {n_max} images: the classes are balanced, nothing is added"
+    wanted = _TARGET_KIND[_kind(opts.target)](opts.target, n_max)
+    return (f"{option('target', opts.target)} is {wanted} images ({opts.target} of the largest class, {n_max}): "
+            f"{idle}; a larger ratio grows the classes below it, up to {ratio}")
+
+
 def _kind(target: Target) -> str:
     """Which dispatch entry resolves a target."""
     return "max" if isinstance(target, str) else "count" if isinstance(target, int) else "ratio"

@@ -448,7 +448,7 @@ def make_preview(
         rows = [_sweep_cells(spec, run_seed, s, img, variants, cell, data, max_pixels) for s, img in samples]
         header = _sweep_header(spec, run_seed)
     sheet = draw_sheet(header, rows, cell)
-    ok, buffer = cv2.imencode(".png", sheet, [cv2.IMWRITE_PNG_COMPRESSION, 9])
+    ok, buffer = cv2.imencode(".png", sheet, [cv2.IMWRITE_PNG_COMPRESSION, 3])
     if not ok:  # pragma: no cover - OpenCV always encodes 8-bit BGR as PNG
         raise OSError("OpenCV could not encode the preview")
     write_atomic(output, buffer.tobytes())

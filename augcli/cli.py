@@ -11,7 +11,7 @@ import functools
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
@@ -19,8 +19,10 @@ from augcli import __version__
 
 if TYPE_CHECKING:
     from augcli.api import BalanceResult, InspectResult, PreviewResult, ReplayResult, RunResult
+    from augcli.suggest import Suggestion
 
 F = Callable[..., Any]
+RunResultT = TypeVar("RunResultT", bound="RunResult")
 
 
 _ERRORS: dict[int, type[click.ClickException]] = {}
@@ -95,9 +97,22 @@ def handle_errors(fn: F) -> F:
 
 
 # Options shared by several commands, declared once.
+def _complete_recipe(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[Any]:
+    """Shell completion of a recipe option: the bundled recipes' names, then files."""
+    from click.shell_completion import CompletionItem
+
+    from augcli.recipe import bundled_names
+
+    names = [CompletionItem(name) for name in ["auto", *bundled_names()] if name.startswith(incomplete)]
+    return [*names, CompletionItem(incomplete, type="file")]
+
+
 recipe_option = click.option(
-    "--recipe", "-r", type=click.Path(dir_okay=False, path_type=Path), default=None,
-    help="Recipe YAML file (default: the built-in default recipe).")
+    "--recipe", "-r", type=click.Path(path_type=Path), default=None, shell_complete=_complete_recipe,
+    metavar="FILE|NAME",
+    help="Recipe: a YAML file, the name of a bundled recipe ('augcli recipes' lists them; a file of that "
+         "name wins), or auto: a recipe suggested from INPUT's images, printed with its evidence (the default; "
+         "'augcli suggest' explains it).")
 seed_option = click.option("--seed", type=click.IntRange(0, 2**63 - 1), default=None,
                            help="Override the recipe's seed (0 to 2**63-1).")
 workers_option = click.option("--workers", "-w", type=click.IntRange(1, 256), default=None,
@@ -119,6 +134,17 @@ overwrite_option = click.option("--overwrite", is_flag=True,
 strict_option = click.option("--strict", is_flag=True, help="Exit with status 1 if any input was unreadable.")
 full_decode_option = click.option("--full-decode", is_flag=True,
                                   help="Decode JPEGs at full size even when the recipe shrinks them (slower).")
+dry_run_option = click.option(
+    "--dry-run", is_flag=True,
+    help="Write nothing: print what a run would make per class, the disk space (originals' sizes, generated "
+         "images from a sample) and the time (a few outputs made and timed), and what it would do with OUTPUT.")
+executor_option = click.option(
+    "--executor", type=click.Choice(["local", "dask"]), default="local", show_default=True,
+    help="Where tasks run: local (a process pool of --workers) or dask (a Dask cluster: --scheduler's, else a "
+         "LocalCluster of --workers processes); the output is the same bytes (docs/distributed.md).")
+scheduler_option = click.option(
+    "--scheduler", default=None, metavar="ADDRESS",
+    help="Address of a running Dask scheduler (tcp://host:8786), with --executor dask.")
 input_arg = click.argument("input", type=click.Path(file_okay=False, path_type=Path))
 output_arg = click.argument("output", type=click.Path(file_okay=False, path_type=Path))
 
@@ -145,6 +171,24 @@ class _Bar:
             self.bar.close()
 
 
+def _chosen(recipe: Path | None, input: Path, workers: int | None, max_pixels: int, quiet: bool,
+            what: str = "recipe") -> Any:
+    """The recipe option as the API takes it; ``auto`` (the default of --recipe) becomes the recipe suggested
+    from INPUT's images, printed on stderr with its evidence before anything runs (it is also kept in the
+    output's run record)."""
+    from augcli import api
+    from augcli.recipe import Auto, resolve
+
+    if recipe is not None and not isinstance(resolve(recipe, what), Auto):
+        return recipe
+    chosen = api.suggested_recipe(input, workers=workers, max_pixels=max_pixels)
+    if not quiet:
+        click.echo(f"{flag(what, None)} auto: the recipe suggested for {input} ('augcli suggest {input} -o r.yaml' "
+                   "saves it to edit; '--recipe default' is the fixed built-in one)", err=True)
+        click.echo(chosen.text, err=True, nl=False)
+    return chosen
+
+
 def _report(result: RunResult, quiet: bool) -> None:
     """Print the run summary, then the input problems (those even when quiet)."""
     if not quiet:
@@ -156,6 +200,16 @@ def _report(result: RunResult, quiet: bool) -> None:
         click.echo(f"Manifest: {result.manifest}")
         _fixed_note(result)
     _problems(result)
+
+
+def _planned(result: RunResultT) -> RunResultT:
+    """Print a dry run's plan and estimates (whatever --quiet: they are what was asked for)."""
+    assert result.estimate is not None
+    click.echo(result.estimate.report(flag))
+    if result.errors:
+        click.echo(f"{len(result.errors)} input problem(s) found while scanning (a run lists them in errors.csv)",
+                   err=True)
+    return result
 
 
 def _problems(result: RunResult) -> None:
@@ -183,6 +237,8 @@ def _written(result: RunResult) -> None:
     removed = f", {result.stale} stale removed (their source moved or changed)" if result.stale else ""
     click.echo(f"{result.made} images written, {result.kept} kept from an earlier run{removed}, "
                f"{result.planned} planned, in {shown(result.output)}")
+    if result.cluster_workers:
+        click.echo(f"on a Dask cluster: {result.cluster_workers} worker(s) ran tasks")
     if result.redrawn or result.copies_left_out:
         click.echo(f"{result.redrawn} drawn again (a first draw copied its source or another output; the "
                    f"manifest's redraw column), {result.copies_left_out} left out (every draw gave a copy)")
@@ -208,6 +264,8 @@ def cli() -> None:
                    "Default: on when the recipe has a tta: section.")
 @seed_option
 @workers_option
+@executor_option
+@scheduler_option
 @click.option("--no-originals", is_flag=True, help="Do not copy the input images into OUTPUT.")
 @overwrite_option
 @max_pixels_option
@@ -215,24 +273,30 @@ def cli() -> None:
 @no_custom_option
 @strict_option
 @full_decode_option
+@dry_run_option
 @quiet_option
 @input_arg
 @output_arg
 @handle_errors
 def expand(recipe: Path | None, copies: int | None, tta: bool | None, seed: int | None, workers: int | None,
-           no_originals: bool, overwrite: bool, max_pixels: int, max_outputs: int, no_custom: bool, strict: bool,
-           full_decode: bool, quiet: bool, input: Path, output: Path) -> RunResult:
+           executor: str, scheduler: str | None, no_originals: bool, overwrite: bool, max_pixels: int,
+           max_outputs: int, no_custom: bool, strict: bool, full_decode: bool, dry_run: bool, quiet: bool,
+           input: Path, output: Path) -> RunResult:
     """Write N augmented copies of every image in INPUT to OUTPUT."""
     from augcli import api
 
     bar = _Bar(quiet, "expand")
     try:
+        recipe = _chosen(recipe, input, workers, max_pixels, quiet)
         result = api.expand(input, output, recipe=recipe, copies=copies, tta=tta, seed=seed, workers=workers,
                             originals=not no_originals, overwrite=overwrite, max_pixels=max_pixels,
                             max_outputs=max_outputs, allow_custom=not no_custom, strict=strict,
-                            full_decode=full_decode, progress=bar)
+                            full_decode=full_decode, dry_run=dry_run, progress=bar, executor=executor,
+                            scheduler=scheduler)
     finally:
         bar.close()
+    if result.estimate is not None:
+        return _planned(result)
     _report(result, quiet)
     return result
 
@@ -240,13 +304,16 @@ def expand(recipe: Path | None, copies: int | None, tta: bool | None, seed: int 
 @cli.command()
 @recipe_option
 @click.option("--target", "-t", default=None, metavar="max|N|RATIO",
-              help="Class size to reach: max (the largest class), a number N, or a ratio in (0, 1] of the "
-                   "largest class. Default: the recipe's balance target, else max.")
+              help="Class size to reach: max (every class up to the largest), N images per class (a whole number, "
+                   "--target 500), or a RATIO of the largest class in (0, 1], written with a point (--target 0.5; "
+                   "1.0 is max). Default: the recipe's balance target, else max.")
 @click.option("--method", "-m", type=click.Choice(["transforms", "smote", "mixup", "cutmix"]), default=None,
               help="How extra images are made (default: the recipe's, else transforms).")
 @click.option("--undersample", is_flag=True, help="Cut classes above the target to a random subset of it.")
 @seed_option
 @workers_option
+@executor_option
+@scheduler_option
 @click.option("--features", default=None, metavar="pixels|hog|color_hist|PATH.npz",
               help="SMOTE feature space (default pixels).")
 @click.option("--smote", "smote", default=None, metavar="VARIANT",
@@ -254,36 +321,56 @@ def expand(recipe: Path | None, copies: int | None, tta: bool | None, seed: int 
                    "supported: imbalanced-learn builds its rows without the hook augcli uses to trace each row "
                    "to its two source images and step, so they cannot become images.")
 @click.option("--k-neighbors", type=click.IntRange(1, 1000), default=None, help="SMOTE neighbours (default 5).")
-@click.option("--then-recipe", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Recipe applied after each SMOTE blend.")
+@click.option("--then-recipe", type=click.Path(path_type=Path), default=None, shell_complete=_complete_recipe,
+              metavar="FILE|NAME",
+              help="Recipe applied after each SMOTE blend: a YAML file, a bundled recipe's name, or auto.")
 @overwrite_option
 @max_pixels_option
 @max_outputs_option
 @no_custom_option
 @strict_option
 @full_decode_option
+@dry_run_option
 @quiet_option
 @input_arg
 @output_arg
 @handle_errors
 def balance(recipe: Path | None, target: str | None, method: str | None, undersample: bool, seed: int | None,
-            workers: int | None, features: str | None, smote: str | None, k_neighbors: int | None,
-            then_recipe: Path | None, overwrite: bool, max_pixels: int, max_outputs: int, no_custom: bool,
-            strict: bool, full_decode: bool, quiet: bool, input: Path, output: Path) -> BalanceResult:
-    """Balance the classes of INPUT, writing originals plus synthetic images to OUTPUT."""
+            workers: int | None, executor: str, scheduler: str | None, features: str | None, smote: str | None,
+            k_neighbors: int | None, then_recipe: Path | None, overwrite: bool, max_pixels: int, max_outputs: int,
+            no_custom: bool, strict: bool, full_decode: bool, dry_run: bool, quiet: bool, input: Path,
+            output: Path) -> BalanceResult:
+    """Balance the classes of INPUT, writing originals plus synthetic images to OUTPUT.
+
+    \b
+    The three forms of --target:
+      augcli balance in/ out/                  every class up to the largest (max)
+      augcli balance in/ out/ --target 500     500 images per class (N, a whole number)
+      augcli balance in/ out/ --target 0.5     half the largest class (a RATIO in (0, 1])
+    --target 1 is one image per class, which adds nothing; --target 1.0 is the ratio (max).
+    """
     from augcli import api
 
     bar = _Bar(quiet, "balance")
     try:
+        both_auto = str(recipe or "auto") == str(then_recipe) == "auto" and not Path("auto").exists()
+        if then_recipe is not None:  # resolved first: a wrong name is reported before any image is read
+            then_recipe = _chosen(then_recipe, input, workers, max_pixels, quiet, "then_recipe")
+        recipe = then_recipe if both_auto else _chosen(recipe, input, workers, max_pixels, quiet)
         result = api.balance(input, output, recipe=recipe, target=target, method=method,
                              undersample=undersample, seed=seed, workers=workers, features=features,
                              smote=smote, k_neighbors=k_neighbors, then_recipe=then_recipe,
                              overwrite=overwrite, max_pixels=max_pixels, max_outputs=max_outputs,
-                             allow_custom=not no_custom, strict=strict, full_decode=full_decode, progress=bar)
+                             allow_custom=not no_custom, strict=strict, full_decode=full_decode, dry_run=dry_run,
+                             progress=bar, executor=executor, scheduler=scheduler)
     finally:
         bar.close()
+    if result.estimate is not None:
+        for note in result.spelled_notes(flag):
+            click.echo(f"note: {note}", err=True)
+        return _planned(result)
     if not quiet:
-        for note in result.notes:
+        for note in result.spelled_notes(flag):
             click.echo(f"note: {note}", err=True)
         _fixed_note(result)
         _written(result)
@@ -314,6 +401,36 @@ def inspect(as_json: bool, chart: Path | None, workers: int | None, max_pixels: 
 
 
 @cli.command()
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write the recipe to this file (default: print it). Never inside INPUT.")
+@click.option("--force", is_flag=True, help="Replace an existing OUTPUT file.")
+@workers_option
+@max_pixels_option
+@quiet_option
+@input_arg
+@handle_errors
+def suggest(output: Path | None, force: bool, workers: int | None, max_pixels: int, quiet: bool,
+            input: Path) -> Suggestion:
+    """Write a recipe for INPUT from what its images show, with the evidence for each choice as comments."""
+    from augcli import api
+    from augcli.paths import shown
+
+    bar = _Bar(quiet, "suggest")
+    try:
+        result = api.suggest(input, output=output, force=force, workers=workers, max_pixels=max_pixels,
+                             progress=bar)
+    finally:
+        bar.close()
+    if result.path is None:
+        click.echo(result.text, nl=False)
+    elif not quiet:
+        click.echo(f"Wrote {shown(result.path)} ({result.read} images read, {len(result.classes)} class rule(s))")
+    for path, reason in [*result.problems, *result.unreadable][:5]:
+        click.echo(f"  skipped {shown(path)}: {reason}", err=True)
+    return result
+
+
+@cli.command()
 @click.argument("name", required=False)
 @click.option("--markdown", is_flag=True, help="Print the Markdown reference (docs/transforms.md).")
 @handle_errors
@@ -322,6 +439,34 @@ def transforms(name: str | None, markdown: bool) -> None:
     from augcli import docs
 
     click.echo(docs.transforms_markdown() if markdown else docs.transforms_text(name), nl=False)
+
+
+@cli.group(invoke_without_command=True)
+@click.pass_context
+def recipes(ctx: click.Context) -> None:
+    """List the bundled recipes, one line each; 'augcli recipes show NAME' prints one.
+
+    Pass one by name (--recipe light), or copy one to edit: augcli recipes show light > my.yaml
+    """
+    if ctx.invoked_subcommand is None:
+        from augcli.recipe import bundled, bundled_names
+
+        names = bundled_names()
+        width = max(map(len, names))
+        for name in names:
+            click.echo(f"{name:<{width}}  {bundled(name).purpose()}")
+        click.echo("Use one by name (--recipe light), or copy one to edit: augcli recipes show light > my.yaml",
+                   err=True)
+
+
+@recipes.command("show")
+@click.argument("name")
+@handle_errors
+def show_recipe(name: str) -> None:
+    """Print the bundled recipe NAME (redirect it to a file to edit it)."""
+    from augcli.recipe import bundled
+
+    click.echo(bundled(name).text(), nl=False)
 
 
 @cli.command()
@@ -344,6 +489,7 @@ def preview(recipe: Path | None, images: int, variants: int, seed: int | None, c
     """Draw a PNG contact sheet of what a recipe makes from INPUT (no dataset is written)."""
     from augcli import api
 
+    recipe = _chosen(recipe, input, None, max_pixels, False)
     result = api.preview(input, output, recipe=recipe, images=images, variants=variants, seed=seed, cell=cell,
                          transform=transform, allow_custom=not no_custom, max_pixels=max_pixels)
     click.echo(f"Wrote {result.path} ({result.rows} rows x {result.columns} columns)")
@@ -362,16 +508,19 @@ def preview(recipe: Path | None, images: int, variants: int, seed: int | None, c
 @click.option("--quality", type=click.IntRange(1, 100), default=None,
               help="JPEG/WebP quality of the run, when no run record lies beside the manifest (default 95).")
 @workers_option
+@executor_option
+@scheduler_option
 @quiet_option
 @handle_errors
 def replay(manifest: Path, output: Path, input_root: Path | None, quality: int | None, workers: int | None,
-           quiet: bool) -> ReplayResult:
+           executor: str, scheduler: str | None, quiet: bool) -> ReplayResult:
     """Rebuild every output of MANIFEST from its sources and recorded ops alone, and compare bytes."""
     from augcli import api
 
     bar = _Bar(quiet, "replay")
     try:
-        result = api.replay(manifest, output, input=input_root, quality=quality, workers=workers, progress=bar)
+        result = api.replay(manifest, output, input=input_root, quality=quality, workers=workers, progress=bar,
+                            executor=executor, scheduler=scheduler)
     finally:
         bar.close()
     click.echo(f"{result.identical} of {result.rebuilt} outputs rebuilt byte for byte in {output}")

@@ -202,7 +202,7 @@ def write_errors(path: Path, errors: Sequence[tuple[str, str]]) -> None:
 
 
 RECORD_LIMIT = 16 * 1024 * 1024  # a run record is a few KiB; anything larger is not one
-CONTEXT = ("augcli_version", "input", "planned")  # recorded, but not what decides the outputs
+CONTEXT = ("augcli_version", "input", "planned", "recipe_source")  # recorded, but not what decides the outputs
 _WORDS = {"recipe_digest": "recipe"}  # how a refusal names a changed part of the identity
 
 
@@ -225,6 +225,7 @@ class RunRecord:
     input: str | None = None  # the input folder, resolved
     planned: int | None = None  # outputs in the plan
     augcli_version: str | None = None
+    recipe_source: str | None = None  # the file or bundled recipe named (its content is ``recipe``)
 
     def identity(self) -> dict[str, Any]:
         """What must match for a run to resume this one (not the version, the input folder's place or
@@ -242,7 +243,7 @@ class RunRecord:
     def to_json(self) -> dict[str, Any]:
         """The plain JSON form (the file's keys: the identity's, then version, input and plan size)."""
         return {**self.identity(), "augcli_version": self.augcli_version, "input": self.input,
-                "planned": self.planned}
+                "planned": self.planned, "recipe_source": self.recipe_source}
 
     @classmethod
     def from_json(cls, data: Any) -> RunRecord | None:
@@ -270,7 +271,7 @@ class RunRecord:
 
 _TYPES: dict[str, type] = {
     "command": str, "seed": int, "recipe": dict, "recipe_digest": str, "max_pixels": int,
-    "augcli_version": str, "input": str, "planned": int,
+    "augcli_version": str, "input": str, "planned": int, "recipe_source": str,
 }
 
 

@@ -16,13 +16,15 @@ import numpy as np
 from augcli import manifest as M
 from augcli.errors import InputError, RunError, option
 from augcli.io import TMP_SUFFIX
+from augcli.metadata import owned_metadata
 from augcli.paths import inside, is_within, shown
 from augcli.plan import Job, Task
+from augcli.recipe import Auto
 from augcli.resume import Inputs, Listing, OldRows, Resume, file_sha256
 from augcli.sections import JobKey, Plan
 from augcli.spool import Sorter
 
-__all__ = ["Lock", "Resume", "check_folders", "file_sha256", "prepare", "same_job"]
+__all__ = ["Lock", "Resume", "check_folders", "file_sha256", "prepare", "remove_temporaries", "same_job"]
 
 
 def check_folders(in_root: Path, out_root: Path) -> None:
@@ -98,19 +100,31 @@ def prepare(out_root: Path, in_root: Path, tasks: Plan | Sequence[Task], record:
             raise InputError(f"output folder {shown(out_root)} is not empty and holds no augcli run "
                              f"(it has {shown(foreign[0])}{' and more' if len(foreign) > 1 else ''}); "
                              "choose a new or empty folder: augcli never writes over files it did not make")
-        _remove_temporaries(out_root)
+        remove_temporaries(out_root)
         return Resume.fresh(plan)
     rows = OldRows(out_root, plan)
     if old.identity() != record.identity():
         if not overwrite:
             rows.sorter.close()
+            auto = (" (the recipe auto suggests changed with the input: 'augcli suggest' shows it)"
+                    if record.recipe_source == old.recipe_source == Auto.source and record.recipe != old.recipe
+                    else "")
             raise InputError(f"output folder {shown(out_root)} holds a run with a different "
-                             f"{record.describe_change(old)}; "
+                             f"{record.describe_change(old)}{auto}; "
                              f"resume needs the same recipe and options: pass {option('overwrite', True)} to "
                              "replace that run, or choose another folder")
         return _replace(out_root, plan, rows)
-    _remove_temporaries(out_root)
-    return _reconcile(out_root, in_root, plan, rows)
+    metadata = owned_metadata(out_root, M.stream_rows(out_root / M.MANIFEST))  # rewritten after the final manifest
+    remove_temporaries(out_root)
+    resume = _reconcile(out_root, in_root, plan, rows)
+    _unlink(metadata)
+    return resume
+
+
+def _unlink(path: Path | None) -> None:
+    """Remove a file augcli proved its own, if any."""
+    if path is not None:
+        path.unlink(missing_ok=True)
 
 
 def _replace(out_root: Path, plan: Plan, rows: OldRows) -> Resume:
@@ -128,11 +142,13 @@ def _replace(out_root: Path, plan: Plan, rows: OldRows) -> Resume:
     removable = _removable(out_root, (value for _, value in checks.merged()), maybe)
     checks.close()
     with removable:
+        # first: metadata.csv is proven only against the manifest removed below
+        _unlink(owned_metadata(out_root, M.stream_rows(out_root / M.MANIFEST)))
         for _, target in removable.merged():
             Path(target).unlink()
     for name in (M.MANIFEST, M.SOURCES, M.ERRORS):
         (out_root / name).unlink(missing_ok=True)
-    _remove_temporaries(out_root)
+    remove_temporaries(out_root)
     return Resume.fresh(plan, stale=rows.count)
 
 
@@ -339,7 +355,7 @@ def _check_removable(out_root: Path, path: str, sha256: str, found: Sorter) -> I
     return None
 
 
-def _remove_temporaries(out_root: Path) -> None:
+def remove_temporaries(out_root: Path) -> None:
     """Delete temporary files left by an interrupted run (hidden names ending in augcli's suffix)."""
     for folder, _, files in os.walk(out_root):
         for name in files:

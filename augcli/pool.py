@@ -91,11 +91,17 @@ def _chunks(tasks: Iterable[Any], count: int, workers: int) -> Iterator[list[Any
 
 def map_tasks(fn: Callable[..., Any], tasks: Iterable[Any], init: Callable[[Any], None], shared: Any,
               workers: int, count: int | None = None) -> Generator[Any, None, None]:
-    """Yield ``fn(task)`` for every task, in the order they finish, from ``workers`` processes.
+    """Yield ``fn(task)`` for every task, in the order they finish, from ``workers`` processes; inside an
+    API call on a dask executor (``augcli.executors``), from the cluster's workers instead.
 
     ``tasks`` may be a stream (read as workers ask for more); then ``count`` says how many it holds,
     which sizes the chunks sent to a worker (and one task or none runs in this process).
     """
+    from augcli.executors import active
+
+    if (session := active()) is not None:
+        yield from session.map(fn, tasks, init, shared)
+        return
     if count is None:
         tasks = tasks if isinstance(tasks, Sequence) else list(tasks)
         count = len(tasks)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from importlib import resources
@@ -78,6 +79,7 @@ class Recipe:
     tta: tuple[Variant, ...] | None = None  # the test-time set of ``tta:`` (None: no section); not in to_data
     source: str = "<recipe>"
     lines: Mapping[str, int] = field(default_factory=dict, compare=False, repr=False)
+    text: str | None = field(default=None, compare=False, repr=False)  # the YAML it was parsed from, comments kept
     _by_label: Mapping[str, tuple[Node, ...]] = field(default_factory=dict, init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -130,34 +132,134 @@ def _apply_rule(pipeline: tuple[Node, ...], rule: ClassRule) -> tuple[Node, ...]
 # ---------------------------------------------------------------- loading
 
 
-def load_recipe(path: str | Path | None = None, *, allow_custom: bool = True) -> Recipe:
-    """Load and validate a recipe file; None loads the packaged default recipe.
+def load_recipe(path: str | Path | None = None, *, allow_custom: bool = True, what: str = "recipe") -> Recipe:
+    """Load and validate a recipe: a file, or a bundled recipe by name (see :func:`resolve`); None loads the
+    packaged default recipe. ``what`` is the option that named it, for messages (``then_recipe``).
 
     With ``allow_custom=False`` a ``custom`` step is refused before any module is imported.
     """
     if path is None:
         return parse_recipe(packaged_recipe(DEFAULT_RECIPE), source=f"<default recipe {DEFAULT_RECIPE}>",
                             allow_custom=allow_custom)
-    return parse_recipe(_read(Path(path)), source=str(path), allow_custom=allow_custom)
+    found = resolve(path, what)
+    if isinstance(found, Auto):  # the API resolves it where the input is known (api._as_recipe)
+        raise RecipeError(option(what), "a recipe file or a bundled recipe name here",
+                          f"{show(AUTO)}, which needs an input tree to suggest a recipe from",
+                          hint="pass the recipe to expand, balance or preview, or write one with `augcli suggest`")
+    if isinstance(found, Bundled):
+        return parse_recipe(found.text(), source=found.source, allow_custom=allow_custom)
+    return parse_recipe(_read(found, what), source=str(path), allow_custom=allow_custom)
 
 
-def _read(path: Path) -> str:
+def _read(path: Path, what: str = "recipe") -> str:
     """A recipe file's text; at most one character past the limit is read, whatever the file is."""
     try:
         with path.open(encoding="utf-8") as handle:
             return handle.read(MAX_CHARS + 1)
     except FileNotFoundError:
-        raise RecipeError(option("recipe"), "an existing recipe file", str(path)) from None
+        raise RecipeError(option(what), "an existing recipe file", str(path)) from None
     except (OSError, UnicodeDecodeError) as exc:
-        raise RecipeError(option("recipe"), "a readable UTF-8 YAML file", f"{path} ({exc})") from None
+        raise RecipeError(option(what), "a readable UTF-8 YAML file", f"{path} ({exc})") from None
+
+
+# ---------------------------------------------------------------- recipes by name
+
+AUTO = "auto"  # reserved for a recipe chosen from the data (``--recipe auto``); never the name of a bundled recipe
+_NAME = re.compile(r"[A-Za-z0-9_-]+")  # what a bundled recipe's name looks like: no folder, no suffix
+
+
+@dataclass(frozen=True, slots=True)
+class Bundled:
+    """A recipe shipped with augcli (``configs/NAME.yaml``, installed as ``augcli.configs``), by name."""
+
+    name: str
+
+    @property
+    def source(self) -> str:
+        """How messages and the run record name it."""
+        return f"<bundled recipe {self.name}>"
+
+    def text(self) -> str:
+        """The recipe's YAML, comments included."""
+        return packaged_recipe(f"{self.name}.yaml")
+
+    def purpose(self) -> str:
+        """The recipe's one-line purpose: its first line, ``# NAME: purpose``."""
+        first = self.text().partition("\n")[0].lstrip("# ").strip()
+        return first.split(": ", 1)[1] if first.startswith(f"{self.name}: ") else first
+
+
+@dataclass(frozen=True, slots=True)
+class Auto:
+    """``--recipe auto``: a recipe chosen from the input tree by ``augcli.suggest`` (resolved by the API, which
+    knows the input; this module cannot read images)."""
+
+    source = "<recipe auto: suggested from the input>"
+
+
+def resolve(spec: str | Path, what: str = "recipe") -> Path | Bundled | Auto:
+    """What a recipe option names: an existing file (it always wins), else a bundled recipe by its bare name.
+
+    Raises:
+        RecipeError: neither; for a bare name the message lists the bundled names with a did-you-mean.
+    """
+    path = Path(spec)
+    kind = _kind(path)
+    if kind == "file":
+        return path
+    text = str(spec)
+    if text == AUTO:
+        return Auto()
+    names = bundled_names()
+    if _NAME.fullmatch(text) and text in names:
+        return Bundled(text)
+    folder = " (a folder)" if kind == "folder" else ""
+    if not _NAME.fullmatch(text):  # a path: light.yaml or configs/light.yaml, not where it was looked for
+        hint = f"for the bundled recipe pass {option(what, path.stem)}" if path.stem in names else None
+        raise RecipeError(option(what), "an existing recipe file", str(path) + folder, hint=hint)
+    raise RecipeError(option(what), f"an existing recipe file or a bundled recipe name ({', '.join(names)})",
+                      show(text) + folder, hint=did_you_mean(text, names))
+
+
+def _kind(path: Path) -> str | None:
+    """``file`` when ``path`` exists and is not a folder (a link to a file too), ``folder``, or None (also for
+    names the system refuses: too long, a NUL byte)."""
+    try:
+        return None if not path.exists() else "folder" if path.is_dir() else "file"
+    except (OSError, ValueError):
+        return None
+
+
+def bundled_names() -> list[str]:
+    """The names of the recipes shipped with augcli, sorted."""
+    return sorted(entry.name[: -len(".yaml")] for entry in _configs().iterdir() if entry.name.endswith(".yaml"))
+
+
+def bundled(name: str) -> Bundled:
+    """A bundled recipe by its name (``augcli recipes show NAME``).
+
+    Raises:
+        RecipeError: no bundled recipe has that name (with the names and a did-you-mean).
+    """
+    names = bundled_names()
+    if name not in names:
+        raise RecipeError("recipes show", f"a bundled recipe name ({', '.join(names)})", show(name),
+                          hint=did_you_mean(name, names))
+    return Bundled(name)
+
+
+def _configs() -> Any:
+    """The folder of bundled recipes: configs/ of the source checkout this package was imported from, else the
+    installed ``augcli.configs`` (an editable install of another checkout would otherwise lend its own)."""
+    root = Path(__file__).resolve().parent.parent
+    if (root / "pyproject.toml").is_file() and (root / "configs" / DEFAULT_RECIPE).is_file():
+        return root / "configs"
+    return resources.files("augcli.configs")
 
 
 def packaged_recipe(name: str) -> str:
     """Text of a recipe shipped in the wheel (``augcli.configs``), or in configs/ of a source checkout."""
-    try:
-        return resources.files("augcli.configs").joinpath(name).read_text(encoding="utf-8")
-    except ModuleNotFoundError:  # running from a source tree that is not installed in editable mode
-        return (Path(__file__).resolve().parent.parent / "configs" / name).read_text(encoding="utf-8")
+    return str(_configs().joinpath(name).read_text(encoding="utf-8"))
 
 
 def parse_recipe(text: str, source: str = "<recipe>", *, allow_custom: bool = True) -> Recipe:
@@ -168,7 +270,7 @@ def parse_recipe(text: str, source: str = "<recipe>", *, allow_custom: bool = Tr
     """
     data, lines = load_yaml(text, source)
     try:
-        return replace(_build(data, source, _Context(allow_custom=allow_custom)), lines=lines)
+        return replace(_build(data, source, _Context(allow_custom=allow_custom)), lines=lines, text=text)
     except RecipeError as exc:
         raise exc.located(source, line_for(exc.where, lines)) from None
 

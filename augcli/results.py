@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from augcli.compose import Op
-from augcli.errors import Outcome
+from augcli.errors import Outcome, Spelling, keyword, spell
 from augcli.manifest import MANIFEST
 from augcli.ops._image import Image
 
@@ -22,6 +22,53 @@ class Augmented:
 
     image: Image
     ops: list[Op]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Estimate:
+    """What a dry run found, writing nothing: per class the originals a run would copy and the images it would
+    make; the disk space and time it would take, and how each was estimated; what it would do with the output
+    folder (``folder``: options marked, see :func:`augcli.errors.spell`)."""
+
+    originals: Mapping[str, int]
+    generated: Mapping[str, int]
+    original_bytes: int  # exact: the originals' file sizes
+    generated_bytes: int
+    bytes_how: str
+    seconds: float | None  # None when no sampled output could be made
+    seconds_how: str
+    folder: str
+
+    def report(self, spelling: Spelling = keyword) -> str:
+        """The plan per class, then disk space, time and the output folder, as the CLI prints them."""
+        width = max([len("total"), *(len(label) for label in self.originals)])
+        lines = ["Dry run: nothing was written.",
+                 f"  {'class':<{width}}  {'originals':>9}  {'generated':>9}  {'total':>9}"]
+        rows = [*((c, n, self.generated[c]) for c, n in self.originals.items()),
+                ("total", sum(self.originals.values()), sum(self.generated.values()))]
+        lines += [f"  {c:<{width}}  {n:>9}  {g:>9}  {n + g:>9}" for c, n, g in rows]
+        total = self.original_bytes + self.generated_bytes
+        lines.append(f"Disk: about {size_text(total)} ({self.bytes_how})")
+        took = "unknown" if self.seconds is None else f"about {time_text(self.seconds)}"
+        lines.append(f"Time: {took} ({self.seconds_how})")
+        lines.append(f"Output folder: {spell(self.folder, spelling)}")
+        return "\n".join(lines)
+
+
+def size_text(n: float) -> str:
+    """A byte count in decimal units, to two or three significant digits."""
+    for unit in ("bytes", "kB", "MB", "GB"):
+        if n < 1000 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "bytes" else f"{n:.3g} {unit}"
+        n /= 1000
+    raise AssertionError  # the loop always returns
+
+
+def time_text(seconds: float) -> str:
+    """A duration to a sensible precision: seconds, minutes or hours."""
+    if seconds < 90:
+        return f"{max(seconds, 1):.0f} s"
+    return f"{seconds / 60:.0f} min" if seconds < 5400 else f"{seconds / 3600:.1f} h"
 
 
 @dataclass(frozen=True)
@@ -40,6 +87,8 @@ class RunResult(Outcome):
     fixed: tuple[str, ...] = field(default=(), kw_only=True)  # range parameters the recipe gives as one value
     redrawn: int = field(default=0, kw_only=True)  # outputs in the manifest whose first draw gave a copy
     copies_left_out: int = field(default=0, kw_only=True)  # outputs left out: every draw gave a copy (errors.csv)
+    estimate: Estimate | None = field(default=None, kw_only=True)  # a dry run's findings (nothing was made)
+    cluster_workers: int = field(default=0, kw_only=True)  # dask workers that ran tasks (0: the local pool)
 
     @property
     def manifest(self) -> Path:
@@ -55,7 +104,16 @@ class BalanceResult(RunResult):
     added: Mapping[str, int]
     removed: Mapping[str, int]
     chart: Path
-    notes: tuple[str, ...] = ()
+    marked_notes: tuple[str, ...] = ()  # what the plan changed or noticed; options marked (errors.option)
+
+    @property
+    def notes(self) -> tuple[str, ...]:
+        """The notes, options named by keyword (``target=1.0``)."""
+        return self.spelled_notes()
+
+    def spelled_notes(self, spelling: Spelling = keyword) -> tuple[str, ...]:
+        """The notes with their options spelled by ``spelling`` (the CLI passes its flags)."""
+        return tuple(spell(note, spelling) for note in self.marked_notes)
 
     def table(self) -> str:
         """The per-class table: class, before, after, added, removed."""

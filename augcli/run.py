@@ -27,6 +27,7 @@ from augcli import manifest as M
 from augcli import seal
 from augcli.compose import Op, label_weights
 from augcli.errors import RunError
+from augcli.executors import active as active_executor
 from augcli.io import (
     DEFAULT_MAX_PIXELS,
     ReadError,
@@ -37,8 +38,9 @@ from augcli.io import (
     jpeg_shape,
     write_temp,
 )
+from augcli.metadata import write_metadata
 from augcli.ops._image import Image
-from augcli.outdir import Lock, prepare
+from augcli.outdir import Lock, prepare, remove_temporaries
 from augcli.paths import inside, shown
 from augcli.plan import Job, Task, output_suffix
 from augcli.pool import map_tasks
@@ -195,6 +197,7 @@ def _tune_malloc() -> None:
 def _init_worker(ctx: Context) -> None:
     """Pool initializer: tuned malloc and the shared context (the pool set up signals and OpenCV)."""
     _tune_malloc()
+    _CHECKED.clear()  # a dask worker lives on between runs: its folders are proven again for each
     global _CTX
     _CTX = ctx
 
@@ -409,6 +412,23 @@ def run_task(task: Task, ctx: Context | None = None) -> TaskResult:
     return result
 
 
+def render_task(task: Task, ctx: Context) -> list[bytes]:
+    """The bytes of a task's outputs, made as a worker makes them but written nowhere (a dry run times this);
+    outputs whose sources cannot be read are left out."""
+    result = TaskResult()
+    raw, loaded = _load(ctx, task, result)
+    made_before, made = list(task.made), []
+    for job in task.jobs if not result.errors else ():
+        try:
+            output = _make(ctx, task, job, raw, loaded, result,
+                           [digest for copy, digest in made_before if copy < job.copy])
+        except (_Unreadable, _NoNewImage, ReadError):
+            continue
+        made_before.append((job.copy, output.sha256))
+        made.append(output.data)
+    return made
+
+
 def _unread(task: Task, result: TaskResult, reason: str) -> TaskResult:
     """A task whose source failed to decode after some outputs were made: drop them (their temporary files
     were written by this task alone, and nothing has recorded them yet), as if it had failed when read."""
@@ -547,11 +567,14 @@ def _run_locked(plan: Plan, ctx: Context, record: M.RunRecord, workers: int, ove
     tally = _Tally(Sorter(out_root), Sorter(out_root), state.labels, state.added, errors, redrawn=state.redrawn)
     with tally.rows, tally.stamps:
         _work(plan, ctx, workers, state, tally, progress)
+        if active_executor() is not None:  # a dask worker lost mid-batch left temporaries; its batch ran again
+            remove_temporaries(out_root)
         if tally.made:  # else the manifest written first is already the kept rows in plan order
             M.write_rows(out_root / M.MANIFEST, _final_rows(out_root, state.done, kept, tally.rows))
         if tally.stamps.added:
             M.write_sorted_stamps(out_root / M.SOURCES, _final_stamps(out_root, kept_stamps.count, tally.stamps))
     M.write_errors(out_root / M.ERRORS, errors)
+    write_metadata(out_root, M.stream_rows(out_root / M.MANIFEST))  # for Hugging Face datasets' imagefolder
     stats = RunStats(planned, tally.made, kept, tally.skipped, state.stale, tuple(sorted(errors)),
                      dict(tally.labels), dict(tally.added), out_root / M.MANIFEST, tally.redrawn)
     if seal.sealable(plan) and tally.made + kept == planned and errors == problems:

@@ -8,7 +8,8 @@ path rewrites that file first, so the seal goes with it. It holds digests of:
 - ``inputs``: the scan (classes, each class's names, the problems left out) and every input's size and
   mtime, taken at the end of the run and checked against the stamps the workers recorded when they read
   the inputs (an input changed during the run gets no seal);
-- ``files``: inode, size, mtime and change time of manifest.csv, augcli-sources.csv and errors.csv;
+- ``files``: inode, size, mtime and change time of manifest.csv, augcli-sources.csv, errors.csv and
+  metadata.csv;
 - ``folders``: inode and change time of every folder holding an output. Creating, removing or renaming
   an entry in a folder sets its change time (POSIX), and a change time cannot be set back by hand, so an
   output deleted, added or replaced since the seal shows here. The seal waits until the file system's
@@ -38,11 +39,12 @@ import numpy.typing as npt
 
 from augcli import manifest as M
 from augcli.io import temp_path
+from augcli.metadata import METADATA
 from augcli.sections import Plan
 
 VERSION = 1
 ATTRIBUTE = "user.augcli.seal"
-_FILES = (M.MANIFEST, M.SOURCES, M.ERRORS)
+_FILES = (M.MANIFEST, M.SOURCES, M.ERRORS, METADATA)
 _CLOCK_WAIT = 2.0  # seconds the seal waits at most for the file system's clock to move on
 
 

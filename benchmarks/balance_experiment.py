@@ -104,9 +104,9 @@ def one_seed(work: Path, seed: int, kinds: list[str]) -> dict[tuple[str, str], t
     recipe_path.write_text(DIGIT_RECIPE)
     trees = {"skewed": train}
     for name, method, recipe in [
-        ("transforms (default recipe)", "transforms", None),
+        ("transforms (default recipe)", "transforms", "default"),
         ("transforms (digit recipe)", "transforms", recipe_path),
-        ("augcli smote", "smote", None),
+        ("augcli smote", "smote", "default"),
         ("augcli mixup (digit recipe)", "mixup", recipe_path),
         ("augcli cutmix (digit recipe)", "cutmix", recipe_path),
     ]:

@@ -22,7 +22,8 @@ HERE = Path(__file__).resolve().parent
 PROBE = """
 import json, resource, sys
 from augcli import api
-r = api.expand(sys.argv[1], sys.argv[2], copies=int(sys.argv[3]), workers=int(sys.argv[4]), originals=False)
+r = api.expand(sys.argv[1], sys.argv[2], recipe="default", copies=int(sys.argv[3]),
+               workers=int(sys.argv[4]), originals=False)
 print(json.dumps({"outputs": r.made,
                   "parent_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
                   "worker_kib": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss}))

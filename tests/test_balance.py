@@ -236,14 +236,14 @@ def test_api_result_fields(make_tree: Any, tmp_path: Path) -> None:
 def test_smote_method_tops_up_with_blends(cli: Any, make_tree: Any, tmp_path: Path) -> None:
     src = make_tree({"a": 6, "b": 3, "c": 1})
     out = tmp_path / "o"
-    result = cli("balance", src, out, "--method", "smote", "--k-neighbors", 2, "-w", 1)
+    result = cli("balance", src, out, "--recipe", "default", "--method", "smote", "--k-neighbors", 2, "-w", 1)
     assert result.exit_code == 0, result.output
     assert _per_class(out) == {"a": 6, "b": 6, "c": 6}
     assert _per_class(out, "smote") == {"b": 3}
     assert _per_class(out, "augmented") == {"c": 5}  # one image: made by transforms instead
     assert "note:" in result.stderr
     assert (out / "features.npz").is_file() and (out / "balance.png").is_file()
-    again = cli("balance", src, out, "--method", "smote", "--k-neighbors", 3, "-w", 1, "-q")
+    again = cli("balance", src, out, "--recipe", "default", "--method", "smote", "--k-neighbors", 3, "-w", 1, "-q")
     assert again.exit_code == 2 and "smote" in again.output
 
 

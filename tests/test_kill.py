@@ -61,7 +61,7 @@ def reference(tree: Path) -> tuple[dict[str, str], float]:
 
 def test_kill_at_any_moment_resumes_byte_identical(tree: Path, reference: tuple[dict[str, str], float]) -> None:
     files, duration = reference
-    assert len(files) == 60 * 4 + 1  # originals, 3 copies each, manifest.csv
+    assert len(files) == 60 * 4 + 2  # originals, 3 copies each, manifest.csv, metadata.csv
     # Delays from 0 (killed before Python has even started) to past the end of a typical run.
     delays = [duration * 1.1 * k / (TRIALS - 1) for k in range(TRIALS)]
     delays[1:4] = [0.01, 0.04, 0.08]  # the first 100 ms, where the folder and record appear

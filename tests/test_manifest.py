@@ -28,7 +28,7 @@ def test_the_record_file_reads_and_writes_back_byte_for_byte(run: Path, tmp_path
     assert (tmp_path / "again.json").read_bytes() == (run / RUN_RECORD).read_bytes()
     assert sorted(json.loads((run / RUN_RECORD).read_text())) == [
         "augcli_version", "command", "copies", "input", "max_pixels", "originals", "planned", "recipe",
-        "recipe_digest", "seed"]
+        "recipe_digest", "recipe_source", "seed"]
 
 
 def test_identity_leaves_out_version_input_and_plan_size(run: Path) -> None:

@@ -105,6 +105,7 @@ def test_interrupted_run_resumes_to_the_same_result(tmp_path: Path, tree: Path, 
     for line in lines[10:]:
         (part / line.split(",")[0]).unlink()
     (part / "cat" / ".cat_001__aug001.png.999.augcli-tmp").write_bytes(b"half")
+    (part / "metadata.csv").unlink()  # written last, so a killed run has none
     lost = lines[5].split(",")[0]  # and a recorded output the user deleted
     (part / lost).unlink()
     again = api.expand(tree, part, recipe=recipe_file, workers=2)

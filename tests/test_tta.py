@@ -138,7 +138,7 @@ def test_tta_with_copies_is_refused_and_copies_0_allowed(tmp_path: Path, make_tr
     tree = make_tree({"cat": 1})
     with pytest.raises(InputError, match=r"^copies=3: expected no random copies beside a test-time set"):
         api.expand(tree, tmp_path / "out", tta=True, copies=3, workers=1)
-    result = cli("expand", "--tta", "--copies", 3, tree, tmp_path / "out")
+    result = cli("expand", "--recipe", "default", "--tta", "--copies", 3, tree, tmp_path / "out")
     assert result.exit_code == 2
     assert result.stderr == ("Error: --copies 3: expected no random copies beside a test-time set (its views "
                              "are fixed), got 3 instead; for random copies, run expand with --no-tta into "
@@ -230,7 +230,9 @@ def test_readme_example_averages_the_views_of_each_source(tmp_path: Path, make_t
         return np.array([p, 1 - p])
 
     namespace: dict = {"model": model}
-    exec(_readme_example(), namespace)
+    # the README's own stand-in model (a line of its own, so the block runs as written) gives way to this one
+    block = "".join(line for line in _readme_example().splitlines(keepends=True) if not line.startswith("model = "))
+    exec(block, namespace)
     rows = [r for r in read_rows(tmp_path / "tta_out" / MANIFEST) if r.kind == "tta"]
     assert len(seen) == len(rows) == 21
     for source in ("cat/cat_000.png", "cat/cat_001.png", "dog/dog_000.png"):

@@ -9,9 +9,10 @@ What is global is found in a first light pass over the scan's packed names, keep
 - **names.** Output names can only collide inside one folder, and only between names equal once
   case-folded, so classes are named in groups of equal case-folded label. A group whose originals and
   plain generated names (``stem__aug001.ext``) are all distinct once case-folded (checked on their
-  hashes, 8 bytes a name, then on the names themselves when two hashes meet) gets those plain names,
-  which is what :class:`augcli.plan.Namer` gives such a group; any other group is named by a Namer of
-  its own, in memory (its files only).
+  hashes, 8 bytes a name, a window of names at a time) gets those plain names, which is what
+  :class:`augcli.plan.Namer` gives such a group; a group where two hashes meet (a real collision, or
+  rarely two hashes alike) is named by a Namer of its own, in memory (its files only). A group is named
+  when the run first reads it.
 - **counts** come from the scan; a balanced class's undersampled subset and spread of copies are
   redrawn from their seeds whenever the class is read.
 - **seeds** are drawn for a window of sources at once (:func:`augcli.rng.sample_seeds`).

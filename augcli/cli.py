@@ -8,6 +8,7 @@ in one place: 2 for usage, recipe and input errors, 1 for a failed run.
 from __future__ import annotations
 
 import functools
+import signal
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -81,6 +82,8 @@ def handle_errors(fn: F) -> F:
             result = fn(*args, **kwargs)
         except AugcliError as exc:
             raise cli_error(exc.spelled(flag), exit_status(exc)) from None
+        except _Terminated:
+            raise cli_error("terminated; run the same command again to resume", 143) from None
         except KeyboardInterrupt as exc:
             raise cli_error("interrupted; run the same command again to resume", exit_status(exc)) from None
         except click.ClickException:
@@ -529,6 +532,16 @@ def replay(manifest: Path, output: Path, input_root: Path | None, quality: int |
     return result
 
 
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM outside a run's own handling (reading the tree for --recipe auto, SMOTE's features, a
+    preview): the command stops as on Ctrl-C, with one line and exit status 143, not killed mid-way."""
+
+
+def _on_term(signum: int, frame: object) -> None:
+    raise _Terminated
+
+
 def main() -> None:
     """Console-script entry point."""
+    signal.signal(signal.SIGTERM, _on_term)  # a run installs its own handler and puts this one back
     cli(prog_name="augcli")

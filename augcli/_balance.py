@@ -19,16 +19,21 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
+
+import numpy as np
+import numpy.typing as npt
 
 from augcli.compose import Step
 from augcli.dataset import Dataset, Source
 from augcli.errors import InputError, RecipeError, did_you_mean, option, show
-from augcli.plan import Namer, SourcePlan, Task, plan_tasks
 from augcli.recipe import BALANCE_METHODS, Recipe, balance_section, read_target
 from augcli.registry import REGISTRY
 from augcli.rng import generator, plan_seed
+from augcli.sections import Layout, Plan, Wanted, group_key, make_sections, plain_name
+
+SMOTE_NAME = "__smote"  # as augcli.smote.SMOTE_NAME (smote is imported only for SMOTE runs)
 
 Target = str | int | float  # "max", a count N, or a ratio of the largest class
 METHODS = BALANCE_METHODS  # the recipe's balance: section is validated at load, by augcli.recipe
@@ -85,11 +90,10 @@ class SmoteOptions:
 class BalancePlan:
     """What a balance run makes."""
 
-    tasks: list[Task]
+    tasks: Plan  # made class by class when read
     targets: Targets
     notes: tuple[str, ...] = ()
     smote: Any = None  # the SmotePlan, for features.npz after the run
-    kept: dict[str, list[Source]] = field(default_factory=dict)
 
 
 # ---------------------------------------------------------------- options
@@ -219,26 +223,54 @@ def spread(extra: int, n: int, seed: int) -> list[int]:
 
 def plan_balance(data: Dataset, targets: Targets, *, seed: int, fmt: str, method: str = "transforms",
                  smote: SmoteOptions | None = None, workers: int | None = None) -> BalancePlan:
-    """Plan a balance run: kept originals, transform top-ups, and SMOTE images when asked."""
-    groups = data.by_label()
-    kept = {label: undersample(sources, targets.total[label], plan_seed(seed, "undersample", label))
-            if label in targets.remove else sources for label, sources in groups.items()}
+    """Plan a balance run: kept originals, transform top-ups, and SMOTE images when asked.
+
+    The plan is made class by class when it is read (:class:`augcli.sections.Plan`): a class's kept
+    subset (``undersample``) and its spread of copies are redrawn from their seeds each time.
+    """
     by_transforms = dict(targets.add)
-    names = Namer(fmt)
-    names.originals([source.rel for sources in kept.values() for source in sources])
-    smote_plan, extra_tasks = None, []
+    pairs = None
     notes: tuple[str, ...] = ()
     if method == "smote" and targets.add:
-        from augcli.smote import plan_smote
+        from augcli.smote import smote_pairs
 
         opts = smote or SmoteOptions()
-        smote_plan = plan_smote(data, dict(targets.add), recipe_seed=seed, fmt=fmt, features=opts.features,
-                                variant=opts.variant, k_neighbors=opts.k_neighbors, workers=workers, names=names)
-        by_transforms = {label: n for label, n in sorted(smote_plan.fallback.items()) if n > 0}
-        notes, extra_tasks = tuple(smote_plan.notes), list(smote_plan.tasks)
-    items: list[SourcePlan] = []
-    for label, sources in kept.items():
-        copies = spread(by_transforms.get(label, 0), len(sources), plan_seed(seed, "balance", label))
-        items.extend(SourcePlan(src, True, k) for src, k in zip(sources, copies, strict=True))
-    tasks = plan_tasks(items, seed, fmt, names) + extra_tasks
-    return BalancePlan(tasks=tasks, targets=targets, notes=notes, smote=smote_plan, kept=kept)
+        pairs = smote_pairs(data, dict(targets.add), recipe_seed=seed, features=opts.features, variant=opts.variant,
+                            k_neighbors=opts.k_neighbors, workers=workers)
+        by_transforms = {label: n for label, n in sorted(pairs.fallback.items()) if n > 0}
+        notes = pairs.notes
+    layouts = {label: _layout(len(data.sources.names(label)), targets.total[label] if label in targets.remove
+                              else None, by_transforms.get(label, 0), seed, label) for label in data.classes}
+    extra: dict[str, list[Wanted]] = {}
+    for a, copy in pairs.wanted() if pairs else []:
+        extra.setdefault(group_key(a.split("/", 1)[0]), []).append((a, SMOTE_NAME, f"{copy:03d}"))
+    sections, namings = make_sections(
+        data.classes, data.sources.names, layouts, original=True, kind="augmented", recipe_seed=seed, fmt=fmt,
+        extra=extra, avoid=lambda label: [source.rel for source in data.sources.of(label)])
+    smote_plan = None
+    if pairs is not None:
+        out_names = [_smote_name(namings[group_key(a.split("/", 1)[0])](), a, copy, fmt)
+                     for a, copy in pairs.wanted()]
+        smote_plan = pairs.named(out_names, seed)
+    return BalancePlan(tasks=Plan(sections, smote_plan.tasks if smote_plan else ()), targets=targets, notes=notes,
+                       smote=smote_plan)
+
+
+def _layout(n: int, keep: int | None, extra: int, seed: int, label: str) -> Layout:
+    """A class's kept sources (a seeded subset when it is cut to ``keep``) and the copies each makes."""
+    subset = keep is not None and keep < n
+
+    def kept() -> npt.NDArray[np.int64] | None:
+        if not subset:
+            return None
+        chosen = generator(plan_seed(seed, "undersample", label)).choice(n, size=keep, replace=False)
+        return np.sort(np.asarray(chosen, dtype=np.int64))  # as undersample(): in sorted order
+
+    size = keep if subset and keep is not None else n
+    return Layout(kept, lambda: np.asarray(spread(extra, size, plan_seed(seed, "balance", label)), dtype=np.int64))
+
+
+def _smote_name(naming: Any, a: str, copy: int, fmt: str) -> str:
+    """A SMOTE image's name: plain, or the one its group's own Namer gave."""
+    word = f"{copy:03d}"
+    return naming.generated(a, SMOTE_NAME, word) if naming else plain_name(a, SMOTE_NAME, word, fmt)

@@ -1,7 +1,9 @@
 """Inspecting an input tree: per-class counts, formats, sizes, unreadable files, imbalance.
 
 Every image is read with :func:`augcli.io.read_image` (the same check a run makes), on a
-thread pool: OpenCV decoding releases the GIL, so threads use every core without pickling.
+thread pool: OpenCV decoding releases the GIL, so threads use every core without pickling. Classes
+are read one after the other, a chunk of images at a time, and only each class's summary is kept, so
+memory does not grow with the tree (the scan's packed names aside).
 A bad file (corrupt, too large, wrong content, unreadable) is reported with its reason, and
 what the scan left out (``Dataset.problems``) is reported too; neither stops the inspection.
 Paths that are not valid UTF-8 are printed with ``\\xe9`` escapes in the text report.
@@ -10,13 +12,13 @@ Paths that are not valid UTF-8 are printed with ``\\xe9`` escapes in the text re
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from augcli.dataset import Problem, scan
+from augcli.dataset import Problem, Source, scan
 from augcli.errors import InputError, Outcome, option
 from augcli.io import DEFAULT_MAX_PIXELS, ReadError, read_image
 from augcli.paths import check_not_input, shown
@@ -144,20 +146,55 @@ def inspect_tree(root: str | Path, *, workers: int = 1, chart: str | Path | None
     data = scan(root)
     if chart is not None:
         _check_chart(Path(chart), data.root)
-    paths = [data.root / s.rel for s in data.sources]
+    total = len(data.sources)
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        probes = []
-        for probe in pool.map(lambda path: _probe(path, max_pixels), paths):
-            probes.append(probe)
-            if progress:
-                progress(1, len(paths))
-    total = len(paths)
-    grouped: dict[str, list[tuple[str, Probe]]] = {label: [] for label in data.classes}
-    for source, probe in zip(data.sources, probes, strict=True):
-        grouped[source.label].append((source.rel, probe))
-    classes = tuple(_class_stats(label, items, total) for label, items in grouped.items())
+        classes = tuple(_read_class(pool, data.root, label, data.sources.of(label), total, max_pixels, progress)
+                        for label in data.classes)
     chart_path = None if chart is None else _write_chart(Path(chart), data.root, classes)
     return InspectResult(root=data.root, classes=classes, chart=chart_path, problems=data.problems)
+
+
+_CHUNK = 512  # images read at once: what is in flight on the thread pool
+
+
+def _read_class(pool: ThreadPoolExecutor, root: Path, label: str, sources: Sequence[Source], total: int,
+                max_pixels: int | None, progress: Callable[[int, int], None] | None) -> ClassStats:
+    """Read one class's images a chunk at a time and keep only its summary (sizes, formats, unreadable)."""
+    tally = _Tally()
+    for start in range(0, len(sources), _CHUNK):
+        rels = [source.rel for source in sources[start:start + _CHUNK]]
+        for rel, probe in zip(rels, pool.map(lambda rel: _probe(root / rel, max_pixels), rels), strict=True):
+            tally.add(rel, probe)
+            if progress:
+                progress(1, total)
+    return tally.stats(label, total)
+
+
+class _Tally:
+    """A class's summary as its images are read."""
+
+    def __init__(self) -> None:
+        self.images = 0
+        self.formats: Counter[str] = Counter()
+        self.widths: list[int] = []  # smallest, largest so far
+        self.heights: list[int] = []
+        self.unreadable: list[tuple[str, str]] = []
+
+    def add(self, rel: str, probe: Probe) -> None:
+        self.images += 1
+        self.formats[PurePosixPath(rel).suffix.lstrip(".").lower()] += 1
+        if isinstance(probe, str):
+            self.unreadable.append((rel, probe))
+            return
+        for bounds, value in ((self.widths, probe[0]), (self.heights, probe[1])):
+            bounds[:] = [min(bounds[0], value), max(bounds[1], value)] if bounds else [value, value]
+
+    def stats(self, label: str, total: int) -> ClassStats:
+        return ClassStats(name=label, images=self.images, share=self.images / total,
+                          formats=dict(sorted(self.formats.items())),
+                          width=(self.widths[0], self.widths[1]) if self.widths else None,
+                          height=(self.heights[0], self.heights[1]) if self.heights else None,
+                          unreadable=tuple(self.unreadable))
 
 
 def _write_chart(chart: Path, root: Path, classes: tuple[ClassStats, ...]) -> Path:
@@ -170,18 +207,6 @@ def _write_chart(chart: Path, root: Path, classes: tuple[ClassStats, ...]) -> Pa
     except OSError as exc:
         raise InputError(f"{option('chart', str(chart))}: expected a writable file, "
                          f"got {exc.strerror or exc}") from None
-
-
-def _class_stats(label: str, items: list[tuple[str, Probe]], total: int) -> ClassStats:
-    """Summarise one class's probes."""
-    sizes = [p for _, p in items if not isinstance(p, str)]
-    formats = Counter(PurePosixPath(rel).suffix.lstrip(".").lower() for rel, _ in items)
-    return ClassStats(
-        name=label, images=len(items), share=len(items) / total, formats=dict(sorted(formats.items())),
-        width=(min(w for w, _ in sizes), max(w for w, _ in sizes)) if sizes else None,
-        height=(min(h for _, h in sizes), max(h for _, h in sizes)) if sizes else None,
-        unreadable=tuple((rel, p) for rel, p in items if isinstance(p, str)),
-    )
 
 
 def _span(bounds: tuple[int, int] | None) -> str:

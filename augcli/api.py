@@ -34,13 +34,13 @@ from augcli.metadata import METADATA
 from augcli.ops._image import Image
 from augcli.options import DEFAULT_MAX_OUTPUTS, check_options, check_total
 from augcli.outdir import check_folders
-from augcli.plan import Task, count_outputs, expand_items, plan_tasks, plan_tta
 from augcli.pool import default_workers
 from augcli.recipe import Recipe
 from augcli.render import render
 from augcli.results import Augmented, BalanceResult, RunResult
 from augcli.rng import generator
 from augcli.run import Context, Progress, RunStats, left_out_as_copies, run_plan
+from augcli.sections import Plan, plan_expand
 from augcli.suggest import Suggestion, check_output
 from augcli.suggest import suggest as _suggest
 from augcli.suggest import write as write_suggestion
@@ -192,7 +192,7 @@ def _check_class_names(classes: tuple[str, ...]) -> None:
                              "folder; rename the class folder")
 
 
-def _execute(run: _Run, tasks: list[Task], command: str, options: dict[str, Any],
+def _execute(run: _Run, tasks: Plan, command: str, options: dict[str, Any],
              then: Recipe | None = None) -> RunStats:
     """Record the run (what decides its outputs) and carry out its tasks in the output folder."""
     ctx, record = _prepared(run, tasks, command, options, then)
@@ -200,7 +200,7 @@ def _execute(run: _Run, tasks: list[Task], command: str, options: dict[str, Any]
                     errors=run.data.problems, progress=run.progress)
 
 
-def _prepared(run: _Run, tasks: list[Task], command: str, options: dict[str, Any],
+def _prepared(run: _Run, tasks: Plan, command: str, options: dict[str, Any],
               then: Recipe | None = None) -> tuple[Context, RunRecord]:
     """The workers' context and the run record (what decides the outputs)."""
     rec, data = run.recipe, run.data
@@ -208,7 +208,7 @@ def _prepared(run: _Run, tasks: list[Task], command: str, options: dict[str, Any
         options = {**options, "full_decode": True}
     record = RunRecord(command=command, seed=run.seed, recipe=rec.to_data(), recipe_digest=rec.digest(),
                        max_pixels=run.max_pixels, options=options, input=str(data.root.resolve()),
-                       planned=count_outputs(tasks), augcli_version=__version__, recipe_source=rec.source)
+                       planned=tasks.planned, augcli_version=__version__, recipe_source=rec.source)
     mixing = any(recipe is not None and recipe.mixes() for recipe in (rec, then))
     catalog = tuple((source.rel, source.label) for source in data.sources) if mixing else ()
     ctx = Context(in_root=data.root, out_root=run.output, recipe=rec, then_recipe=then, max_pixels=run.max_pixels,
@@ -216,26 +216,26 @@ def _prepared(run: _Run, tasks: list[Task], command: str, options: dict[str, Any
     return ctx, record
 
 
-def _dry_run(run: _Run, tasks: list[Task], command: str, options: dict[str, Any],
+def _dry_run(run: _Run, tasks: Plan, command: str, options: dict[str, Any],
              then: Recipe | None = None) -> dict[str, Any]:
     """The fields of a run result for a dry run: what the plan would make, and the estimate; nothing is written."""
     from augcli._dry_run import estimate
 
     ctx, record = _prepared(run, tasks, command, options, then)
-    est = estimate(tasks, ctx, record, run.workers, run.data.classes)
-    stats = RunStats(count_outputs(tasks), 0, 0, 0, 0, tuple(sorted(run.data.problems)), ())
+    est = estimate(list(tasks), ctx, record, run.workers, run.data.classes)  # a dry run holds its plan
+    stats = RunStats(tasks.planned, 0, 0, 0, 0, tuple(sorted(run.data.problems)))
     after = {c: est.originals[c] + est.generated[c] for c in run.data.classes}
     return {**_counts(replace(run, strict=False), stats), "after": after, "estimate": est}
 
 
 def _counts(run: _Run, stats: RunStats) -> dict[str, Any]:
     """The fields every run result has; failed when ``strict`` and inputs were unreadable or left out."""
-    after = Counter(row.label for row in stats.rows)
+    after = Counter(stats.labels)
     failed = run.strict and bool(stats.errors)
     return {"output": run.output, "planned": stats.planned, "made": stats.made, "kept": stats.kept,
             "skipped": stats.skipped, "stale": stats.stale, "errors": stats.errors,
             "after": {c: after[c] for c in run.data.classes}, "fixed": tuple(fixed_values(run.recipe)),
-            "redrawn": sum(row.redraw > 0 for row in stats.rows), "copies_left_out": left_out_as_copies(stats.errors),
+            "redrawn": stats.redrawn, "copies_left_out": left_out_as_copies(stats.errors),
             "status": Status.FAILED if failed else Status.OK,
             "failure": RunError(f"input problems and {option('strict', True)} given") if failed else None}
 
@@ -305,15 +305,13 @@ def expand(
     options: dict[str, Any] = {"copies": 0 if variants else n, "originals": originals}
     if variants:  # fixed views grouped by source, made by the worker from each image's shape
         run = replace(run, recipe=replace(run.recipe, tta=variants))
-        tasks = plan_tta(run.data.sources, [v.name for v in variants], originals, run.recipe.output.format)
         options["tta"] = [v.to_data() for v in variants]
-    else:
-        tasks = plan_tasks(expand_items(run.data.sources, n, originals), run.seed, run.recipe.output.format)
-    before = Counter(s.label for s in run.data.sources)
+    tasks = plan_expand(run.data, n, originals, run.seed, run.recipe.output.format,
+                        tuple(v.name for v in variants) if variants else ())
     if dry_run:
-        return RunResult(**_dry_run(run, tasks, "expand", options), before={c: before[c] for c in run.data.classes})
+        return RunResult(**_dry_run(run, tasks, "expand", options), before=run.data.counts())
     stats = _execute(run, tasks, "expand", options)
-    return RunResult(**_counts(run, stats), before={c: before[c] for c in run.data.classes})
+    return RunResult(**_counts(run, stats), before=run.data.counts())
 
 
 @with_executor
@@ -383,7 +381,7 @@ def balance(
                        max_pixels=max_pixels) if then_recipe is not None else None)
     if opts.method in B.MIXING:
         run = replace(run, recipe=B.with_mixing(run.recipe, opts.method))
-    targets = B.resolve(Counter(s.label for s in run.data.sources), opts)
+    targets = B.resolve(run.data.counts(), opts)
     check_total(sum(targets.total.values()), max_outputs, f"balance to {opts.target}")
     plan = B.plan_balance(run.data, targets, seed=run.seed, fmt=run.recipe.output.format, method=opts.method,
                           smote=smote_opts, workers=run.workers)
@@ -406,14 +404,14 @@ def _balanced(run: _Run, plan: B.BalancePlan, stats: RunStats) -> BalanceResult:
     if plan.smote is not None:
         from augcli.smote import write_features
 
-        write_features(run.output, plan.smote, stats.rows)
+        write_features(run.output, plan.smote, list(stats.rows))
     classes = run.data.classes
     counts = _counts(run, stats)
     chart = write_chart(run.output / B.CHART, list(classes),
                         {"before": [plan.targets.before[c] for c in classes],
                          "after": [counts["after"][c] for c in classes]},
                         title="Images per class, before and after balancing")
-    return _balance_result(run, plan, counts, chart, Counter(row.label for row in stats.rows if row.kind != "original"))
+    return _balance_result(run, plan, counts, chart, Counter(stats.added))
 
 
 def _balance_result(run: _Run, plan: B.BalancePlan, counts: dict[str, Any], chart: Path,

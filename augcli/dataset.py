@@ -27,12 +27,18 @@ and stay so in ``Source.rel``; ``os.fsencode`` gives back their bytes.
 from __future__ import annotations
 
 import os
+from bisect import bisect_right
 from collections import Counter
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, overload
+
+import numpy as np
+import numpy.typing as npt
 
 from augcli.errors import InputError
-from augcli.io import is_image_name, unsupported_reason
+from augcli.io import IMAGE_EXTENSIONS, is_image_name, unsupported_reason
 
 Problem = tuple[str, str]  # (POSIX path relative to the input folder, reason)
 
@@ -45,6 +51,8 @@ NOT_A_FILE = "broken link, or not a regular file; left out"
 UNSAFE_NAME = ("name holds a backslash, a carriage return or a semicolon (the manifest's separator of "
                "sources), which augcli cannot record safely in its manifest; rename it (left out)")
 UNSAFE_CHARS = ("\\", "\r", ";")
+_IMAGE_SUFFIXES = frozenset(IMAGE_EXTENSIONS)
+_CODEC = ("utf-8", "surrogatepass")  # every str, lone surrogates of names that are not UTF-8 included
 
 
 @dataclass(frozen=True)
@@ -55,21 +63,172 @@ class Source:
     label: str
 
 
+class Names(Sequence[str]):
+    """Sorted names packed into one byte string, about (length + 5) bytes each instead of a Python
+    object per name: what the scan keeps of a class (names only, relative to the class folder).
+
+    Names are UTF-8 (lone surrogates of names that are not UTF-8 kept with "surrogatepass") and end with
+    a NUL byte, which no file name holds: a run of them decodes and splits at C speed.
+    """
+
+    __slots__ = ("_blob", "_ends")
+
+    def __init__(self, names: Iterable[str] = ()) -> None:
+        names = list(names)
+        text = "\0".join(names)
+        if text.count("\0") != max(len(names) - 1, 0):
+            raise ValueError("a name holds a NUL character")
+        self._blob = (text + "\0").encode(*_CODEC) if names else b""
+        ends = np.flatnonzero(np.frombuffer(self._blob, dtype=np.uint8) == 0)  # where each name's NUL is
+        self._ends: npt.NDArray[np.integer] = ends.astype(np.uint32) if len(self._blob) < 2**32 else ends
+
+    def __len__(self) -> int:
+        return len(self._ends)
+
+    @overload
+    def __getitem__(self, i: int) -> str: ...
+
+    @overload
+    def __getitem__(self, i: slice) -> list[str]: ...
+
+    def __getitem__(self, i: int | slice) -> str | list[str]:
+        if isinstance(i, slice):
+            start, stop, step = i.indices(len(self))
+            if step != 1:
+                return [self[j] for j in range(start, stop, step)]
+            return self.between(start, stop)
+        n = len(self)
+        if not -n <= i < n:
+            raise IndexError("name index out of range")
+        i %= n
+        return self._blob[self._start(i):int(self._ends[i])].decode(*_CODEC)
+
+    def _start(self, i: int) -> int:
+        return int(self._ends[i - 1]) + 1 if i else 0
+
+    def between(self, start: int, stop: int) -> list[str]:
+        """The names ``start`` to ``stop`` (excluded), decoded at once."""
+        if stop <= start:
+            return []
+        return self._blob[self._start(start):int(self._ends[stop - 1])].decode(*_CODEC).split("\0")
+
+    def __iter__(self) -> Iterator[str]:
+        for start in range(0, len(self), _BATCH):
+            yield from self.between(start, min(start + _BATCH, len(self)))
+
+    @property
+    def nbytes(self) -> int:
+        """The memory the packed names take."""
+        return len(self._blob) + self._ends.nbytes
+
+    def has_folders(self) -> bool:
+        """True when a name has a folder in it (an image in a sub-folder of its class)."""
+        return b"/" in self._blob
+
+    def fingerprint(self, digest: Any) -> None:
+        """Feed the names to a hashlib digest (the packed bytes), without decoding."""
+        digest.update(self._blob)
+
+
+_BATCH = 4096  # names decoded at once when iterating
+
+
+class Sources(Sequence[Source]):
+    """The inputs of a scan in order (class by class, names sorted), made into :class:`Source` on demand."""
+
+    __slots__ = ("_labels", "_names", "_starts")
+
+    def __init__(self, classes: dict[str, Names]) -> None:
+        self._labels = list(classes)
+        self._names = list(classes.values())
+        self._starts = np.cumsum([0, *(len(n) for n in self._names)]).tolist()
+
+    def __len__(self) -> int:
+        return int(self._starts[-1])
+
+    @overload
+    def __getitem__(self, i: int) -> Source: ...
+
+    @overload
+    def __getitem__(self, i: slice) -> list[Source]: ...
+
+    def __getitem__(self, i: int | slice) -> Source | list[Source]:
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(len(self)))]
+        n = len(self)
+        if not -n <= i < n:
+            raise IndexError("source index out of range")
+        i %= n
+        k = bisect_right(self._starts, i) - 1
+        label = self._labels[k]
+        return Source(f"{label}/{self._names[k][i - self._starts[k]]}", label)
+
+    def __iter__(self) -> Iterator[Source]:
+        for label, names in zip(self._labels, self._names, strict=True):
+            for name in names:
+                yield Source(f"{label}/{name}", label)
+
+    def of(self, label: str) -> Sequence[Source]:
+        """The sources of one class, in order."""
+        k = self._labels.index(label)
+        return _ClassSources(label, self._names[k])
+
+    def names(self, label: str) -> Names:
+        """The names of one class's sources, relative to the class folder."""
+        return self._names[self._labels.index(label)]
+
+    @property
+    def nbytes(self) -> int:
+        """The memory the packed names take."""
+        return sum(names.nbytes for names in self._names)
+
+
+class _ClassSources(Sequence[Source]):
+    """One class's sources, made on demand from its packed names."""
+
+    __slots__ = ("_label", "_names")
+
+    def __init__(self, label: str, names: Names) -> None:
+        self._label, self._names = label, names
+
+    def __len__(self) -> int:
+        return len(self._names)
+
+    @overload
+    def __getitem__(self, i: int) -> Source: ...
+
+    @overload
+    def __getitem__(self, i: slice) -> list[Source]: ...
+
+    def __getitem__(self, i: int | slice) -> Source | list[Source]:
+        if isinstance(i, slice):
+            return [Source(f"{self._label}/{name}", self._label) for name in self._names[i]]
+        return Source(f"{self._label}/{self._names[i]}", self._label)
+
+    def __iter__(self) -> Iterator[Source]:
+        return (Source(f"{self._label}/{name}", self._label) for name in self._names)
+
+
 @dataclass(frozen=True)
 class Dataset:
-    """The sorted classes and images of an input tree, and what was left out and why."""
+    """The sorted classes and images of an input tree, and what was left out and why.
+
+    ``sources`` is a sequence made on demand from names packed per class (about 20 bytes an image),
+    so a tree of millions of images is held in tens of megabytes, never as an object per file.
+    """
 
     root: Path
     classes: tuple[str, ...]
-    sources: tuple[Source, ...]
+    sources: Sources
     problems: tuple[Problem, ...] = field(default=())
 
-    def by_label(self) -> dict[str, list[Source]]:
+    def by_label(self) -> dict[str, Sequence[Source]]:
         """Sources grouped by class, classes and files in sorted order."""
-        groups: dict[str, list[Source]] = {label: [] for label in self.classes}
-        for source in self.sources:
-            groups[source.label].append(source)
-        return groups
+        return {label: self.sources.of(label) for label in self.classes}
+
+    def counts(self) -> dict[str, int]:
+        """Images per class, in class order."""
+        return {label: len(self.sources.names(label)) for label in self.classes}
 
 
 def _hidden(name: str) -> bool:
@@ -85,38 +244,48 @@ def _file_problem(entry: os.DirEntry[str]) -> str | None:
     return None if entry.is_file() else NOT_A_FILE
 
 
-def _visit(entry: os.DirEntry[str], rel: str, folders: list[str], found: list[str],
+def _visit(entry: os.DirEntry[str], name: str, rel: str, folders: list[str], found: list[str],
            problems: list[Problem]) -> None:
-    """Sort one entry below a class folder into sub-folders to walk, images, and problems."""
+    """Sort one entry below a class folder (``name``: its path in the class, ``rel``: in the input) into
+    sub-folders to walk, images, and problems."""
     if entry.is_dir(follow_symlinks=False):
-        folders.append(rel)
+        folders.append(name)
     elif entry.is_symlink() and entry.is_dir():
         problems.append((rel, LINKED_FOLDER))
     elif (reason := _file_problem(entry)) is not None:
         problems.append((rel, reason))
     elif is_image_name(entry.name):
-        found.append(rel)
+        found.append(name)
 
 
 def _class_files(root: Path, label: str, problems: list[Problem]) -> list[str]:
-    """Sorted relative POSIX paths of the images below one class folder; links to folders not followed."""
+    """Sorted paths (relative to the class folder) of the images below one class folder; links to folders
+    are not followed."""
     found: list[str] = []
-    folders = [label]
+    folders = [""]
+    images = _IMAGE_SUFFIXES
     while folders:
         folder = folders.pop()
+        prefix = f"{folder}/" if folder else ""
         try:
-            with os.scandir(root / folder) as listing:
-                entries = [e for e in listing if not _hidden(e.name)]
+            with os.scandir(root / label / folder) as listing:
+                entries = [e for e in listing if not e.name.startswith(".")]
         except OSError as exc:
-            problems.append((folder, f"cannot read folder ({exc.strerror or exc}); its images are left out"))
+            problems.append((f"{label}/{folder}".rstrip("/"),
+                             f"cannot read folder ({exc.strerror or exc}); its images are left out"))
             continue
         for entry in entries:
-            rel = f"{folder}/{entry.name}"
+            name = entry.name
+            dot = name.rfind(".")
             try:
-                _visit(entry, rel, folders, found, problems)
+                if 0 < dot < len(name) - 1 and name[dot:].lower() in images and entry.is_file(follow_symlinks=False):
+                    found.append(prefix + name if prefix else name)  # the common case, from the listing alone
+                else:
+                    _visit(entry, prefix + name, f"{label}/{prefix}{name}", folders, found, problems)
             except OSError as exc:
-                problems.append((rel, f"cannot check it ({exc.strerror or exc}); left out"))
-    return sorted(found)
+                problems.append((f"{label}/{prefix}{name}", f"cannot check it ({exc.strerror or exc}); left out"))
+    found.sort()
+    return found
 
 
 def _linked_class(entry: os.DirEntry[str], root: Path) -> str | None:
@@ -155,6 +324,9 @@ def _top_level(root: Path, problems: list[Problem]) -> list[str]:
 def scan(root: str | Path) -> Dataset:
     """Scan ``root`` into classes and images, all sorted, and the problems found on the way.
 
+    One pass over the tree, class by class: each class's names are packed as soon as it is listed,
+    so the scan holds the Python strings of one class at a time.
+
     Raises:
         InputError: ``root`` is not a readable folder, or no class folder holds a usable image.
     """
@@ -163,17 +335,22 @@ def scan(root: str | Path) -> Dataset:
         raise InputError(f"input folder {root} does not exist or is not a folder")
     problems: list[Problem] = []
     labels = _top_level(root, problems)
-    sources = [Source(rel, label) for label in labels for rel in _class_files(root, label, problems)]
-    unsafe = [source for source in sources if any(char in source.rel for char in UNSAFE_CHARS)]
-    problems.extend((source.rel, UNSAFE_NAME) for source in unsafe)
-    sources = [source for source in sources if source not in unsafe]
-    used = {source.label for source in sources}
+    packed: dict[str, Names] = {}
+    for label in labels:
+        names = _class_files(root, label, problems)
+        joined = label + "\0" + "\0".join(names)
+        if any(char in joined for char in UNSAFE_CHARS):
+            unsafe = [name for name in names if any(char in f"{label}/{name}" for char in UNSAFE_CHARS)]
+            problems.extend((f"{label}/{name}", UNSAFE_NAME) for name in unsafe)
+            left_out = set(unsafe)
+            names = [name for name in names if name not in left_out]
+        if names:
+            packed[label] = Names(names)
     reported = {path for path, _ in problems}
-    problems.extend((label, EMPTY_CLASS) for label in labels if label not in used and label not in reported)
-    if not sources:
+    problems.extend((label, EMPTY_CLASS) for label in labels if label not in packed and label not in reported)
+    if not packed:
         raise _no_images(root, problems)
-    classes = tuple(label for label in labels if label in used)
-    return Dataset(root=root, classes=classes, sources=tuple(sources), problems=tuple(sorted(problems)))
+    return Dataset(root=root, classes=tuple(packed), sources=Sources(packed), problems=tuple(sorted(problems)))
 
 
 def _no_images(root: Path, problems: list[Problem]) -> InputError:

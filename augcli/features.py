@@ -6,8 +6,10 @@ nothing here knows about plans.
 
 from __future__ import annotations
 
-import io
-from collections.abc import Sequence
+import os
+import tempfile
+from collections.abc import Iterator, Mapping, Sequence
+from itertools import islice
 from pathlib import Path
 
 import cv2
@@ -15,7 +17,7 @@ import numpy as np
 import numpy.typing as npt
 
 from augcli.errors import InputError, did_you_mean, option
-from augcli.io import ReadError, flatten_alpha, read_image, write_atomic
+from augcli.io import ReadError, flatten_alpha, read_image, temp_path
 from augcli.manifest import Row
 from augcli.ops._image import Image, to_dtype
 from augcli.pool import default_workers, map_tasks
@@ -80,18 +82,65 @@ def _no_setup(_shared: object) -> None:
     """Feature workers need nothing beyond what every pool process gets."""
 
 
+class FeatureTable(Mapping[str, Vector]):
+    """Feature vectors by input path, rows of one float32 array: memory-mapped on an anonymous temporary
+    file when it is large (``MEMORY_LIMIT``), so SMOTE over a large tree keeps its features on disk."""
+
+    def __init__(self, matrix: npt.NDArray[np.float32], rows: dict[str, int]) -> None:
+        self.matrix, self.rows = matrix, rows  # rows: path -> row of the matrix (readable inputs only)
+
+    def __getitem__(self, rel: str) -> Vector:
+        return self.matrix[self.rows[rel]]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.rows)
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    @property
+    def width(self) -> int:
+        return int(self.matrix.shape[1]) if self.matrix.ndim == 2 else 0
+
+
+MEMORY_LIMIT = 64 * 2**20  # bytes of features held in memory; a larger table is memory-mapped
+
+
+def new_matrix(rows: int, width: int) -> npt.NDArray[np.float32]:
+    """A float32 (rows, width) array: in memory, or memory-mapped on an anonymous file when large."""
+    if rows * width * 4 <= MEMORY_LIMIT:
+        return np.zeros((rows, width), dtype=np.float32)
+    handle = tempfile.TemporaryFile()  # noqa: SIM115 - the map keeps the file open; it has no name
+    handle.truncate(rows * width * 4)
+    return np.memmap(handle, dtype=np.float32, mode="r+", shape=(rows, width))
+
+
 def extract_features(
     root: Path, rels: Sequence[str], kind: str, size: int = 32, workers: int | None = None
-) -> tuple[dict[str, Vector], list[tuple[str, str]]]:
-    """Features of many files (a process pool when there are many); unreadable ones come back as errors."""
-    jobs = [(root, rel, kind, size) for rel in rels]
+) -> tuple[FeatureTable, list[tuple[str, str]]]:
+    """Features of many files (a process pool when there are many), written into a table as they come;
+    unreadable ones come back as errors."""
+    jobs = ((root, rel, kind, size) for rel in rels)
     workers = default_workers(workers)
-    results = list(map_tasks(_features_of, jobs, _no_setup, None, workers if len(jobs) >= _POOL_MIN else 1))
-    vectors = {rel: vec for rel, vec, _ in results if vec is not None}
-    return vectors, sorted((rel, why) for rel, vec, why in results if vec is None)
+    where = {rel: i for i, rel in enumerate(rels)}
+    matrix: npt.NDArray[np.float32] | None = None
+    found: set[str] = set()
+    errors = []
+    for rel, vec, why in map_tasks(_features_of, jobs, _no_setup, None, workers if len(rels) >= _POOL_MIN else 1,
+                                   len(rels)):
+        if vec is None:
+            errors.append((rel, why))
+            continue
+        if matrix is None:
+            matrix = new_matrix(len(rels), len(vec))
+        matrix[where[rel]] = vec
+        found.add(rel)
+    table = FeatureTable(matrix if matrix is not None else np.zeros((0, 0), np.float32),
+                         {rel: i for i, rel in enumerate(rels) if rel in found})
+    return table, sorted(errors)
 
 
-def load_embeddings(path: Path, rels: Sequence[str]) -> dict[str, Vector]:
+def load_embeddings(path: Path, rels: Sequence[str]) -> FeatureTable:
     """A user's own features: an npz with ``paths`` (relative to the input folder) and ``features``."""
     try:
         with np.load(path, allow_pickle=False) as data:
@@ -110,7 +159,7 @@ def load_embeddings(path: Path, rels: Sequence[str]) -> dict[str, Vector]:
         raise InputError(f"{option('features', path)}: expected finite numbers in 'features', got NaN or infinity")
     if len(set(paths)) != len(paths):
         raise InputError(f"{option('features', path)}: expected each path once in 'paths', got duplicates")
-    table = dict(zip(paths, features, strict=True))
+    table = {path: i for i, path in enumerate(paths)}
     missing = [rel for rel in rels if rel not in table]
     if missing:
         shown = ", ".join(missing[:5]) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
@@ -118,12 +167,12 @@ def load_embeddings(path: Path, rels: Sequence[str]) -> dict[str, Vector]:
             f"{option('features', path)}: no embedding for {len(missing)} input images ({shown}); "
             "'paths' must hold every image's path relative to the input folder"
         )
-    return {rel: table[rel] for rel in rels}
+    return FeatureTable(features, {rel: table[rel] for rel in rels})
 
 
 def input_vectors(
     root: Path, rels: Sequence[str], features: str | Path, size: int, workers: int | None
-) -> tuple[dict[str, Vector], list[tuple[str, str]], str]:
+) -> tuple[FeatureTable, list[tuple[str, str]], str]:
     """Feature vectors of every input, unreadable inputs, and the features' name."""
     if str(features) in FEATURES:
         vectors, errors = extract_features(root, rels, str(features), size, workers)
@@ -136,35 +185,47 @@ def input_vectors(
 
 
 def save_features(out_root: Path, rows: Sequence[Row], *, features: str, feature_size: int,
-                   vectors: dict[str, Vector], synthetic: dict[str, Vector]) -> Path:
+                  vectors: Mapping[str, Vector], synthetic: Mapping[str, Vector]) -> Path:
     """Write ``features.npz``: paths (relative to the output), labels, kinds and features of every row.
 
     Originals reuse their input's vector, synthetic rows the vector imbalanced-learn made, and images
     made by transforms are read back from the output folder (left out with embeddings, which augcli
-    cannot compute).
+    cannot compute). The features are gathered in a table (memory-mapped when large) and written to a
+    temporary file beside the target, then moved into place.
     """
-    found: dict[str, Vector] = {}
-    for row in rows:
+    missing = [row.path for row in rows if not _known(row, vectors, synthetic)]
+    extra = extract_features(out_root, missing, features, feature_size)[0] if missing and features in FEATURES \
+        else FeatureTable(np.zeros((0, 0), np.float32), {})
+    kept = [row for row in rows if _known(row, vectors, synthetic) or row.path in extra]
+    width = next((len(vector) for table in (vectors, synthetic, extra) for vector in _first(table)), 0)
+    matrix = new_matrix(len(kept), width)
+    for i, row in enumerate(kept):
         if row.kind == "smote" and row.path in synthetic:
-            found[row.path] = synthetic[row.path]
+            matrix[i] = synthetic[row.path]
         elif row.kind == "original" and row.sources in vectors:
-            found[row.path] = vectors[row.sources]
-    missing = [row.path for row in rows if row.path not in found]
-    if missing and features in FEATURES:
-        extra, _ = extract_features(out_root, missing, features, feature_size)
-        found.update(extra)
-    kept = [row for row in rows if row.path in found]
-    width = len(next(iter(vectors.values()))) if vectors else 0
-    matrix = np.stack([found[row.path] for row in kept]) if kept else np.zeros((0, width), dtype=np.float32)
-    buffer = io.BytesIO()
-    np.savez(
-        buffer,
-        paths=np.array([row.path for row in kept], dtype=str),
-        labels=np.array([row.label for row in kept], dtype=str),
-        kinds=np.array([row.kind for row in kept], dtype=str),
-        features=matrix.astype(np.float32),
-        feature=np.array(features),
-    )
+            matrix[i] = vectors[row.sources]
+        else:
+            matrix[i] = extra[row.path]
     target = out_root / FEATURES_FILE
-    write_atomic(target, buffer.getvalue())
+    tmp = temp_path(target)
+    try:
+        with open(tmp, "wb") as handle:
+            np.savez(handle, paths=np.array([row.path for row in kept], dtype=str),
+                     labels=np.array([row.label for row in kept], dtype=str),
+                     kinds=np.array([row.kind for row in kept], dtype=str), features=matrix,
+                     feature=np.array(features))
+        os.replace(tmp, target)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
     return target
+
+
+def _known(row: Row, vectors: Mapping[str, Vector], synthetic: Mapping[str, Vector]) -> bool:
+    """A row whose vector the plan already has (an original's input, a SMOTE row's own)."""
+    return (row.kind == "smote" and row.path in synthetic) or (row.kind == "original" and row.sources in vectors)
+
+
+def _first(table: Mapping[str, Vector]) -> list[Vector]:
+    """The first vector of a table, if any (its width is every vector's)."""
+    return [table[key] for key in islice(table, 1)]

@@ -5,13 +5,14 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from stat import S_ISREG
 from typing import Any
 
-from augcli.io import write_atomic
+from augcli.io import temp_path, write_atomic
 
 MANIFEST = "manifest.csv"
 ERRORS = "errors.csv"
@@ -92,21 +93,28 @@ def read_rows_tolerant(path: Path) -> tuple[list[Row], list[int]]:
     A run killed while appending can leave an empty file or a cut last line: those are not rows.
     A file whose header is not a manifest's raises ValueError.
     """
+    bad: list[int] = []
+    rows = list(stream_rows(path, bad))
+    return rows, bad
+
+
+def stream_rows(path: Path, bad: list[int] | None = None) -> Iterator[Row]:
+    """The rows of a manifest one at a time, as :func:`read_rows_tolerant` reads them (the line numbers of
+    rows that do not parse go to ``bad``), so that a manifest of millions of rows is never held whole."""
     if not path.exists() or path.stat().st_size == 0:
-        return [], []
+        return
     with open(path, newline="", **ENCODING) as handle:  # type: ignore[call-overload]
         reader = csv.reader(handle)
         header = next(_records(reader, path), None)
         if header != COLUMNS and header not in LEGACY_HEADERS:
             raise ValueError(f"{path} is not an augcli manifest (columns {header})")
-        rows, bad = [], []
         for record in _records(reader, path):
             row = _parse_row(record, len(header))
             if row is None or not row.path:
-                bad.append(reader.line_num)
+                if bad is not None:
+                    bad.append(reader.line_num)
             else:
-                rows.append(row)
-        return rows, bad
+                yield row
 
 
 def _records(reader: Any, path: Path) -> Iterator[list[str]]:
@@ -129,7 +137,7 @@ def _parse_row(record: list[str], width: int) -> Row | None:
     if redraw < 0:
         return None
     digest = values.get("sha256", "")
-    if digest and (len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest)):
+    if digest and (len(digest) != 64 or digest.strip("0123456789abcdef")):
         return None
     return Row(path=values["path"], label=values["label"], kind=values["kind"], sources=values["sources"],
                copy=copy, seed=seed, ops=values["ops"], sha256=digest,
@@ -156,8 +164,28 @@ class Appender:
 
 
 def write_rows(path: Path, rows: Iterable[Row]) -> None:
-    """Replace the manifest atomically with ``rows`` in the order given."""
-    write_atomic(path, rows_csv(rows).encode(**ENCODING))
+    """Replace the manifest atomically with ``rows`` in the order given (streamed: any number of rows)."""
+    write_records(path, COLUMNS, (astuple_row(row) for row in rows))
+
+
+def write_records(path: Path, header: Sequence[str], records: Iterable[Sequence[Any]]) -> None:
+    """Replace a CSV file atomically: a temporary file beside it, written as records come, then a rename."""
+    tmp = temp_path(path)
+    try:
+        with open(tmp, "w", newline="", **ENCODING) as handle:  # type: ignore[call-overload]
+            writer = csv.writer(handle, lineterminator="\n")
+            writer.writerow(header)
+            batch: list[Sequence[Any]] = []
+            for record in records:
+                batch.append(record)
+                if len(batch) == 4096:
+                    writer.writerows(batch)
+                    batch = []
+            writer.writerows(batch)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def write_errors(path: Path, errors: Sequence[tuple[str, str]]) -> None:
@@ -292,26 +320,37 @@ class Stamp:
 
 def write_stamps(path: Path, stamps: Iterable[Stamp]) -> None:
     """Replace the stamps file atomically, sorted by path."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(STAMP_COLUMNS)
-    writer.writerows(stamp.record() for stamp in sorted(stamps, key=lambda s: s.path))
-    write_atomic(path, buffer.getvalue().encode(**ENCODING))
+    write_sorted_stamps(path, sorted(stamps, key=lambda s: s.path))
+
+
+def write_sorted_stamps(path: Path, stamps: Iterable[Stamp]) -> None:
+    """Replace the stamps file atomically with stamps already sorted by path (streamed)."""
+    write_records(path, STAMP_COLUMNS, (stamp.record() for stamp in stamps))
 
 
 def read_stamps(path: Path) -> dict[str, Stamp]:
     """The stamps of an earlier run; missing, foreign or cut lines read as no stamp (the source is remade)."""
-    if not path.is_file():
+    try:
+        return {stamp.path: stamp for stamp in stream_stamps(path)}
+    except ValueError:  # an oversized field: not a file augcli wrote; sources are remade
         return {}
-    found: dict[str, Stamp] = {}
+
+
+def stream_stamps(path: Path) -> Iterator[Stamp]:
+    """The stamps of a file one at a time (a later one for the same path wins, as in :func:`read_stamps`).
+
+    Raises ValueError for a file augcli did not write that way (an oversized field, bytes that are not
+    text): the caller then drops every stamp it has read from it.
+    """
+    if not path.is_file():
+        return
     try:
         with open(path, newline="", **ENCODING) as handle:  # type: ignore[call-overload]
-            records = list(csv.reader(handle))
-    except (csv.Error, UnicodeDecodeError):  # an oversized field: not a file augcli wrote; sources are remade
-        return {}
-    if not records or records[0] != STAMP_COLUMNS:
-        return {}
-    for record in records[1:]:
-        if len(record) == 4 and len(record[3]) == 64 and record[1].isdigit() and record[2].isdigit():
-            found[record[0]] = Stamp(record[0], int(record[1]), int(record[2]), record[3])
-    return found
+            records = csv.reader(handle)
+            if next(records, None) != STAMP_COLUMNS:
+                return
+            for record in records:
+                if len(record) == 4 and len(record[3]) == 64 and record[1].isdigit() and record[2].isdigit():
+                    yield Stamp(record[0], int(record[1]), int(record[2]), record[3])
+    except (csv.Error, UnicodeDecodeError) as exc:
+        raise ValueError(f"{path}: {exc}") from None

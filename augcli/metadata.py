@@ -21,11 +21,12 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Iterable, Sequence
+import os
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from augcli.errors import InputError
-from augcli.io import write_atomic
+from augcli.io import temp_path
 from augcli.manifest import Row
 from augcli.paths import shown
 
@@ -35,14 +36,23 @@ COLUMNS = ("file_name", "label", "kind", "sources", "seed", "label_weights")
 
 def metadata_csv(rows: Iterable[Row]) -> bytes:
     """The file's bytes for manifest rows, header first, one line per row in the order given."""
+    return b"".join(_chunks(rows))
+
+
+def _chunks(rows: Iterable[Row], batch: int = 4096) -> Iterator[bytes]:
+    """The file's bytes a few thousand rows at a time (a manifest may have millions)."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(COLUMNS)
-    for row in rows:
+    for n, row in enumerate(rows, 1):
         if _utf8(row.path, row.label, row.sources):
             weights = row.label_weights or json.dumps({row.label: 1.0}, separators=(",", ":"), ensure_ascii=False)
             writer.writerow((row.path, row.label, row.kind, row.sources, row.seed, weights))
-    return buffer.getvalue().encode("utf-8")
+        if n % batch == 0:
+            yield buffer.getvalue().encode("utf-8")
+            buffer.seek(0)
+            buffer.truncate()
+    yield buffer.getvalue().encode("utf-8")
 
 
 def _utf8(*texts: str) -> bool:
@@ -55,14 +65,23 @@ def _utf8(*texts: str) -> bool:
     return True
 
 
-def write_metadata(out_root: Path, rows: Sequence[Row]) -> None:
-    """Write ``metadata.csv`` atomically beside the manifest."""
-    write_atomic(out_root / METADATA, metadata_csv(rows))
+def write_metadata(out_root: Path, rows: Iterable[Row]) -> None:
+    """Write ``metadata.csv`` atomically beside the manifest (streamed to a temporary file, then renamed)."""
+    target = out_root / METADATA
+    tmp = temp_path(target)
+    try:
+        with open(tmp, "wb") as handle:
+            for chunk in _chunks(rows):
+                handle.write(chunk)
+        os.replace(tmp, target)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
-def owned_metadata(out_root: Path, rows: Sequence[Row]) -> Path | None:
+def owned_metadata(out_root: Path, rows: Iterable[Row]) -> Path | None:
     """The ``metadata.csv`` an earlier run wrote from these manifest rows (to be removed), or None when there
-    is none.
+    is none. Its bytes are compared with the rows' as they are read, never held whole.
 
     Raises:
         InputError: a ``metadata.csv`` is there that augcli did not write from this manifest (the user's
@@ -71,10 +90,17 @@ def owned_metadata(out_root: Path, rows: Sequence[Row]) -> Path | None:
     path = out_root / METADATA
     if not path.is_symlink() and not path.exists():
         return None
-    expected = metadata_csv(rows)
-    if (not path.is_symlink() and path.is_file() and path.stat().st_size == len(expected)
-            and path.read_bytes() == expected):
+    if not path.is_symlink() and path.is_file() and _same_bytes(path, _chunks(rows)):
         return path
     raise InputError(f"{shown(path)} is not the one augcli wrote for this folder's manifest (your own, or changed "
                      f"since); augcli writes its own {METADATA} there for Hugging Face datasets: move it out of "
                      "the output folder (or choose another folder), then run again; nothing was deleted")
+
+
+def _same_bytes(path: Path, chunks: Iterable[bytes]) -> bool:
+    """True when the file holds exactly the bytes of the chunks."""
+    with open(path, "rb") as handle:
+        for chunk in chunks:
+            if handle.read(len(chunk)) != chunk:
+                return False
+        return handle.read(1) == b""

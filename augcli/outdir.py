@@ -7,19 +7,24 @@ ever removed, and all are checked before the first is deleted.
 
 from __future__ import annotations
 
-import hashlib
 import os
-from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Iterator, Sequence
 from pathlib import Path
+
+import numpy as np
 
 from augcli import manifest as M
 from augcli.errors import InputError, RunError, option
 from augcli.io import TMP_SUFFIX
 from augcli.metadata import owned_metadata
-from augcli.paths import inside, is_within, safe_rel, shown
+from augcli.paths import inside, is_within, shown
 from augcli.plan import Job, Task
 from augcli.recipe import Auto
+from augcli.resume import Inputs, Listing, OldRows, Resume, file_sha256
+from augcli.sections import JobKey, Plan
+from augcli.spool import Sorter
+
+__all__ = ["Lock", "Resume", "check_folders", "file_sha256", "prepare", "remove_temporaries", "same_job"]
 
 
 def check_folders(in_root: Path, out_root: Path) -> None:
@@ -80,18 +85,14 @@ def _ours_before_record(name: str) -> bool:
     return name == M.LOCK or name.endswith(TMP_SUFFIX)
 
 
-@dataclass(frozen=True)
-class Resume:
-    """What an earlier run in the output folder leaves for this one."""
-
-    done: dict[str, M.Row]
-    stamps: dict[str, M.Stamp]
-    stale: int
-
-
-def prepare(out_root: Path, in_root: Path, tasks: Sequence[Task], record: M.RunRecord,
+def prepare(out_root: Path, in_root: Path, tasks: Plan | Sequence[Task], record: M.RunRecord,
             overwrite: bool) -> Resume:
-    """Check the output folder against the run record; keep what is still right, remove what is not."""
+    """Check the output folder against the run record; keep what is still right, remove what is not.
+
+    Streamed (:mod:`augcli.resume`): the earlier manifest and stamps are sorted on disk and joined with
+    the plan folder by folder, so memory does not grow with the number of rows.
+    """
+    plan = tasks if isinstance(tasks, Plan) else Plan.of_tasks(tasks)
     old = M.read_record(out_root / M.RUN_RECORD)
     if old is None:
         foreign = sorted(p.name for p in out_root.iterdir() if not _ours_before_record(p.name))
@@ -100,10 +101,11 @@ def prepare(out_root: Path, in_root: Path, tasks: Sequence[Task], record: M.RunR
                              f"(it has {shown(foreign[0])}{' and more' if len(foreign) > 1 else ''}); "
                              "choose a new or empty folder: augcli never writes over files it did not make")
         remove_temporaries(out_root)
-        return Resume({}, {}, 0)
-    rows = _old_rows(out_root)
+        return Resume.fresh(plan)
+    rows = OldRows(out_root, plan)
     if old.identity() != record.identity():
         if not overwrite:
+            rows.sorter.close()
             auto = (" (the recipe auto suggests changed with the input: 'augcli suggest' shows it)"
                     if record.recipe_source == old.recipe_source == Auto.source and record.recipe != old.recipe
                     else "")
@@ -111,18 +113,10 @@ def prepare(out_root: Path, in_root: Path, tasks: Sequence[Task], record: M.RunR
                              f"{record.describe_change(old)}{auto}; "
                              f"resume needs the same recipe and options: pass {option('overwrite', True)} to "
                              "replace that run, or choose another folder")
-        removable = _removable(out_root, rows)
-        _refuse_strays(out_root, tasks, {row.path for row in rows})
-        _unlink(owned_metadata(out_root, rows))  # first: it is proven only against the manifest removed below
-        for target in removable:
-            target.unlink()
-        for name in (M.MANIFEST, M.SOURCES, M.ERRORS):
-            (out_root / name).unlink(missing_ok=True)
-        remove_temporaries(out_root)
-        return Resume({}, {}, len(rows))
-    metadata = owned_metadata(out_root, rows)  # rewritten after the run's final manifest
+        return _replace(out_root, plan, rows)
+    metadata = owned_metadata(out_root, M.stream_rows(out_root / M.MANIFEST))  # rewritten after the final manifest
     remove_temporaries(out_root)
-    resume = _reconcile(out_root, in_root, tasks, rows, M.read_stamps(out_root / M.SOURCES))
+    resume = _reconcile(out_root, in_root, plan, rows)
     _unlink(metadata)
     return resume
 
@@ -133,129 +127,232 @@ def _unlink(path: Path | None) -> None:
         path.unlink(missing_ok=True)
 
 
-def _old_rows(out_root: Path) -> list[M.Row]:
-    """Rows of the earlier manifest (a cut last line is dropped); every path proven inside the folder."""
-    path = out_root / M.MANIFEST
-    try:
-        rows, _ = M.read_rows_tolerant(path)
-    except (ValueError, UnicodeDecodeError, OSError) as exc:
-        raise InputError(f"{shown(path)}: {exc}; this folder was not left by augcli as it is: "
-                         "choose another output folder") from None
-    seen: set[str] = set()
-    for row in rows:
-        if row.path in seen:
-            raise InputError(f"{shown(path)}: output {shown(row.path)!r} is listed twice; augcli did not write "
-                             "this manifest: choose another output folder")
-        seen.add(row.path)
-        if not safe_rel(row.path) or not all(safe_rel(s) for s in row.source_list()):
-            raise InputError(f"{shown(path)}: row {shown(row.path)!r} names a path outside the folders; "
-                             "augcli did not write this manifest: choose another output folder")
-    return rows
+def _replace(out_root: Path, plan: Plan, rows: OldRows) -> Resume:
+    """``overwrite``: every recorded file still there is checked and unrecorded files at planned paths are
+    refused before anything is deleted; then the earlier run's files and bookkeeping go."""
+    checks, listing, maybe = Sorter(out_root), Listing(out_root), _Unrecorded()
+    for folder, folder_rows in rows.by_folder():
+        listing.clear()
+        for row_items, planned in _grouped(folder_rows, plan.jobs_in(folder)):
+            for ordinal, row in row_items:
+                checks.add(ordinal, (row.path, row.sha256))
+            if (planned is not None and planned[2].rel not in {row.path for _, row in row_items}
+                    and listing.lexists(planned[2].rel)):
+                maybe.add(planned[0], planned[2].rel)
+    removable = _removable(out_root, (value for _, value in checks.merged()), maybe)
+    checks.close()
+    with removable:
+        # first: metadata.csv is proven only against the manifest removed below
+        _unlink(owned_metadata(out_root, M.stream_rows(out_root / M.MANIFEST)))
+        for _, target in removable.merged():
+            Path(target).unlink()
+    for name in (M.MANIFEST, M.SOURCES, M.ERRORS):
+        (out_root / name).unlink(missing_ok=True)
+    remove_temporaries(out_root)
+    return Resume.fresh(plan, stale=rows.count)
 
 
-def _removable(out_root: Path, rows: Sequence[M.Row]) -> list[Path]:
-    """The files of earlier outputs about to be removed, each proven to hold the bytes the manifest
-    records; one that does not stops the run before anything is deleted."""
-    found = []
-    for row in rows:
-        try:
-            target = inside(out_root, row.path)
-        except ValueError as exc:
-            raise InputError(f"{shown(out_root / M.MANIFEST)}: {exc}; choose another output folder") from None
-        if not target.is_file():
-            continue
-        if not row.sha256 or file_sha256(target) != row.sha256:
-            why = ("was changed after augcli wrote it" if row.sha256
-                   else "has no checksum (written by an older augcli)")
-            raise InputError(f"{shown(target)} {why}, and this run would replace or remove it; nothing was "
-                             "deleted: move it out of the output folder (or choose another folder), then run again")
-        found.append(target)
-    return found
+Located = tuple[int, Task, Job, int, int]  # plan index, task, job, where the source is (see Plan.jobs_in)
 
 
-def file_sha256(path: Path) -> str:
-    """The sha256 of a file's bytes, read in blocks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+def _grouped(rows: Iterator[tuple[JobKey, int, M.Row]], planned: Iterator[tuple[JobKey, Located]]
+             ) -> Iterator[tuple[list[tuple[int, M.Row]], Located | None]]:
+    """Join two streams in key order: for each key, the rows claiming it (ordinal, row) and its planned
+    output (None when it plans none)."""
+    row, plan = next(rows, None), next(planned, None)
+    while row is not None or plan is not None:
+        if row is None:
+            assert plan is not None
+            key = plan[0]
+        else:
+            key = plan[0] if plan is not None and plan[0] <= row[0] else row[0]
+        items = []
+        while row is not None and row[0] == key:
+            items.append((row[1], row[2]))
+            row = next(rows, None)
+        if plan is not None and plan[0] == key:
+            yield items, plan[1]
+            plan = next(planned, None)
+        else:
+            yield items, None
 
 
-class _Sources:
-    """Which inputs are unchanged since their stamps: size and mtime first, the content hash if those moved."""
-
-    def __init__(self, in_root: Path, stamps: dict[str, M.Stamp]) -> None:
-        self.in_root, self.stamps = in_root, stamps
-        self.known: dict[str, bool] = {}
-
-    def unchanged(self, rel: str) -> bool:
-        if rel not in self.known:
-            self.known[rel] = self._check(rel)
-        return self.known[rel]
-
-    def _check(self, rel: str) -> bool:
-        stamp = self.stamps.get(rel)
-        try:
-            stat = os.stat(self.in_root / rel)
-        except OSError:
-            return False
-        if stamp is None or stat.st_size != stamp.size:
-            return False
-        if stat.st_mtime_ns == stamp.mtime_ns:
-            return True
-        if file_sha256(self.in_root / rel) != stamp.sha256:
-            return False
-        self.stamps[rel] = replace(stamp, mtime_ns=stat.st_mtime_ns)  # touched, same bytes
-        return True
-
-
-def _same_job(row: M.Row, task: Task, job: Job) -> bool:
+def same_job(row: M.Row, task: Task, job: Job) -> bool:
     """A recorded row is the planned job: same sources (partners a recipe's multi-image step drew come
     after them), class, kind, copy, seed and planned ops."""
-    sources = row.source_list()
-    if (row.label, row.kind, sources[: len(task.sources)], row.copy, row.seed) != (
+    recorded = row.source_list()
+    if (row.label, row.kind, recorded[: len(task.sources)], row.copy, row.seed) != (
             task.label, job.kind, list(task.sources), job.copy, job.seed):
         return False
     return not job.pre_ops or row.op_list()[: len(job.pre_ops)] == list(job.pre_ops)
 
 
-def _reconcile(out_root: Path, in_root: Path, tasks: Sequence[Task], rows: list[M.Row],
-               stamps: dict[str, M.Stamp]) -> Resume:
+def _reconcile(out_root: Path, in_root: Path, plan: Plan, rows: OldRows) -> Resume:
     """Keep rows that match the plan and unchanged sources; remove outputs that no longer belong.
 
     An output whose source moved to another class, changed its bytes or left the input is removed
     (only if its bytes are still those recorded); the plan then makes what is missing.
     """
-    planned = {job.rel: (task, job) for task in tasks for job in task.jobs}
-    sources = _Sources(in_root, stamps)
-    done: dict[str, M.Row] = {}
-    stale: list[M.Row] = []
-    for row in rows:
-        hit = planned.get(row.path)
-        keep = hit is not None and _same_job(row, *hit) and all(sources.unchanged(s) for s in row.source_list())
-        if keep and (out_root / row.path).is_file():
-            done[row.path] = row
-        elif not keep:
-            stale.append(row)
-    _refuse_strays(out_root, tasks, set(done) | {row.path for row in stale})
-    removable = _removable(out_root, stale)
-    for target in removable:
-        target.unlink()
-    removed = len(removable)
-    kept_sources = {s for row in done.values() for s in row.source_list()}
-    return Resume(done, {rel: st for rel, st in sources.stamps.items() if rel in kept_sources}, removed)
+    inputs = Inputs(in_root, plan, out_root / M.SOURCES, out_root)
+    resume = Resume(done=np.zeros(plan.planned, dtype=bool), kept=Sorter(out_root))
+    stale, listing, maybe = Sorter(out_root), Listing(out_root), _Unrecorded()
+    for folder, folder_rows in rows.by_folder():
+        listing.clear()
+        book = _TaskBook(resume)
+        for row_items, planned in _grouped(folder_rows, plan.jobs_in(folder)):
+            match = None
+            for ordinal, row in row_items:
+                if match is None and planned is not None and row.path == planned[2].rel:
+                    match = (ordinal, row)
+                else:
+                    stale.add(ordinal, (row.path, row.sha256))
+            if planned is None:
+                continue
+            index, task, job, _, _ = planned
+            state = _judge(match, planned, inputs, listing)
+            if state == "kept":
+                assert match is not None
+                _keep(resume, inputs, match[1], planned)
+                book.add(task, job, match[1].sha256)
+                continue
+            book.add(task, job, None)
+            if state == "stale":
+                assert match is not None
+                stale.add(match[0], (match[1].path, match[1].sha256))  # recorded: not a stray
+            elif listing.lexists(job.rel):
+                maybe.add(index, job.rel)
+        book.close()
+    inputs_kept = inputs.kept()
+    removable = _removable(out_root, (value for _, value in stale.merged()), maybe)
+    stale.close()
+    with removable:
+        for _, target in removable.merged():
+            Path(target).unlink()
+            resume.stale += 1
+    resume.stamps = inputs_kept
+    return resume
 
 
-def _refuse_strays(out_root: Path, tasks: Sequence[Task], recorded: set[str]) -> None:
-    """Refuse when a file this run would write sits at a path no manifest row records: it is not augcli's."""
-    strays = [job.rel for task in tasks for job in task.jobs
-              if job.rel not in recorded and os.path.lexists(out_root / job.rel)]
-    if strays:
-        raise InputError(f"output folder {shown(out_root)} holds {shown(strays[0])}"
-                         f"{f' and {len(strays) - 1} more files' if len(strays) > 1 else ''} that this run "
-                         "would write, but no augcli manifest records them; nothing was deleted: move them "
-                         "away, then run again")
+def _judge(match: tuple[int, M.Row] | None, planned: Located, inputs: Inputs, listing: Listing) -> str:
+    """What becomes of a planned output and the row that records its path, if any: "kept" (the row names
+    the planned job, its sources are unchanged and its file is there), "stale" (the row is not the planned
+    job, or a source changed) or "missing" (no row, or its file is gone: the output is made again)."""
+    if match is None:
+        return "missing"
+    row = match[1]
+    _, task, job, k, j = planned
+    if not (same_job(row, task, job) and _unchanged(inputs, row, k, j)):
+        return "stale"
+    return "kept" if listing.is_file(row.path) else "missing"
+
+
+def _keep(resume: Resume, inputs: Inputs, row: M.Row, planned: Located) -> None:
+    """Record a kept row: done, in the manifest to write, counted, its sources' stamps kept."""
+    index, _, _, k, j = planned
+    assert resume.kept is not None
+    resume.done[index] = True
+    resume.kept.add(index, M.astuple_row(row))
+    resume.kept_count += 1
+    resume.labels[row.label] += 1
+    resume.added[row.label] += int(row.kind != "original")
+    resume.redrawn += int(row.redraw > 0)
+    sources = row.source_list()
+    inputs.use(sources[0], k, j)
+    for rel in sources[1:]:
+        inputs.use(rel)
+
+
+def _unchanged(inputs: Inputs, row: M.Row, k: int, j: int) -> bool:
+    """Every source of a row matching its planned job is unchanged (the first is the planned one's)."""
+    sources = row.source_list()
+    return inputs.unchanged(sources[0], k, j) and all(inputs.unchanged(rel) for rel in sources[1:])
+
+
+class _TaskBook:
+    """The tasks of one source while the join reads them: which still have outputs to make (counted), and
+    for a task partly done, (copy, sha256) of its kept outputs (the worker's redraws avoid them)."""
+
+    def __init__(self, resume: Resume) -> None:
+        self.resume = resume
+        self.source: str | None = None
+        self.tasks: dict[str, tuple[list[tuple[int, str]], list[bool]]] = {}
+
+    def add(self, task: Task, job: Job, kept_sha256: str | None) -> None:
+        if task.sources[0] != self.source:
+            self.close()
+            self.source = task.sources[0]
+        made, pending = self.tasks.setdefault(task.jobs[0].rel, ([], [False]))
+        if kept_sha256 is None:
+            pending[0] = True
+        else:
+            made.append((job.copy, kept_sha256))
+
+    def close(self) -> None:
+        for first, (made, pending) in self.tasks.items():
+            if pending[0]:
+                self.resume.pending_tasks += 1
+                if made:
+                    self.resume.made[first] = tuple(sorted(made))
+        self.tasks.clear()
+
+
+class _Unrecorded:
+    """Planned paths with something on disk that the row claiming their output did not record: strays,
+    unless another row (recorded under another claim) names that path."""
+
+    def __init__(self) -> None:
+        self.paths: dict[str, int] = {}  # path -> plan index
+
+    def add(self, index: int, rel: str) -> None:
+        self.paths[rel] = index
+
+    def recorded(self, rel: str) -> None:
+        self.paths.pop(rel, None)
+
+    def refuse(self, out_root: Path) -> None:
+        """Refuse when any is left: a file this run would write sits where no manifest row records it."""
+        if self.paths:
+            first = min(self.paths, key=self.paths.__getitem__)
+            more = f" and {len(self.paths) - 1} more files" if len(self.paths) > 1 else ""
+            raise InputError(f"output folder {shown(out_root)} holds {shown(first)}{more} that this run "
+                             "would write, but no augcli manifest records them; nothing was deleted: move them "
+                             "away, then run again")
+
+
+def _removable(out_root: Path, rows: Iterator[tuple[str, str]], unrecorded: _Unrecorded) -> Sorter:
+    """The files of earlier outputs about to be removed (path, sha256 in manifest order), each proven to
+    hold the bytes the manifest records. Raised before anything is deleted: an unrecorded file at a
+    planned path (``unrecorded``, once every row's path is known), else the first row (in manifest
+    order) that leads outside the folder or whose file changed."""
+    found, problem = Sorter(out_root), None
+    try:
+        for path, sha256 in rows:
+            unrecorded.recorded(path)
+            if problem is None:
+                problem = _check_removable(out_root, path, sha256, found)
+        unrecorded.refuse(out_root)
+        if problem is not None:
+            raise problem
+    except BaseException:
+        found.close()
+        raise
+    return found
+
+
+def _check_removable(out_root: Path, path: str, sha256: str, found: Sorter) -> InputError | None:
+    """Queue one earlier output's file for removal, or say why it may not be removed."""
+    try:
+        target = inside(out_root, path)
+    except ValueError as exc:
+        return InputError(f"{shown(out_root / M.MANIFEST)}: {exc}; choose another output folder")
+    if not target.is_file():
+        return None
+    if not sha256 or file_sha256(target) != sha256:
+        why = "was changed after augcli wrote it" if sha256 else "has no checksum (written by an older augcli)"
+        return InputError(f"{shown(target)} {why}, and this run would replace or remove it; nothing was "
+                          "deleted: move it out of the output folder (or choose another folder), then run again")
+    found.add(found.added, str(target))
+    return None
 
 
 def remove_temporaries(out_root: Path) -> None:

@@ -8,7 +8,7 @@ Two promises live here, once:
 
 from __future__ import annotations
 
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 from augcli.errors import InputError
 
@@ -17,9 +17,12 @@ def safe_rel(rel: str) -> bool:
     """True for a non-empty, normalised relative POSIX path with no ``..``, no backslash and no NUL."""
     if not rel or "\\" in rel or "\x00" in rel:
         return False
-    path = PurePosixPath(rel)
-    # Normalised form only: no "." or empty parts, no trailing slash, so one file has one name.
-    return bool(path.parts) and str(path) == rel and not path.is_absolute() and ".." not in path.parts
+    # Normalised form only (what PurePosixPath(rel) would print back): no "." or empty parts, no leading
+    # or trailing slash, so one file has one name; and no "..". Split, not parsed: it runs on every row.
+    return not any(part in _NOT_NAMES for part in rel.split("/"))
+
+
+_NOT_NAMES = frozenset(("", ".", ".."))
 
 
 def inside(root: Path, rel: str) -> Path:

@@ -17,7 +17,8 @@ import multiprocessing
 import os
 import signal
 import sys
-from collections.abc import Callable, Generator, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
+from itertools import islice
 from multiprocessing.connection import Connection, wait
 from typing import Any
 
@@ -81,33 +82,41 @@ def _portable(exc: Exception) -> Exception:
     return exc
 
 
-def _chunks(tasks: Sequence[Any], workers: int) -> Iterator[list[Any]]:
-    size = max(1, min(16, len(tasks) // (workers * 8)))
-    for start in range(0, len(tasks), size):
-        yield list(tasks[start : start + size])
+def _chunks(tasks: Iterable[Any], count: int, workers: int) -> Iterator[list[Any]]:
+    size = max(1, min(16, count // (workers * 8)))
+    iterator = iter(tasks)
+    while chunk := list(islice(iterator, size)):
+        yield chunk
 
 
-def map_tasks(fn: Callable[..., Any], tasks: Sequence[Any], init: Callable[[Any], None], shared: Any,
-              workers: int) -> Generator[Any, None, None]:
+def map_tasks(fn: Callable[..., Any], tasks: Iterable[Any], init: Callable[[Any], None], shared: Any,
+              workers: int, count: int | None = None) -> Generator[Any, None, None]:
     """Yield ``fn(task)`` for every task, in the order they finish, from ``workers`` processes; inside an
-    API call on a dask executor (``augcli.executors``), from the cluster's workers instead."""
+    API call on a dask executor (``augcli.executors``), from the cluster's workers instead.
+
+    ``tasks`` may be a stream (read as workers ask for more); then ``count`` says how many it holds,
+    which sizes the chunks sent to a worker (and one task or none runs in this process).
+    """
     from augcli.executors import active
 
     if (session := active()) is not None:
         yield from session.map(fn, tasks, init, shared)
         return
-    if workers <= 1 or len(tasks) <= 1:
+    if count is None:
+        tasks = tasks if isinstance(tasks, Sequence) else list(tasks)
+        count = len(tasks)
+    if workers <= 1 or count <= 1:
         yield from (fn(task, shared) for task in tasks)
         return
     import cv2
 
     cv2.setNumThreads(1)  # no OpenCV threads in a process about to fork
     context: Any = multiprocessing.get_context(start_method())
-    chunks = _chunks(tasks, workers)
+    chunks = _chunks(tasks, count, workers)
     procs: dict[Connection, Any] = {}
     clean = False
     try:
-        for _ in range(min(workers, len(tasks))):
+        for _ in range(min(workers, count)):
             here, there = context.Pipe()
             proc = context.Process(target=_worker, args=(there, here, os.getpid(), fn, init, shared), daemon=True)
             procs[here] = proc  # before start: a signal during start still stops it

@@ -8,18 +8,23 @@ from __future__ import annotations
 
 import ctypes
 import hashlib
+import heapq
 import json
 import os
 import signal
 import threading
-from collections.abc import Callable, Generator, Iterator, Sequence
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
+from itertools import islice
 from pathlib import Path, PurePosixPath
 
 import numpy as np
+import numpy.typing as npt
 
 from augcli import manifest as M
+from augcli import seal
 from augcli.compose import Op, label_weights
 from augcli.errors import RunError
 from augcli.executors import active as active_executor
@@ -41,7 +46,10 @@ from augcli.plan import Job, Task, output_suffix
 from augcli.pool import map_tasks
 from augcli.recipe import Recipe
 from augcli.render import decode_factor, render_kept, same_pixels
+from augcli.resume import Resume
 from augcli.rng import generator, redraw_seed
+from augcli.sections import Indexed, Plan
+from augcli.spool import Sorter
 
 Progress = Callable[[int, int], None]
 
@@ -431,10 +439,13 @@ def _unread(task: Task, result: TaskResult, reason: str) -> TaskResult:
                       stamps=[stamp for stamp in result.stamps if stamp.path != rel])
 
 
-def execute(tasks: Sequence[Task], ctx: Context, workers: int) -> Generator[TaskResult, None, None]:
-    """Run a plan's tasks, yielding results as they finish."""
-    _CHECKED.clear()  # folders are proven again for every run: a link may have appeared since the last one
-    return map_tasks(run_task, tasks, _init_worker, ctx, workers)
+def _run_indexed(item: Indexed, ctx: Context | None = None) -> tuple[list[int], TaskResult]:
+    """:func:`run_task` on a task sent with its jobs' plan indices; the result comes back with the plan
+    index of each of its rows (the final manifest is sorted on them)."""
+    indices, task = item
+    result = run_task(task, ctx)
+    index_of = {job.rel: index for job, index in zip(task.jobs, indices, strict=True)}
+    return [index_of[row.path] for row in result.rows], result
 
 
 # ---------------------------------------------------------------- the output folder
@@ -442,7 +453,7 @@ def execute(tasks: Sequence[Task], ctx: Context, workers: int) -> Generator[Task
 
 @dataclass(frozen=True)
 class RunStats:
-    """Counts of one run."""
+    """Counts of one run; its rows are read back from the manifest when asked for."""
 
     planned: int
     made: int
@@ -450,7 +461,15 @@ class RunStats:
     skipped: int
     stale: int  # outputs of an earlier run removed: their source moved, changed or left the plan
     errors: tuple[tuple[str, str], ...]
-    rows: tuple[M.Row, ...]
+    labels: dict[str, int] = field(default_factory=dict)  # rows per class
+    added: dict[str, int] = field(default_factory=dict)  # rows that are not originals, per class
+    manifest: Path | None = None
+    redrawn: int = 0  # rows whose first draw gave a copy (their redraw column is above 0)
+
+    @property
+    def rows(self) -> Iterator[M.Row]:
+        """The manifest's rows, in plan order, read from the file (a run may have millions)."""
+        return M.stream_rows(self.manifest) if self.manifest is not None else iter(())
 
 
 class Interrupted(RunError):
@@ -471,7 +490,7 @@ def _on_term(signum: int, frame: object) -> None:
 
 
 def run_plan(
-    tasks: Sequence[Task],
+    tasks: Plan | Sequence[Task],
     ctx: Context,
     *,
     record: M.RunRecord,
@@ -485,62 +504,152 @@ def run_plan(
     Order of writes, so that a kill at any moment leaves a folder the next run resumes:
     the run record (atomically) before anything else; the manifest with the rows kept (atomically);
     then for each finished output its row appended and flushed *before* its file is moved into place,
-    so every output file on disk is listed; last, the manifest in plan order (atomically).
+    so every output file on disk is listed; last, the manifest in plan order (atomically), merged from
+    sorted runs on disk (:mod:`augcli.spool`), never held in memory.
     """
+    plan = tasks if isinstance(tasks, Plan) else Plan.of_tasks(tasks)
     out_root = ctx.out_root
     try:
         out_root.mkdir(parents=True, exist_ok=True)
         with Lock(out_root), _signals():
-            return _run_locked(tasks, ctx, record, workers, overwrite, list(errors), progress)
+            return _run_locked(plan, ctx, record, workers, overwrite, list(errors), progress)
     except _Terminated:  # while the folder was being checked, before any output
-        raise Interrupted(0, sum(len(t.jobs) for t in tasks), "terminated") from None
+        raise Interrupted(0, plan.planned, "terminated") from None
     except OSError as exc:
         where = shown(Path(exc.filename)) if exc.filename else shown(out_root)
         raise RunError(f"cannot write {where}: {exc.strerror or exc}; check the output folder "
                        "(permissions, free space) and run again to resume") from None
 
 
-def _run_locked(tasks: Sequence[Task], ctx: Context, record: M.RunRecord, workers: int, overwrite: bool,
+@dataclass
+class _Tally:
+    """What the parent keeps of the results: counts, and the new rows and stamps sorted on disk."""
+
+    rows: Sorter
+    stamps: Sorter
+    labels: Counter[str]
+    added: Counter[str]
+    errors: list[tuple[str, str]]
+    made: int = 0
+    skipped: int = 0
+    redrawn: int = 0
+
+    def take(self, keys: list[int], result: TaskResult) -> None:
+        for key, row in zip(keys, result.rows, strict=True):
+            self.rows.add(key, M.astuple_row(row))
+            self.labels[row.label] += 1
+            self.added[row.label] += int(row.kind != "original")
+            self.redrawn += int(row.redraw > 0)
+        for stamp in result.stamps:
+            self.stamps.add(stamp.path, stamp.record())
+        self.errors.extend(result.errors)
+        self.made += len(result.rows)
+        self.skipped += result.skipped
+
+
+def _run_locked(plan: Plan, ctx: Context, record: M.RunRecord, workers: int, overwrite: bool,
                 errors: list[tuple[str, str]], progress: Progress | None) -> RunStats:
     out_root = ctx.out_root
-    state = prepare(out_root, ctx.in_root, tasks, record, overwrite)
+    sealed = _sealed(plan, ctx, record, errors)
+    if sealed is not None:
+        if progress:
+            progress(plan.planned, plan.planned)
+        return sealed
+    state = prepare(out_root, ctx.in_root, plan, record, overwrite)
     M.write_record(out_root / M.RUN_RECORD, record)
-    M.write_rows(out_root / M.MANIFEST, state.done.values())
-    M.write_stamps(out_root / M.SOURCES, state.stamps.values())
-    todo = [t for t in (_pending(task, state.done) for task in tasks) if t.jobs]
-    planned = sum(len(t.jobs) for t in tasks)
-    kept = planned - sum(len(t.jobs) for t in todo)
+    M.write_rows(out_root / M.MANIFEST, state.kept_rows())
+    kept_stamps = _Counted(state.stamps)
+    M.write_sorted_stamps(out_root / M.SOURCES, kept_stamps)
+    planned, kept = plan.planned, state.kept_count
     if progress:
         progress(kept, planned)
-    made = skipped = 0
-    rows, stamps = dict(state.done), dict(state.stamps)
+    problems = list(errors)  # the scan's: all errors.csv lists when every input could be read
+    tally = _Tally(Sorter(out_root), Sorter(out_root), state.labels, state.added, errors, redrawn=state.redrawn)
+    with tally.rows, tally.stamps:
+        _work(plan, ctx, workers, state, tally, progress)
+        if active_executor() is not None:  # a dask worker lost mid-batch left temporaries; its batch ran again
+            remove_temporaries(out_root)
+        if tally.made:  # else the manifest written first is already the kept rows in plan order
+            M.write_rows(out_root / M.MANIFEST, _final_rows(out_root, state.done, kept, tally.rows))
+        if tally.stamps.added:
+            M.write_sorted_stamps(out_root / M.SOURCES, _final_stamps(out_root, kept_stamps.count, tally.stamps))
+    M.write_errors(out_root / M.ERRORS, errors)
+    write_metadata(out_root, M.stream_rows(out_root / M.MANIFEST))  # for Hugging Face datasets' imagefolder
+    stats = RunStats(planned, tally.made, kept, tally.skipped, state.stale, tuple(sorted(errors)),
+                     dict(tally.labels), dict(tally.added), out_root / M.MANIFEST, tally.redrawn)
+    if seal.sealable(plan) and tally.made + kept == planned and errors == problems:
+        seal.write(out_root, ctx.in_root, plan, errors, stats.redrawn)
+    return stats
+
+
+def _work(plan: Plan, ctx: Context, workers: int, state: Resume, tally: _Tally, progress: Progress | None) -> None:
+    """Make what is still to make: each result recorded (rows and stamps appended, then its files moved
+    into place) and tallied (new rows and stamps sorted on disk)."""
+    out_root = ctx.out_root
     manifest, sources = M.Appender(out_root / M.MANIFEST), M.Appender(out_root / M.SOURCES)
-    results = execute(todo, ctx, workers)
+    results = map_tasks(_run_indexed, plan.indexed(state.done, state.made), _init_worker, ctx, workers,
+                        state.pending_tasks)
+    _CHECKED.clear()  # folders are proven again for every run: a link may have appeared since the last one
     try:
-        for result in results:
+        for keys, result in results:
             _commit(result, manifest, sources)
-            rows.update((row.path, row) for row in result.rows)
-            stamps.update((st.path, st) for st in result.stamps)
-            errors.extend(result.errors)
-            made += len(result.rows)
-            skipped += result.skipped
+            tally.take(keys, result)
             if progress:
-                progress(len(result.rows) + result.skipped, planned)
+                progress(len(result.rows) + result.skipped, plan.planned)
     except (KeyboardInterrupt, _Terminated) as exc:
         name = "interrupted" if isinstance(exc, KeyboardInterrupt) else "terminated"
-        raise Interrupted(kept + made, planned, name) from None
+        raise Interrupted(state.kept_count + tally.made, plan.planned, name) from None
     finally:
         results.close()  # stops the pool's workers now, not at garbage collection
         manifest.close()
         sources.close()
-    if active_executor() is not None:  # a dask worker lost mid-batch left temporaries; its batch ran again
-        remove_temporaries(out_root)
-    ordered = [rows[job.rel] for task in tasks for job in task.jobs if job.rel in rows]
-    M.write_rows(out_root / M.MANIFEST, ordered)
-    M.write_stamps(out_root / M.SOURCES, stamps.values())
-    M.write_errors(out_root / M.ERRORS, errors)
-    write_metadata(out_root, ordered)  # for Hugging Face datasets' imagefolder; made from the manifest alone
-    return RunStats(planned, made, kept, skipped, state.stale, tuple(sorted(errors)), tuple(ordered))
+
+
+def _sealed(plan: Plan, ctx: Context, record: M.RunRecord, problems: list[tuple[str, str]]) -> RunStats | None:
+    """The result of a rerun with nothing to do, when the seal of the earlier run holds (augcli.seal)."""
+    old = M.read_record(ctx.out_root / M.RUN_RECORD)
+    redrawn = seal.check(ctx.out_root, ctx.in_root, plan, problems, old, record) if old is not None else None
+    if redrawn is None:
+        return None
+    labels, added = seal.counts(plan)
+    return RunStats(plan.planned, 0, plan.planned, 0, 0, tuple(sorted(problems)), labels, added,
+                    ctx.out_root / M.MANIFEST, redrawn)
+
+
+class _Counted(Iterator[M.Stamp]):
+    """An iterator that counts what it gave."""
+
+    def __init__(self, items: Iterator[M.Stamp]) -> None:
+        self.items, self.count = items, 0
+
+    def __next__(self) -> M.Stamp:
+        item = next(self.items)
+        self.count += 1
+        return item
+
+
+def _final_rows(out_root: Path, done: npt.NDArray[np.bool_], kept: int, new: Sorter) -> Iterator[M.Row]:
+    """Every row in plan order: the kept ones (the first ``kept`` rows of the manifest, written in plan
+    order at the start; their plan indices are the flags set in ``done``) merged with the new ones."""
+    indices = (int(i) for i in np.flatnonzero(done))
+    first = ((index, row) for index, row in zip(indices, islice(M.stream_rows(out_root / M.MANIFEST), kept),
+                                                                   strict=True))
+    fresh = ((key, M.Row(*values)) for key, values in new.merged())
+    for _, row in heapq.merge(first, fresh, key=lambda item: item[0]):
+        yield row
+
+
+def _final_stamps(out_root: Path, kept: int, new: Sorter) -> Iterator[M.Stamp]:
+    """Every stamp by path: the kept ones (the first ``kept`` of the file) and the new ones; for a path
+    read again, its last new stamp (as the run's dictionary of stamps used to keep)."""
+    old = ((stamp.path, stamp.record()) for stamp in islice(M.stream_stamps(out_root / M.SOURCES), kept))
+    previous: tuple[str, list[object]] | None = None
+    for path, record in heapq.merge(old, new.merged(), key=lambda item: item[0]):
+        if previous is not None and previous[0] != path:
+            yield M.Stamp(*previous[1])  # type: ignore[arg-type]
+        previous = (path, record)
+    if previous is not None:
+        yield M.Stamp(*previous[1])  # type: ignore[arg-type]
 
 
 def _commit(result: TaskResult, manifest: M.Appender, sources: M.Appender) -> None:
@@ -564,10 +673,3 @@ def _signals() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
-def _pending(task: Task, done: dict[str, M.Row]) -> Task:
-    """The task with already-made outputs removed (their checksums stay with it, for the worker's redraws)."""
-    jobs = tuple(job for job in task.jobs if job.rel not in done)
-    if len(jobs) == len(task.jobs):
-        return task
-    made = tuple((job.copy, done[job.rel].sha256) for job in task.jobs if job.rel in done)
-    return replace(task, jobs=jobs, made=made)

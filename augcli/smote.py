@@ -10,8 +10,8 @@ sampling strategy), so a small class gets its own k and its own seeded ``RandomS
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -45,7 +45,7 @@ class SmotePlan:
     features: str  # "pixels", "hog", "color_hist" or the path of an embeddings file
     feature_size: int
     in_root: Path
-    vectors: dict[str, Vector]  # input path -> feature vector (readable inputs only)
+    vectors: Mapping[str, Vector]  # input path -> feature vector (readable inputs only; a FeatureTable)
     synthetic: dict[str, Vector]  # output path -> feature vector of each synthetic row
     errors: tuple[tuple[str, str], ...] = ()  # inputs left out of the features: (path, reason)
 
@@ -100,30 +100,65 @@ def _class_pairs(
     return pairs, notes
 
 
-def _tasks(data: Dataset, rels: list[str], pairs: list[Pair], recipe_seed: int,
-           names: Namer) -> tuple[list[Task], dict[str, Vector]]:
-    """One job per pair, in tasks grouped by (a, b), named by the run's Namer (``cls/stem__smote001.ext``)."""
-    label_of = {s.rel: s.label for s in data.sources}
+Numbered = tuple[Pair, str, str, int]  # a pair, its two inputs (a, b) and its number among a's SMOTE images
+
+
+def number_pairs(rels: Sequence[str], pairs: Sequence[Pair]) -> list[Numbered]:
+    """Each pair with its inputs' paths and its copy number: 1, 2, ... per base image ``a``, in pair order."""
     copies: dict[str, int] = {}
     numbered = []
     for pair in pairs:
         a = rels[pair.a]
         copies[a] = copies.get(a, 0) + 1
         numbered.append((pair, a, rels[pair.b], copies[a]))
-    out_names = names.generated([(a, copy) for _, a, _, copy in numbered], SMOTE_NAME,
-                                avoid=[s.rel for s in data.sources])
+    return numbered
+
+
+def blend_tasks(numbered: Sequence[Numbered], out_names: Sequence[str],
+                recipe_seed: int) -> tuple[list[Task], dict[str, Vector]]:
+    """One job per pair (named ``out_names``, e.g. ``cls/stem__smote001.ext``), in tasks grouped by (a, b)."""
     grouped: dict[tuple[str, str], list[Job]] = {}
     synthetic: dict[str, Vector] = {}
     for (pair, a, b, copy), name in zip(numbered, out_names, strict=True):
         blend: dict[str, Any] = {"step": pair.step, "variant": pair.variant}
-        if label_of[b] != label_of[a]:
-            blend["partner_class"] = label_of[b]  # borderline-2: the neighbour is of another class
+        if _label(b) != _label(a):
+            blend["partner_class"] = _label(b)  # borderline-2: the neighbour is of another class
         job = Job(name, "smote", copy, sample_seed(recipe_seed, a, copy, SMOTE_TAG),
                   pre_ops=({"name": "smote_blend", "params": blend},), recipe="then")
         grouped.setdefault((a, b), []).append(job)
         synthetic[name] = np.asarray(pair.vector, dtype=np.float32)
-    tasks = [Task((a, b), label_of[a], tuple(jobs)) for (a, b), jobs in grouped.items()]
+    tasks = [Task((a, b), _label(a), tuple(jobs)) for (a, b), jobs in grouped.items()]
     return tasks, synthetic
+
+
+def _label(rel: str) -> str:
+    """An input's class: the first folder of its path."""
+    return rel.split("/", 1)[0]
+
+
+@dataclass(frozen=True, eq=False)
+class SmotePairs:
+    """SMOTE's plan before its images are named: the pairs, and what features.npz needs."""
+
+    numbered: list[Numbered]
+    fallback: dict[str, int]
+    notes: tuple[str, ...]
+    features: str
+    feature_size: int
+    in_root: Path
+    vectors: Mapping[str, Vector]
+    errors: tuple[tuple[str, str], ...]
+
+    def wanted(self) -> list[tuple[str, int]]:
+        """(base image, copy) of every SMOTE image, in order: what names are asked for."""
+        return [(a, copy) for _, a, _, copy in self.numbered]
+
+    def named(self, out_names: Sequence[str], recipe_seed: int) -> SmotePlan:
+        """The plan, once each SMOTE image has its name."""
+        tasks, synthetic = blend_tasks(self.numbered, out_names, recipe_seed)
+        return SmotePlan(tasks=tasks, fallback=self.fallback, notes=self.notes, features=self.features,
+                         feature_size=self.feature_size, in_root=self.in_root, vectors=self.vectors,
+                         synthetic=synthetic, errors=self.errors)
 
 
 def plan_smote(
@@ -157,6 +192,17 @@ def plan_smote(
     Returns:
         Tasks of kind "smote", classes to balance by transforms instead (one image), and notes for the user.
     """
+    pairs = smote_pairs(data, needs, recipe_seed=recipe_seed, features=features, variant=variant,
+                        k_neighbors=k_neighbors, feature_size=feature_size, workers=workers)
+    names = names or Namer(fmt)
+    out_names = names.generated(pairs.wanted(), SMOTE_NAME, avoid=[s.rel for s in data.sources])
+    return pairs.named(out_names, recipe_seed)
+
+
+def smote_pairs(data: Dataset, needs: dict[str, int], *, recipe_seed: int, features: str | Path = "pixels",
+                variant: str = "smote", k_neighbors: int = 5, feature_size: int = 32,
+                workers: int | None = None) -> SmotePairs:
+    """:func:`plan_smote` up to naming its images (balance names them with the rest of the run)."""
     _check_variant(variant)
     if k_neighbors < 1:
         raise InputError(f"{option('k_neighbors')}: expected 1 or more, got {k_neighbors}")
@@ -171,23 +217,25 @@ def plan_smote(
         else []
     )
     rels = [s.rel for s in data.sources if s.rel in vectors]
-    label_of = {s.rel: s.label for s in data.sources}
-    pairs, fallback, class_notes = plan_pairs([vectors[rel] for rel in rels], [label_of[rel] for rel in rels],
+    pairs, fallback, class_notes = plan_pairs(_Rows(vectors, rels), [_label(rel) for rel in rels],
                                               data.classes, needs, variant=variant, k_neighbors=k_neighbors,
                                               recipe_seed=recipe_seed)
-    notes += class_notes
-    tasks, synthetic = _tasks(data, rels, pairs, recipe_seed, names or Namer(fmt))
-    return SmotePlan(
-        tasks=tasks,
-        fallback=fallback,
-        notes=tuple(notes),
-        features=name,
-        feature_size=feature_size,
-        in_root=data.root,
-        vectors=vectors,
-        synthetic=synthetic,
-        errors=tuple(errors),
-    )
+    return SmotePairs(numbered=number_pairs(rels, pairs), fallback=fallback, notes=tuple(notes + class_notes),
+                      features=name, feature_size=feature_size, in_root=data.root, vectors=vectors,
+                      errors=tuple(errors))
+
+
+class _Rows(Sequence[Vector]):
+    """The feature vectors of ``rels`` in order, read from their table when asked (a table may be on disk)."""
+
+    def __init__(self, table: Mapping[str, Vector], rels: Sequence[str]) -> None:
+        self.table, self.rels = table, rels
+
+    def __len__(self) -> int:
+        return len(self.rels)
+
+    def __getitem__(self, i: int) -> Vector:  # type: ignore[override]
+        return self.table[self.rels[i]]
 
 
 def plan_pairs(vectors: Sequence[Vector], labels: Sequence[str], classes: Sequence[str], needs: dict[str, int], *,
@@ -196,10 +244,15 @@ def plan_pairs(vectors: Sequence[Vector], labels: Sequence[str], classes: Sequen
 
     Returns the pairs (indices into ``vectors``), the images per class left to transforms (a class
     with fewer than two readable images), and notes for the user.
+
+    Plain SMOTE looks at one class only (its neighbours, its draws): imbalanced-learn is given that
+    class's rows and one row of another class (it refuses a single class), which makes the same pairs as
+    the whole matrix (tests/test_smote.py holds them equal), so only one class's vectors are ever in
+    memory in float64. The other variants look across classes and get every row.
     """
     codes = {label: i for i, label in enumerate(classes)}
     y = np.array([codes[label] for label in labels], dtype=np.int64)
-    X = np.stack(list(vectors)).astype(np.float64) if len(vectors) else np.zeros((0, 1))
+    X = _matrix(vectors, range(len(vectors))) if variant != "smote" else None
     fallback: dict[str, int] = {}
     pairs: list[Pair] = []
     notes: list[str] = []
@@ -216,10 +269,24 @@ def plan_pairs(vectors: Sequence[Vector], labels: Sequence[str], classes: Sequen
         if k < k_neighbors:
             notes.append(f"class {label}: only {size} images, so k_neighbors is {k} for it (asked {k_neighbors})")
         share = need / sum(max(n, 0) for n in needs.values())
-        made, class_notes = _class_pairs(X, y, codes[label], label, need, variant, k, recipe_seed, share)
+        if X is None:  # plain SMOTE: the class and one other row
+            rows = np.flatnonzero(y == codes[label])
+            rows = np.concatenate([rows, np.flatnonzero(y != codes[label])[:1]])
+            made, class_notes = _class_pairs(_matrix(vectors, rows), y[rows], codes[label], label, need, variant, k,
+                                             recipe_seed, share)
+            made = [replace(pair, a=int(rows[pair.a]), b=int(rows[pair.b])) for pair in made]
+        else:
+            made, class_notes = _class_pairs(X, y, codes[label], label, need, variant, k, recipe_seed, share)
         pairs += made
         notes += class_notes
     return pairs, fallback, notes
+
+
+def _matrix(vectors: Sequence[Vector], rows: Sequence[int] | npt.NDArray[np.intp]) -> npt.NDArray[np.float64]:
+    """The float64 matrix of some rows (what imbalanced-learn works on)."""
+    if not len(rows):
+        return np.zeros((0, 1))
+    return np.stack([np.asarray(vectors[int(i)], dtype=np.float64) for i in rows])
 
 
 # ---------------------------------------------------------------- making and saving

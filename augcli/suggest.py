@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -117,10 +117,10 @@ def write(suggestion: Suggestion, path: Path) -> Suggestion:
     return replace(suggestion, path=path)
 
 
-def _subset(sources: list[Any]) -> list[Any]:
+def _subset(sources: Sequence[Any]) -> list[Any]:
     """At most PER_CLASS sources, evenly spaced over the sorted list (all when there are fewer)."""
     if len(sources) <= PER_CLASS:
-        return sources
+        return list(sources)
     return [sources[i * len(sources) // PER_CLASS] for i in range(PER_CLASS)]
 
 

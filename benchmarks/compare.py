@@ -555,7 +555,9 @@ def main(argv: list[str] | None = None) -> int:
     text = report(rows, mem, stages, args, info)
     print(text)
     if str(args.doc) != "-":
-        args.doc.write_text(text)
+        scale = "<!-- bench_scale.py writes from here to the end; compare.py keeps it -->"
+        kept = args.doc.read_text().split(scale, 1) if args.doc.exists() else []
+        args.doc.write_text(text + ("\n" + scale + kept[1] if len(kept) == 2 else ""))
         print(f"== wrote {args.doc}")
     if args.json:
         args.json.write_text(json.dumps({"rows": [r.__dict__ for r in rows], "memory": [r.__dict__ for r in mem],

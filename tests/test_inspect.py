@@ -84,3 +84,21 @@ def test_chart_sizes_and_bars() -> None:
     image = draw_bars(["x", "y"], {"before": [10, 0], "after": [10, 10]}, "t")
     assert image.shape == (400, 480, 3) and image.dtype == np.uint8
     assert (image != 255).any()
+
+
+def test_inspect_reads_in_chunks_and_keeps_only_summaries(tree: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Read two images at a time: the same summary as the whole-tree reading it replaced (its numbers pinned
+    above), every image counted once in the progress, unreadable files in path order."""
+    from augcli import _inspect
+
+    monkeypatch.setattr(_inspect, "_CHUNK", 2)
+    for i in range(5):
+        write_image(tree / "cat" / f"z{i}.png", make_image(np.uint8, 3, 8 + i, 9))
+    (tree / "cat" / "y.png").write_bytes(b"\x89PNG\r\n\x1a\n cut")
+    seen = []
+    result = inspect_tree(tree, workers=3, progress=lambda n, total: seen.append((n, total)))
+    cat = result.classes[0]
+    assert cat.images == 10 and cat.formats == {"jpg": 2, "png": 8}
+    assert cat.width == (9, 40) and cat.height == (8, 25)
+    assert [path for path, _ in cat.unreadable] == ["cat/broken.jpg", "cat/y.png"]
+    assert seen == [(1, 11)] * 11

@@ -238,3 +238,37 @@ def test_then_recipe_ops_follow_the_blend_and_replay(make_tree: Callable[..., Pa
         images = [read_image(root / rel) for rel in row.source_list()]
         again = encode_image(render_sources(images, row.op_list()), Path(row.path).suffix)
         assert again == (tmp_path / "out" / row.path).read_bytes()
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_plain_smote_on_one_class_makes_the_pairs_of_the_whole_matrix(seed: int) -> None:
+    """plan_pairs gives imbalanced-learn one class (and one other row) for plain SMOTE: the same pairs,
+    steps and vectors as the whole matrix, the former input (oracle: _class_pairs on every row)."""
+    X, y = _two_blobs(seed)
+    labels = [("a", "b", "c")[int(c)] for c in y]
+    needs = {"b": 25, "c": 7}
+    pairs, _, _ = S.plan_pairs(list(X.astype(np.float32)), labels, ("a", "b", "c"), needs, variant="smote",
+                               k_neighbors=4, recipe_seed=seed)
+    full = X.astype(np.float32).astype(np.float64)
+    expected = []
+    for code, label in ((1, "b"), (2, "c")):
+        share = needs[label] / sum(needs.values())
+        expected += S._class_pairs(full, y, code, label, needs[label], "smote", 4, seed, share)[0]
+    assert [(p.a, p.b, p.step) for p in pairs] == [(p.a, p.b, p.step) for p in expected]
+    assert all(np.array_equal(p.vector, e.vector) for p, e in zip(pairs, expected, strict=True))
+
+
+def test_features_of_a_large_tree_are_memory_mapped(make_tree: Callable[..., Path],
+                                                    monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Past F.MEMORY_LIMIT the features table is a memory map; its vectors, the plan and features.npz are
+    those of the in-memory table."""
+    root = make_tree({"big": 10, "small": 3})
+    small = S.plan_smote(scan(root), {"small": 5}, recipe_seed=2, fmt="same")
+    monkeypatch.setattr(F, "MEMORY_LIMIT", 0)
+    mapped = S.plan_smote(scan(root), {"small": 5}, recipe_seed=2, fmt="same")
+    assert isinstance(mapped.vectors, F.FeatureTable) and isinstance(mapped.vectors.matrix, np.memmap)
+    assert list(mapped.tasks) == list(small.tasks)
+    assert all(np.array_equal(mapped.vectors[rel], small.vectors[rel]) for rel in small.vectors)
+    rows = _run(root, tmp_path / "out", mapped)
+    with np.load(S.write_features(tmp_path / "out", mapped, rows)) as npz:
+        assert npz["features"].shape == (len(rows), 32 * 32 * 3) and sorted(npz["kinds"]) == ["smote"] * 5

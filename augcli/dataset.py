@@ -263,19 +263,32 @@ def _class_files(root: Path, label: str, problems: list[Problem]) -> list[str]:
     are not followed."""
     found: list[str] = []
     folders = [""]
-    images = _IMAGE_SUFFIXES
     while folders:
         folder = folders.pop()
-        prefix = f"{folder}/" if folder else ""
         try:
-            with os.scandir(root / label / folder) as listing:
-                entries = [e for e in listing if not e.name.startswith(".")]
-        except OSError as exc:
+            images, inner, trouble = _folder_files(root, label, folder)
+        except OSError as exc:  # a folder that cannot be listed: nothing of it is used
             problems.append((f"{label}/{folder}".rstrip("/"),
                              f"cannot read folder ({exc.strerror or exc}); its images are left out"))
             continue
-        for entry in entries:
+        found += images
+        folders += inner
+        problems += trouble
+    found.sort()
+    return found
+
+
+def _folder_files(root: Path, label: str, folder: str) -> tuple[list[str], list[str], list[Problem]]:
+    """One folder of a class, read as it is listed (no DirEntry kept): its images, sub-folders and problems."""
+    found: list[str] = []
+    folders: list[str] = []
+    problems: list[Problem] = []
+    prefix, images = f"{folder}/" if folder else "", _IMAGE_SUFFIXES
+    with os.scandir(root / label / folder) as listing:
+        for entry in listing:
             name = entry.name
+            if name.startswith("."):
+                continue
             dot = name.rfind(".")
             try:
                 if 0 < dot < len(name) - 1 and name[dot:].lower() in images and entry.is_file(follow_symlinks=False):
@@ -284,8 +297,7 @@ def _class_files(root: Path, label: str, problems: list[Problem]) -> list[str]:
                     _visit(entry, prefix + name, f"{label}/{prefix}{name}", folders, found, problems)
             except OSError as exc:
                 problems.append((f"{label}/{prefix}{name}", f"cannot check it ({exc.strerror or exc}); left out"))
-    found.sort()
-    return found
+    return found, folders, problems
 
 
 def _linked_class(entry: os.DirEntry[str], root: Path) -> str | None:

@@ -30,6 +30,7 @@ import hashlib
 import json
 import os
 import time
+from array import array
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -228,14 +229,17 @@ def _class_stats(in_root: Path, label: str, names: Sequence[str]
         fd = os.open(in_root / label, os.O_RDONLY | os.O_DIRECTORY)
     except OSError:
         return None
+    sizes, mtimes = array("q"), array("q")  # 8 bytes a number, not a stat object per input
     try:
-        stats = [os.stat(name, dir_fd=fd) for name in names]
+        for name in names:
+            stat = os.stat(name, dir_fd=fd)
+            sizes.append(stat.st_size)
+            mtimes.append(stat.st_mtime_ns)
     except OSError:
         return None
     finally:
         os.close(fd)
-    sizes = np.fromiter((stat.st_size for stat in stats), dtype=np.int64, count=len(stats))
-    return sizes, np.fromiter((stat.st_mtime_ns for stat in stats), dtype=np.int64, count=len(stats))
+    return np.frombuffer(sizes, dtype=np.int64), np.frombuffer(mtimes, dtype=np.int64)
 
 
 class _StampRecords:

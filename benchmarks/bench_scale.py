@@ -171,14 +171,17 @@ def _best(into: dict[str, Any], one: dict[str, Any]) -> None:
 def table(results: list[dict[str, Any]]) -> str:
     """The results as a Markdown table."""
     lines = ["| inputs | parent peak MB | largest worker MB | first output s | run s (CPU s) | floor s (CPU s) | "
-             "x floor: wall, CPU | no-op rerun s | no-op µs/file | no-op peak MB | full check s | full check peak MB |",
-             "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+             "x floor: wall, CPU | CPU µs per output: parent, workers, floor | no-op rerun s | no-op µs/file | "
+             "no-op peak MB | full check s | full check peak MB |",
+             "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in results:
-        run, noop, full = r["run"], r["noop"], r["full"]
-        lines.append(f"| {r['n']:,} | {run['parent_kib'] / 1024:.0f} | {run['worker_kib'] / 1024:.0f} | "
+        run, noop, full, n = r["run"], r["noop"], r["full"], r["n"]
+        per = (f"{run['parent_cpu'] / n * 1e6:.0f}, {run['workers_cpu'] / n * 1e6:.0f}, "
+               f"{r['floor_cpu'] / n * 1e6:.0f}")
+        lines.append(f"| {n:,} | {run['parent_kib'] / 1024:.0f} | {run['worker_kib'] / 1024:.0f} | "
                      f"{run['first']:.2f} | {run['wall']:.1f} ({run['cpu']:.1f}) | {r['floor_s']:.1f} "
-                     f"({r['floor_cpu']:.1f}) | {r['ratio']:.2f}, {r['cpu_ratio']:.2f} | {noop['wall']:.2f} | "
-                     f"{noop['wall'] / r['n'] * 1e6:.1f} | {noop['parent_kib'] / 1024:.0f} | {full['wall']:.1f} | "
+                     f"({r['floor_cpu']:.1f}) | {r['ratio']:.2f}, {r['cpu_ratio']:.2f} | {per} | {noop['wall']:.2f} | "
+                     f"{noop['wall'] / n * 1e6:.1f} | {noop['parent_kib'] / 1024:.0f} | {full['wall']:.1f} | "
                      f"{full['parent_kib'] / 1024:.0f} |")
     return "\n".join(lines)
 
@@ -205,6 +208,9 @@ def slopes(results: list[dict[str, Any]]) -> str:
         f"no-op rerun: {b['noop']['wall'] / b['n'] * 1e6:.2f} µs per file at {b['n']:,} with start-up, "
         f"{noop_slope:.2f} µs per added file (target < {TARGETS['noop_us_per_file']})",
         f"full check: {full_slope:.1f} µs per added file",
+        f"parent CPU per output: {results[0]['run']['parent_cpu'] / results[0]['n'] * 1e6:.0f} µs at "
+        f"{results[0]['n']:,}, {b['run']['parent_cpu'] / b['n'] * 1e6:.0f} µs at {b['n']:,} (what grows with the "
+        "tree, if anything, is the parent's; workers make each output on its own)",
         f"throughput against the floor, CPU seconds: {results[0]['cpu_ratio']:.2f} at {results[0]['n']:,}, "
         f"{b['cpu_ratio']:.2f} at {b['n']:,} ({drop:+.0%} drop; target within {TARGETS['throughput_drop']:.0%}); "
         f"wall clock: {results[0]['ratio']:.2f} and {b['ratio']:.2f} ({wall_drop:+.0%}, with other work on the "
@@ -228,8 +234,16 @@ def main() -> None:
     parser.add_argument("--doc", type=Path, help="write the table into this page (docs/performance.md)")
     parser.add_argument("--keep", action="store_true", help="keep the output folders")
     parser.add_argument("--rounds", type=int, default=1, help="measure each size this many times (fastest kept)")
+    parser.add_argument("--from-json", type=Path, help="print (and --doc) the results of an earlier --json run")
     args = parser.parse_args()
     began = time.time()
+    if args.from_json:
+        results = json.loads(args.from_json.read_text())
+        text = table(results) + "\n\n" + slopes(results)
+        print(text)
+        if args.doc:
+            write_doc(args.doc, results, text, results[-1].get("seconds", 0.0))
+        return
     sizes = sorted(set(args.sizes + ([1_000_000] if args.million else [])))
     args.root.mkdir(parents=True, exist_ok=True)
     need = max(sizes) * BYTES_PER_FILE * 3  # the tree, the run's outputs, the floor's outputs
@@ -240,6 +254,7 @@ def main() -> None:
     results = []
     for n in sizes:
         results.append(measure(args.root, n, args.workers, args.keep, args.rounds))
+        results[-1]["seconds"] = time.time() - began
         print(json.dumps(results[-1]), file=sys.stderr, flush=True)
     text = table(results) + "\n\n" + slopes(results)
     print(text)

@@ -220,8 +220,11 @@ def _problems(result: RunResult) -> None:
     if result.errors:
         from augcli.paths import shown
 
-        click.echo(f"{len(result.errors)} input problem(s): files skipped or unreadable ({result.skipped} outputs "
-                   f"not made); see {shown(result.output / 'errors.csv')}", err=True)
+        inputs = len(result.errors) - result.copies_left_out  # the rest are outputs left out as copies
+        what = [f"{inputs} input problem(s): files skipped or unreadable"] if inputs else []
+        what += [f"{result.copies_left_out} output(s) left out as copies"] if result.copies_left_out else []
+        click.echo(f"{'; '.join(what)} ({result.skipped} outputs not made); see "
+                   f"{shown(result.output / 'errors.csv')}", err=True)
         for path, reason in result.errors[:5]:
             click.echo(f"  {shown(path)}: {reason}", err=True)
 

@@ -8,6 +8,7 @@ in one place: 2 for usage, recipe and input errors, 1 for a failed run.
 from __future__ import annotations
 
 import functools
+import signal
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -81,6 +82,8 @@ def handle_errors(fn: F) -> F:
             result = fn(*args, **kwargs)
         except AugcliError as exc:
             raise cli_error(exc.spelled(flag), exit_status(exc)) from None
+        except _Terminated:
+            raise cli_error("terminated; run the same command again to resume", 143) from None
         except KeyboardInterrupt as exc:
             raise cli_error("interrupted; run the same command again to resume", exit_status(exc)) from None
         except click.ClickException:
@@ -217,8 +220,11 @@ def _problems(result: RunResult) -> None:
     if result.errors:
         from augcli.paths import shown
 
-        click.echo(f"{len(result.errors)} input problem(s): files skipped or unreadable ({result.skipped} outputs "
-                   f"not made); see {shown(result.output / 'errors.csv')}", err=True)
+        inputs = len(result.errors) - result.copies_left_out  # the rest are outputs left out as copies
+        what = [f"{inputs} input problem(s): files skipped or unreadable"] if inputs else []
+        what += [f"{result.copies_left_out} output(s) left out as copies"] if result.copies_left_out else []
+        click.echo(f"{'; '.join(what)} ({result.skipped} outputs not made); see "
+                   f"{shown(result.output / 'errors.csv')}", err=True)
         for path, reason in result.errors[:5]:
             click.echo(f"  {shown(path)}: {reason}", err=True)
 
@@ -529,6 +535,16 @@ def replay(manifest: Path, output: Path, input_root: Path | None, quality: int |
     return result
 
 
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM outside a run's own handling (reading the tree for --recipe auto, SMOTE's features, a
+    preview): the command stops as on Ctrl-C, with one line and exit status 143, not killed mid-way."""
+
+
+def _on_term(signum: int, frame: object) -> None:
+    raise _Terminated
+
+
 def main() -> None:
     """Console-script entry point."""
+    signal.signal(signal.SIGTERM, _on_term)  # a run installs its own handler and puts this one back
     cli(prog_name="augcli")

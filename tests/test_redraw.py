@@ -285,6 +285,9 @@ def test_cli_summary_says_what_was_redrawn_and_left_out(tmp_path: Path, grey_and
     assert (f"{redrawn} drawn again (a first draw copied its source or another output; the manifest's redraw "
             "column), 6 left out (every draw gave a copy)") in result.stdout
     assert "no new image for grey/g1__aug001.png" in result.stderr
+    errors = tmp_path / "out" / "errors.csv"
+    assert f"6 output(s) left out as copies (6 outputs not made); see {errors}\n" in result.stderr
+    assert "input problem" not in result.stderr  # no input was unreadable
     assert cli("expand", "-r", recipe, grey_and_colour, tmp_path / "out", "-w", 1, "--strict").exit_code == 1
 
 

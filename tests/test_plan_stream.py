@@ -215,3 +215,24 @@ def test_plan_of_tasks_is_a_plan(make_tree: Callable[..., Path]) -> None:
     tasks = plan_tasks(expand_items(data.sources, 1, True), 3, "same")
     plan = S.Plan.of_tasks(tasks)
     assert list(plan) == tasks and plan.planned == 6 and plan.folders() == ["a", "b"]
+
+
+def test_safe_rel_says_what_the_pure_posix_path_rule_says() -> None:
+    """paths.safe_rel splits instead of parsing (it runs on every manifest row): the oracle is the former
+    rule on PurePosixPath, over every string of up to 4 pieces of a hostile alphabet."""
+    import itertools
+    from pathlib import PurePosixPath
+
+    from augcli.paths import safe_rel
+
+    def former(rel: str) -> bool:
+        if not rel or "\\" in rel or "\x00" in rel:
+            return False
+        path = PurePosixPath(rel)
+        return bool(path.parts) and str(path) == rel and not path.is_absolute() and ".." not in path.parts
+
+    pieces = ["a", "/", ".", "..", "\\", "\x00", "b.png", " ", "\udce9"]
+    for k in range(5):
+        for combo in itertools.product(pieces, repeat=k):
+            rel = "".join(combo)
+            assert safe_rel(rel) == former(rel), repr(rel)

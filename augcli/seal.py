@@ -29,11 +29,14 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import signal
+import sys
+import threading
 import time
 from array import array
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import numpy as np
 import numpy.typing as npt
@@ -41,7 +44,7 @@ import numpy.typing as npt
 from augcli import manifest as M
 from augcli.io import temp_path
 from augcli.metadata import METADATA
-from augcli.sections import Plan
+from augcli.sections import Plan, Section
 
 VERSION = 1
 ATTRIBUTE = "user.augcli.seal"
@@ -198,27 +201,134 @@ def _inputs_digest(in_root: Path, plan: Plan, problems: Sequence[tuple[str, str]
     """One digest of the scan (classes, names, problems) and of every input's size and mtime, class by
     class (one class's numbers in memory at a time); None when an input cannot be stat'ed or, given the
     run's ``stamps``, when one differs from its stamp (it changed after it was read)."""
-    digests: dict[int, bytes] = {}
-    order = sorted(range(len(plan.sections)), key=lambda k: plan.sections[k].label + "/")  # the stamps' order
-    records = _stamp_records(stamps) if stamps is not None else None
-    for k in order:
-        section = plan.sections[k]
-        stats = _class_stats(in_root, section.label, section.names)
-        if stats is None or (records is not None and not records.agree(section.label, section.names, *stats)):
+    sections = plan.sections
+    order = sorted(range(len(sections)), key=lambda k: sections[k].label + "/")  # the stamps' order
+    if stamps is None:
+        found = _digests_shared(in_root, plan, order)
+    else:
+        records = _stamp_records(stamps)
+        found = {k: _class_digest(in_root, sections[k], records) for k in order}
+        if not records.finished():
             return None
-        digest = hashlib.blake2b(section.label.encode("utf-8", "surrogatepass") + b"\0", digest_size=20)
-        section.names.fingerprint(digest)
-        digest.update(stats[0].astype("<i8").tobytes())
-        digest.update(stats[1].astype("<i8").tobytes())
-        digests[k] = digest.digest()
-    if records is not None and not records.finished():
+    if found is None or any(digest is None for digest in found.values()):
         return None
     whole = hashlib.blake2b(b"augcli-seal-inputs-1", digest_size=20)
-    for k in range(len(plan.sections)):
-        whole.update(digests[k])
+    for k in range(len(sections)):
+        whole.update(found[k] or b"")
     for path, reason in sorted(problems):
         whole.update(b"\1" + path.encode("utf-8", "surrogatepass") + b"\0" + reason.encode("utf-8", "surrogatepass"))
     return whole.hexdigest()
+
+
+def _class_digest(in_root: Path, section: Section, records: _StampRecords | None = None) -> bytes | None:
+    """The digest of one class's label, names, and its inputs' sizes and mtimes; None when one cannot be
+    stat'ed or disagrees with its stamp in ``records``."""
+    stats = _class_stats(in_root, section.label, section.names)
+    if stats is None or (records is not None and not records.agree(section.label, section.names, *stats)):
+        return None
+    digest = hashlib.blake2b(section.label.encode("utf-8", "surrogatepass") + b"\0", digest_size=20)
+    section.names.fingerprint(digest)
+    digest.update(stats[0].astype("<i8").tobytes())
+    digest.update(stats[1].astype("<i8").tobytes())
+    return digest.digest()
+
+
+SHARE_FROM = 20_000  # inputs from which a rerun stats half of the classes in a second process
+
+
+def _digests_shared(in_root: Path, plan: Plan, order: list[int]) -> dict[int, bytes | None] | None:
+    """Every class's digest, the classes split between this process and a forked child when the tree is
+    large (a ``stat`` is mostly the kernel's path walk, and two processes walk on two cores; two threads
+    only trade the interpreter lock back and forth). The child sends 25 bytes a class back through a
+    pipe; anything amiss with it (it died, it was interrupted) gives None: the rerun takes the full path."""
+    sections = plan.sections
+    theirs = _their_half(plan, order) if _may_fork() else []
+    read_end, write_end = os.pipe() if theirs else (-1, -1)
+    pid = _fork() if theirs else -1
+    if pid < 0:  # one process: too small to share, or no fork here
+        for end in (read_end, write_end):
+            if end >= 0:
+                os.close(end)
+        return {k: _class_digest(in_root, sections[k]) for k in order}
+    if pid == 0:
+        _child(in_root, plan, theirs, read_end, write_end)
+    os.close(write_end)
+    reaped = False
+    try:
+        found = {k: _class_digest(in_root, sections[k]) for k in order if k not in theirs}
+        with os.fdopen(read_end, "rb") as pipe:
+            reply = pipe.read()
+        _, status = os.waitpid(pid, 0)
+        reaped = True
+    finally:
+        if not reaped:  # interrupted here: the child is not left behind
+            _stop(pid)
+    return _merge(found, reply, theirs) if status == 0 else None
+
+
+def _their_half(plan: Plan, order: list[int]) -> list[int]:
+    """The classes a child stats (about half of the inputs, largest classes first); none for a small tree."""
+    sizes = {k: len(plan.sections[k].names) for k in order}
+    total = sum(sizes.values())
+    if total < SHARE_FROM or len(order) < 2:
+        return []
+    theirs, half = [], 0
+    for k in sorted(order, key=lambda k: -sizes[k]):
+        if half < total / 2 and half + sizes[k] <= total - half:
+            theirs.append(k)
+            half += sizes[k]
+    return theirs if len(theirs) < len(order) else []
+
+
+def _fork() -> int:
+    try:
+        return os.fork()
+    except OSError:
+        return -1
+
+
+def _child(in_root: Path, plan: Plan, theirs: list[int], read_end: int, write_end: int) -> NoReturn:
+    """The forked child: its classes' digests into the pipe, then out, whatever happens (it never returns
+    into the caller's code)."""
+    status = 1
+    try:
+        os.close(read_end)
+        reply = bytearray()
+        for k in theirs:
+            digest = _class_digest(in_root, plan.sections[k])
+            reply += k.to_bytes(4, "little") + (b"\1" + digest if digest is not None else bytes(21))
+        with os.fdopen(write_end, "wb") as pipe:
+            pipe.write(reply)
+        status = 0
+    finally:
+        os._exit(status)
+
+
+def _merge(found: dict[int, bytes | None], reply: bytes, theirs: list[int]) -> dict[int, bytes | None] | None:
+    """``found`` with the child's digests added; None when its reply is not one record per class it had."""
+    if len(reply) != 25 * len(theirs):
+        return None
+    for i in range(len(theirs)):
+        item = reply[25 * i:25 * (i + 1)]
+        k = int.from_bytes(item[:4], "little")
+        if k not in theirs or k in found:
+            return None
+        found[k] = bytes(item[5:]) if item[4] == 1 else None
+    return found
+
+
+def _may_fork() -> bool:
+    """A fork is safe here: Linux's (macOS and Windows' system libraries do not take a fork without exec
+    well) and no other thread in this process (one could hold a lock the child would wait on)."""
+    return sys.platform.startswith("linux") and threading.active_count() == 1
+
+
+def _stop(pid: int) -> None:
+    try:
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+    except OSError:
+        pass
 
 
 def _class_stats(in_root: Path, label: str, names: Sequence[str]

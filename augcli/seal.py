@@ -29,18 +29,16 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import signal
-import sys
-import threading
 import time
 from array import array
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
+from augcli import forked
 from augcli import manifest as M
 from augcli.io import temp_path
 from augcli.metadata import METADATA
@@ -237,77 +235,33 @@ SHARE_FROM = 20_000  # inputs from which a rerun stats half of the classes in a 
 
 
 def _digests_shared(in_root: Path, plan: Plan, order: list[int]) -> dict[int, bytes | None] | None:
-    """Every class's digest, the classes split between this process and a forked child when the tree is
-    large (a ``stat`` is mostly the kernel's path walk, and two processes walk on two cores; two threads
-    only trade the interpreter lock back and forth). The child sends 25 bytes a class back through a
-    pipe; anything amiss with it (it died, it was interrupted) gives None: the rerun takes the full path."""
+    """Every class's digest; on a large tree a forked child does about half of the classes
+    (:mod:`augcli.forked`) and sends 25 bytes a class back."""
     sections = plan.sections
-    theirs = _their_half(plan, order) if _may_fork() else []
-    read_end, write_end = os.pipe() if theirs else (-1, -1)
-    pid = _fork() if theirs else -1
-    if pid < 0:  # one process: too small to share, or no fork here
-        for end in (read_end, write_end):
-            if end >= 0:
-                os.close(end)
+    theirs = forked.their_half({k: len(sections[k].names) for k in order}, SHARE_FROM) if forked.may_fork() else []
+    if not theirs:
         return {k: _class_digest(in_root, sections[k]) for k in order}
-    if pid == 0:
-        _child(in_root, plan, theirs, read_end, write_end)
-    os.close(write_end)
-    reaped = False
-    try:
-        found = {k: _class_digest(in_root, sections[k]) for k in order if k not in theirs}
-        with os.fdopen(read_end, "rb") as pipe:
-            reply = pipe.read()
-        _, status = os.waitpid(pid, 0)
-        reaped = True
-    finally:
-        if not reaped:  # interrupted here: the child is not left behind
-            _stop(pid)
-    return _merge(found, reply, theirs) if status == 0 else None
 
-
-def _their_half(plan: Plan, order: list[int]) -> list[int]:
-    """The classes a child stats (about half of the inputs, largest classes first); none for a small tree."""
-    sizes = {k: len(plan.sections[k].names) for k in order}
-    total = sum(sizes.values())
-    if total < SHARE_FROM or len(order) < 2:
-        return []
-    theirs, half = [], 0
-    for k in sorted(order, key=lambda k: -sizes[k]):
-        if half < total / 2 and half + sizes[k] <= total - half:
-            theirs.append(k)
-            half += sizes[k]
-    return theirs if len(theirs) < len(order) else []
-
-
-def _fork() -> int:
-    try:
-        return os.fork()
-    except OSError:
-        return -1
-
-
-def _child(in_root: Path, plan: Plan, theirs: list[int], read_end: int, write_end: int) -> NoReturn:
-    """The forked child: its classes' digests into the pipe, then out, whatever happens (it never returns
-    into the caller's code)."""
-    status = 1
-    try:
-        os.close(read_end)
+    def child() -> bytes:
         reply = bytearray()
         for k in theirs:
-            digest = _class_digest(in_root, plan.sections[k])
+            digest = _class_digest(in_root, sections[k])
             reply += k.to_bytes(4, "little") + (b"\1" + digest if digest is not None else bytes(21))
-        with os.fdopen(write_end, "wb") as pipe:
-            pipe.write(reply)
-        status = 0
-    finally:
-        os._exit(status)
+        return bytes(reply)
+
+    found, reply = forked.share(lambda: {k: _class_digest(in_root, sections[k]) for k in order if k not in theirs},
+                                child)
+    merged = _merge(found, reply, theirs) if reply is not None else None
+    if merged is None:  # the child did not answer, or not as asked: this process does its half too
+        merged = {**found, **{k: _class_digest(in_root, sections[k]) for k in theirs}}
+    return merged
 
 
 def _merge(found: dict[int, bytes | None], reply: bytes, theirs: list[int]) -> dict[int, bytes | None] | None:
     """``found`` with the child's digests added; None when its reply is not one record per class it had."""
     if len(reply) != 25 * len(theirs):
         return None
+    found = dict(found)
     for i in range(len(theirs)):
         item = reply[25 * i:25 * (i + 1)]
         k = int.from_bytes(item[:4], "little")
@@ -315,20 +269,6 @@ def _merge(found: dict[int, bytes | None], reply: bytes, theirs: list[int]) -> d
             return None
         found[k] = bytes(item[5:]) if item[4] == 1 else None
     return found
-
-
-def _may_fork() -> bool:
-    """A fork is safe here: Linux's (macOS and Windows' system libraries do not take a fork without exec
-    well) and no other thread in this process (one could hold a lock the child would wait on)."""
-    return sys.platform.startswith("linux") and threading.active_count() == 1
-
-
-def _stop(pid: int) -> None:
-    try:
-        os.kill(pid, signal.SIGKILL)
-        os.waitpid(pid, 0)
-    except OSError:
-        pass
 
 
 def _class_stats(in_root: Path, label: str, names: Sequence[str]

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from augcli import api, resume, seal, spool
+from augcli import api, forked, resume, seal, spool
 from augcli import manifest as M
 from augcli import run as R
 from augcli.dataset import scan
@@ -216,13 +216,15 @@ def test_two_processes_give_the_inputs_digest_of_one(tmp_path: Path, monkeypatch
     problems = [("b/bad.png", "not an image")]
     alone = seal._inputs_digest(root, plan, problems)
     forks = _share_the_stats(monkeypatch)
-    assert seal._their_half(plan, list(range(4))) == [1, 2]  # b (6) then c (1): 7 of 14 inputs
+    assert forked.their_half({k: len(plan.sections[k].names) for k in range(4)}, 0) == [1, 2]  # b (6), c (1): 7 of 14
     assert seal._inputs_digest(root, plan, problems) == alone is not None
     os.utime(root / "c" / "c_000.png", ns=(0, 0))  # one of the child's classes
     assert seal._inputs_digest(root, plan, problems) not in (alone, None)
     (root / "b" / "b_005.png").unlink()  # the child cannot stat it: no digest
     assert seal._inputs_digest(root, plan, problems) is None
-    assert len(forks) == 3
+    monkeypatch.setattr(forked, "fork", lambda: forks.append(1) or -1)  # no fork here: this process does it all
+    assert seal._inputs_digest(root, plan, problems) is None
+    assert len(forks) == 4
 
 
 def test_a_child_that_answers_wrong_gives_no_digest() -> None:
@@ -269,15 +271,15 @@ def _replace_a_folder(tree: Path, out: Path) -> None:
 def _share_the_stats(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """Every rerun stats its inputs in two processes, however small the tree; the forks it made."""
     forks: list[int] = []
-    real = seal._fork
+    real = forked.fork
 
     def fork() -> int:
         forks.append(1)
         return real()
 
     monkeypatch.setattr(seal, "SHARE_FROM", 0)
-    monkeypatch.setattr(seal, "_may_fork", lambda: True)  # pytest may hold threads of earlier tests
-    monkeypatch.setattr(seal, "_fork", fork)
+    monkeypatch.setattr(forked, "may_fork", lambda: True)  # pytest may hold threads of earlier tests
+    monkeypatch.setattr(forked, "fork", fork)
     return forks
 
 

@@ -1,7 +1,8 @@
 """External sorting on disk, so that a run of millions of outputs keeps only a bounded part of its
 bookkeeping in memory: manifest rows to put in plan order, source stamps to put in path order.
 
-A :class:`Sorter` takes (key, value) items in any order, keeps up to ``limit`` of them in memory, and
+A :class:`Sorter` takes (key, value) items in any order, keeps up to ``limit`` of them (or values of
+``BYTES`` bytes, counting bytes and str values) in memory, and
 writes each full batch sorted (a *run*) to an anonymous temporary file (no name: nothing is left behind
 when the process is killed). :meth:`Sorter.merged` merges the runs and what is still in memory into
 one stream in key order; items with equal keys keep the order they were added in. Generic: values are
@@ -18,7 +19,8 @@ from pathlib import Path
 from typing import IO, Any
 
 LIMIT = 16_384  # items held in memory before a sorted run is written
-BLOCK = 1024  # items per pickled block: what a run's reader holds at a time
+BYTES = 2**18  # or bytes of bytes/str values held (a manifest row packed by marshal: 300-400 bytes)
+BLOCK = 256  # items per pickled block: what a run's reader holds at a time (FAN_IN readers when merging)
 FAN_IN = 32  # runs merged at once; more are first merged into longer runs
 
 
@@ -31,6 +33,7 @@ class Sorter:
         self._runs: list[list[tuple[int, int]]] = []  # per run: (offset, size) of its blocks
         self._file: IO[bytes] | None = None
         self._count = 0
+        self._bytes = 0
         self.added = 0
 
     def add(self, key: Any, value: Any) -> None:
@@ -38,7 +41,8 @@ class Sorter:
         self._items.append((key, self._count, value))
         self._count += 1
         self.added += 1
-        if len(self._items) >= self.limit:
+        self._bytes += len(value) if isinstance(value, (bytes, str)) else 0
+        if len(self._items) >= self.limit or self._bytes >= BYTES:
             self._spill()
 
     def extend(self, items: Iterable[tuple[Any, Any]]) -> None:
@@ -80,7 +84,7 @@ class Sorter:
             return
         self._items.sort(key=_order)
         self._runs.append(self._write(self._items))
-        self._items = []
+        self._items, self._bytes = [], 0
 
     def _write(self, items: Iterable[tuple[Any, int, Any]]) -> list[tuple[int, int]]:
         """Append items (already sorted) as one run of pickled blocks; return its blocks."""
@@ -117,11 +121,13 @@ class Sorter:
         # Blocks are read before the merged ones are appended: collect in bounded batches.
         out: list[tuple[int, int]] = []
         batch: list[tuple[Any, int, Any]] = []
+        held = 0
         for item in merged:
             batch.append(item)
-            if len(batch) == self.limit:
+            held += len(item[2]) if isinstance(item[2], (bytes, str)) else 0
+            if len(batch) == self.limit or held >= BYTES:
                 out += self._write(batch)
-                batch = []
+                batch, held = [], 0
         out += self._write(batch)
         self._runs.append(out)
 

@@ -210,6 +210,21 @@ def test_sorter_equals_a_stable_sort(monkeypatch: pytest.MonkeyPatch, tmp_path: 
     assert list(tmp_path.iterdir()) == []  # the runs' file has no name
 
 
+def test_sorter_spills_by_the_bytes_it_holds(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setattr(spool, "BYTES", 100)
+    monkeypatch.setattr(spool, "FAN_IN", 4)
+    rng = random.Random(7)
+    items = [(rng.randint(0, 50), bytes([i % 251]) * rng.randint(1, 40)) for i in range(300)]
+    with spool.Sorter(tmp_path, 10_000) as order:
+        for item in items[:5]:
+            order.add(*item)
+        held = sum(len(value) for _, value in items[:5])
+        assert order.spilled == (held >= 100)
+        order.extend(items[5:])
+        assert order.spilled >= sum(len(value) for _, value in items) // (100 + 40)  # a run at most 139 bytes
+        assert list(order.merged()) == sorted(items, key=lambda item: item[0])
+
+
 def test_plan_of_tasks_is_a_plan(make_tree: Callable[..., Path]) -> None:
     data = scan(make_tree({"a": 2, "b": 1}))
     tasks = plan_tasks(expand_items(data.sources, 1, True), 3, "same")

@@ -7,12 +7,14 @@ complete arguments of its kernel. The list of ops is what the manifest records a
 
 from __future__ import annotations
 
+import functools
 from collections import abc
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any, ClassVar, Protocol, Union
 
 import numpy as np
+import numpy.typing as npt
 
 from augcli import rng as R
 from augcli.declare import Transform
@@ -159,8 +161,7 @@ class OneOf(Group):
         count = len(self.children)
         if count == 1:
             return self.children
-        weights = np.asarray(self.weights or [1.0] * count, dtype=np.float64)
-        return [self.children[int(rng.choice(count, p=weights / weights.sum()))]]
+        return [self.children[pick(rng, self.weights or (1.0,) * count)]]
 
     def _keeping(self, children: tuple[Node, ...], indices: list[int]) -> Group:
         """Weights follow their children."""
@@ -193,6 +194,24 @@ class SomeOf(Group):
         """n shrinks to the children left."""
         hi = min(self.n[1], len(children))
         return replace(self, children=children, n=(min(self.n[0], hi), hi))
+
+
+def pick(rng: np.random.Generator, weights: tuple[float, ...]) -> int:
+    """``int(rng.choice(len(weights), p=weights / sum))``, the same draw and index, without ``choice``'s
+    checks of ``p`` (a tenth of a millisecond an output): one ``random()`` against the same cumulative
+    sums, searched the same way. Weights are checked when the recipe is read (tests/test_compose.py
+    compares the two over thousands of seeds)."""
+    cdf = _cumulative(weights)
+    return int(cdf.searchsorted(rng.random(), side="right"))
+
+
+@functools.lru_cache(maxsize=256)
+def _cumulative(weights: tuple[float, ...]) -> npt.NDArray[np.float64]:
+    array = np.asarray(weights, dtype=np.float64)
+    cdf = (array / array.sum()).cumsum()
+    cdf /= cdf[-1]
+    cdf.flags.writeable = False
+    return cdf
 
 
 # The group keywords of a recipe, in the order errors list them.

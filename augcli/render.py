@@ -12,6 +12,7 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
+import cv2
 import numpy as np
 
 from augcli.compose import Op
@@ -163,13 +164,16 @@ def _render(image: Image, ops: Sequence[Op], sources: Sequence[Image], seen: See
 
 
 def same_pixels(a: Image, b: Image) -> bool:
-    """True when two images have the same shape and pixels. A sparse grid of pixels is compared first,
-    so two images that differ (the usual case) cost about 1/256 of a full comparison."""
+    """True when two images have the same shape and pixels. Every 16th row is compared first, so two
+    images that differ (the usual case) cost about 1/16 of a full comparison; 8- and 16-bit images of up
+    to 4 channels are compared by OpenCV (largest absolute difference 0), without numpy's temporaries."""
     if a is b:
         return True
-    if a.shape != b.shape or not np.array_equal(a[::16, ::16], b[::16, ::16]):
+    if a.shape != b.shape:
         return False
-    return bool(np.array_equal(a, b))
+    if a.dtype == b.dtype and a.dtype in (np.uint8, np.uint16) and a.ndim == 3 and a.shape[2] <= 4 and a.size:
+        return bool(cv2.norm(a[::16], b[::16], cv2.NORM_INF) == 0 and cv2.norm(a, b, cv2.NORM_INF) == 0)
+    return bool(np.array_equal(a[::16], b[::16]) and np.array_equal(a, b))
 
 
 def _render_pixels(image: Image, op: Op, sources: Sequence[Image], track: bool = False) -> tuple[Image, Op]:

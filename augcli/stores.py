@@ -1,0 +1,465 @@
+"""Inputs and outputs on object stores and other fsspec URLs (``s3://``, ``gs://``, ``az://``, ``memory://``).
+
+A run whose input, output or manifest is a URL runs the local machinery unchanged on a *staging* folder of
+this machine, and this module moves the bytes at both ends (:func:`staging`):
+
+- **In.** The input prefix is listed once (one ``find``, no request per object) and fetched into a local
+  folder; each file gets the object's size and its modification time from the listing, so the run's
+  source stamps (size, mtime) are the same on every rerun while the object is unchanged.
+- **Out.** The output prefix is listed once and fetched (augcli's earlier outputs and records, and any
+  object of a user's, so the local rules on what augcli may overwrite or delete judge them as on a disk);
+  a lock object is taken first. After the run (finished, failed or stopped) the staging folder is compared
+  with what was fetched and the store is brought level, in an order that keeps every object listed in the
+  store's manifest: first the objects the run removed or replaced are deleted, then the run record,
+  ``manifest.csv`` and ``augcli-sources.csv`` are written, then the new outputs, then the other top files.
+  Each object is written whole (one PUT; s3fs sends a big file as a multipart upload, which the store shows
+  only once complete), so no partial object is ever visible.
+
+``file://`` URLs are plain local paths. fsspec is imported only here, and only when a URL is given.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import socket
+import tempfile
+import uuid
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field, fields, replace
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from augcli.errors import AugcliError, InputError, RunError, option
+from augcli.io import TMP_SUFFIX
+from augcli.manifest import LOCK, MANIFEST, RUN_RECORD, SOURCES
+from augcli.paths import safe_rel
+
+_URL = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*):/+(.*)$", re.DOTALL)  # a Path turns '//' into '/'
+# Backends fsspec names for the usual stores, and what to install for each.
+_BACKENDS = {"s3": "s3fs (pip install 'augcli[s3]')", "s3a": "s3fs (pip install 'augcli[s3]')",
+             "gs": "gcsfs (pip install gcsfs)", "gcs": "gcsfs (pip install gcsfs)",
+             "az": "adlfs (pip install adlfs)", "abfs": "adlfs (pip install adlfs)",
+             "abfss": "adlfs (pip install adlfs)"}
+# Written first after the deletes: every output the store holds is then listed in its manifest.
+_RECORDS = (RUN_RECORD, MANIFEST, SOURCES)
+# Short network limits for s3fs unless the user's fsspec configuration sets its own (no hang on a bad endpoint).
+_S3_CONFIG = {"connect_timeout": 10, "read_timeout": 60, "retries": {"max_attempts": 3}}
+_PATH_ARGS = ("input", "output", "manifest")
+
+
+class Url(str):
+    """A URL shown in a result where a local path would be (``url / "manifest.csv"`` works as for a Path)."""
+
+    __slots__ = ()
+
+    def __truediv__(self, name: str) -> Url:
+        return Url(f"{self.rstrip('/')}/{name}")
+
+
+def url_of(path: Any) -> str | None:
+    """``protocol://path`` for a URL argument (a str, or a Path that folded its ``//``), else None."""
+    if not isinstance(path, (str, Path)):
+        return None
+    match = _URL.match(os.fspath(path))
+    if match is None:
+        return None
+    return f"{match.group(1).lower()}://{match.group(2)}"
+
+
+def any_url(given: Mapping[str, Any]) -> bool:
+    """Whether a run's input, output or manifest is a URL (the local path never imports this module's helpers)."""
+    return any(url_of(given.get(name)) is not None for name in _PATH_ARGS)
+
+
+@dataclass(frozen=True)
+class Root:
+    """A prefix on a store: its fsspec file system, the path the file system uses, and the URL as given."""
+
+    fs: Any
+    path: str
+    url: str
+
+    def key(self, rel: str) -> str:
+        return f"{self.path}/{rel}" if self.path else rel
+
+    def where(self) -> tuple[str, str]:
+        """The protocol and normalised path, to compare two roots."""
+        protocol = self.fs.protocol if isinstance(self.fs.protocol, str) else self.fs.protocol[0]
+        return protocol, self.path.strip("/")
+
+
+def open_root(name: str, url: str) -> Root:
+    """The file system of ``url``; an unknown protocol or a missing backend is a usage error (exit 2)."""
+    import fsspec
+
+    protocol = url.split("://", 1)[0]
+    try:
+        cls = fsspec.get_filesystem_class(protocol)
+    except ValueError:
+        raise InputError(f"{name} {url!r}: unknown URL protocol {protocol!r} (fsspec knows "
+                         f"{', '.join(sorted(p for p in fsspec.available_protocols() if len(p) < 8))})") from None
+    except ImportError:
+        need = _BACKENDS.get(protocol, f"the fsspec backend of {protocol}://")
+        raise InputError(f"{name} {url!r}: {protocol}:// needs {need}, which is not installed") from None
+    options: dict[str, Any] = {}
+    if protocol in ("s3", "s3a") and "config_kwargs" not in fsspec.config.conf.get("s3", {}):
+        options["config_kwargs"] = _S3_CONFIG
+    with _store_errors(name, url):
+        fs = fsspec.filesystem(protocol, **options)
+    path = cls._strip_protocol(url).rstrip("/")
+    if not path.strip("/"):
+        raise InputError(f"{name} {url!r}: expected a bucket or folder, got the root of the store")
+    return Root(fs, path, url.rstrip("/"))
+
+
+@contextmanager
+def _store_errors(name: str, url: str) -> Iterator[None]:
+    """A store's failure as one line: a missing bucket or no access is the caller's (2), the rest a failed run (1)."""
+    try:
+        yield
+    except AugcliError:
+        raise
+    except FileNotFoundError as exc:
+        raise InputError(f"{name} {url}: not found on the store ({_brief(exc)}); check the bucket name") from None
+    except PermissionError as exc:
+        raise InputError(f"{name} {url}: access denied ({_brief(exc)}); check the credentials fsspec uses "
+                         "(environment, ~/.aws, fsspec configuration)") from None
+    except Exception as exc:  # botocore's NoCredentialsError, ClientError, timeouts, aiohttp errors, ...
+        if type(exc).__name__ in ("NoCredentialsError", "PartialCredentialsError"):
+            raise InputError(f"{name} {url}: no credentials found for the store; set them as fsspec's backend "
+                             "expects (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, ~/.aws, or fsspec's "
+                             "configuration)") from None
+        raise RunError(f"{name} {url}: the store failed ({type(exc).__name__}: {_brief(exc)})") from None
+
+
+def _brief(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return text[:300] or type(exc).__name__
+
+
+def _mtime_ns(info: Mapping[str, Any]) -> int:
+    """An object's modification time from its listing entry (s3fs, gcsfs, adlfs, memory), in nanoseconds."""
+    for key in ("LastModified", "mtime", "last_modified", "updated", "created"):
+        value = info.get(key)
+        if isinstance(value, datetime):
+            return int(value.timestamp() * 1_000_000) * 1000
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return int(value * 1_000_000) * 1000
+        if isinstance(value, str):
+            try:
+                return int(datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp() * 1_000_000) * 1000
+            except ValueError:
+                continue
+    return 0
+
+
+def _listing(root: Root, name: str) -> dict[str, Mapping[str, Any]]:
+    """The objects under ``root`` by relative path, from one listing; keys no local file can name are left out."""
+    with _store_errors(name, root.url):
+        found = root.fs.find(root.path, detail=True, withdirs=False)
+    prefix = root.path.rstrip("/") + "/"
+    items: dict[str, Mapping[str, Any]] = {}
+    for path, info in sorted(found.items()):
+        if info.get("type", "file") != "file":
+            continue
+        text = path if path.startswith("/") == prefix.startswith("/") else "/" + path.lstrip("/")
+        if text.rstrip("/") == prefix.rstrip("/"):
+            raise InputError(f"{name} {root.url}: an object, expected a folder (a prefix)")
+        rel = text[len(prefix):] if text.startswith(prefix) else ""
+        if safe_rel(rel) and len(os.fsencode(rel.rsplit("/", 1)[-1])) <= 255:
+            items[rel] = info
+    return items
+
+
+@dataclass
+class _Fetched:
+    """What a staging folder held when fetched: each file's stat, and the digest of the top files."""
+
+    stats: dict[str, tuple[int, int, int]] = field(default_factory=dict)
+    digests: dict[str, str] = field(default_factory=dict)
+
+
+def _fetch(root: Root, items: Mapping[str, Mapping[str, Any]], local: Path, name: str,
+           *, digests: bool = False) -> _Fetched:
+    """Copy the listed objects into ``local`` with their listing's mtime (concurrent GETs where the backend can)."""
+    rels = sorted(items)
+    for rel in rels:
+        (local / rel).parent.mkdir(parents=True, exist_ok=True)
+    if rels:
+        with _store_errors(name, root.url):
+            root.fs.get([root.key(rel) for rel in rels], [os.fspath(local / rel) for rel in rels])
+    fetched = _Fetched()
+    for rel in rels:
+        mtime = _mtime_ns(items[rel])
+        os.utime(local / rel, ns=(mtime, mtime))
+        stat = os.lstat(local / rel)
+        fetched.stats[rel] = (stat.st_size, stat.st_mtime_ns, stat.st_ino)
+        if digests and "/" not in rel:
+            fetched.digests[rel] = _sha256(local / rel)
+    return fetched
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+class _StoreLock:
+    """A lock object in the output prefix: a random token written, then read back.
+
+    Object stores have no create-if-absent for every backend, so two clients starting within the same
+    moment can both pass; the read-back catches a writer that came between. A lock left by a killed run on
+    this host (its process gone) is taken over; one from another host must be deleted by hand.
+    """
+
+    def __init__(self, root: Root) -> None:
+        self.root = root
+        self.key = root.key(LOCK)
+        self.token = f"{socket.gethostname()} {os.getpid()} {uuid.uuid4().hex}".encode()
+
+    def __enter__(self) -> _StoreLock:
+        fs = self.root.fs
+        with _store_errors("output", self.root.url):
+            if fs.exists(self.key) and not self._stale(fs.cat_file(self.key)):
+                raise RunError(f"another augcli run is writing to {self.root.url} (lock object "
+                               f"{self.root.url}/{LOCK}); wait for it, or delete the lock if no run is writing")
+            fs.pipe_file(self.key, self.token)
+            if fs.cat_file(self.key) != self.token:
+                raise RunError(f"another augcli run took the lock {self.root.url}/{LOCK} at the same moment; "
+                               "run again when it is done")
+        return self
+
+    @staticmethod
+    def _stale(held: bytes) -> bool:
+        """True for a lock this host's process left behind (that process is gone)."""
+        parts = held.decode("utf-8", "replace").split()
+        if len(parts) != 3 or parts[0] != socket.gethostname() or not parts[1].isdigit():
+            return False
+        try:
+            os.kill(int(parts[1]), 0)
+        except ProcessLookupError:
+            return True
+        except (PermissionError, OverflowError):
+            return False
+        return int(parts[1]) == os.getpid()
+
+    def __exit__(self, *exc: object) -> None:
+        try:
+            if self.root.fs.cat_file(self.key) == self.token:
+                self.root.fs.rm_file(self.key)
+        except Exception:  # a lock that cannot be removed is reported by the next run
+            pass
+
+
+@dataclass
+class Stage:
+    """A run's local stand-ins for its URL arguments, and what to write back to the output store."""
+
+    folder: Path
+    urls: dict[Path, str] = field(default_factory=dict)  # local stand-in -> URL
+    out: Root | None = None
+    out_local: Path | None = None
+    fetched: _Fetched = field(default_factory=_Fetched)
+
+    def result(self, result: Any) -> Any:
+        """The run's result with its staging paths shown as the URLs they stand for."""
+        changes = {f.name: self._shown(getattr(result, f.name)) for f in fields(result)
+                   if isinstance(getattr(result, f.name), Path)}
+        return replace(result, **{k: v for k, v in changes.items() if v is not None})
+
+    def _shown(self, path: Path) -> Url | None:
+        for local, url in self.urls.items():
+            if path == local or local in path.parents:
+                rel = path.relative_to(local).as_posix()
+                return Url(url) if rel == "." else Url(url) / rel
+        return None
+
+    def message(self, exc: AugcliError) -> None:
+        """Name the URLs, not the staging folders, in an error's message."""
+        def swap(text: str) -> str:
+            for local, url in sorted(self.urls.items(), key=lambda item: -len(str(item[0]))):
+                text = text.replace(str(local), url)
+            return text
+
+        exc.args = tuple(swap(a) if isinstance(a, str) else a for a in exc.args)
+        for name in ("where", "got", "hint", "source"):
+            if isinstance(getattr(exc, name, None), str):
+                setattr(exc, name, swap(getattr(exc, name)))
+
+
+def _check_apart(roots: dict[str, Root]) -> None:
+    """Refuse an output on the same store prefix as, inside, or around the input (or the manifest's folder)."""
+    out = roots.get("output")
+    if out is None:
+        return
+    protocol, path = out.where()
+    for name in ("input", "manifest"):
+        other = roots.get(name)
+        if other is None:
+            continue
+        their_protocol, theirs = other.where()
+        if name == "manifest":
+            theirs = theirs.rsplit("/", 1)[0] if "/" in theirs else ""
+        if their_protocol != protocol:
+            continue
+        if path == theirs or path.startswith(theirs + "/") or theirs.startswith(path + "/"):
+            raise InputError(f"output {out.url} and {name} {other.url} overlap on the store; choose an output "
+                             "prefix outside the input (the input is never written to)")
+
+
+def _refuse_remote(given: Mapping[str, Any], roots: Mapping[str, Root]) -> None:
+    """A run with URLs stages its files on this machine: a remote cluster's workers could not see them."""
+    if given.get("executor") == "dask" and given.get("scheduler") is not None:
+        url = next(iter(roots.values())).url
+        raise InputError(f"{url}: object-store runs stage their files on this machine, so their workers must run "
+                         f"here too: use {option('executor', 'local')}, or {option('executor', 'dask')} without "
+                         f"{option('scheduler')} (a LocalCluster here); see docs/distributed.md")
+
+
+@contextmanager
+def staging(given: dict[str, Any]) -> Iterator[Stage]:
+    """Replace the URL arguments in ``given`` by local staging folders; write the output back at the end."""
+    urls = {name: url_of(given.get(name)) for name in _PATH_ARGS}
+    for name, url in urls.items():
+        if url is not None and url.startswith("file://"):
+            given[name] = Path("/" + url[len("file://"):].lstrip("/"))
+            urls[name] = None
+    roots = {name: open_root(name, url) for name, url in urls.items() if url is not None}
+    folder = Path(tempfile.mkdtemp(prefix="augcli-store-"))
+    stage = Stage(folder)
+    try:
+        if roots:
+            _refuse_remote(given, roots)
+            _check_apart(roots)
+        for name in ("input", "manifest"):
+            if name in roots:
+                given[name] = _stage_in(stage, name, roots[name])
+        if "output" in roots:
+            with _StoreLock(roots["output"]):
+                given["output"] = _stage_out(stage, roots["output"])
+                try:
+                    yield stage
+                except AugcliError as exc:
+                    stage.message(exc)
+                    raise
+                finally:
+                    _sync(stage)
+        else:
+            try:
+                yield stage
+            except AugcliError as exc:
+                stage.message(exc)
+                raise
+    except AugcliError as exc:
+        stage.message(exc)
+        raise
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _stage_in(stage: Stage, name: str, root: Root) -> Path:
+    """Fetch an input prefix (or, for a manifest, the folder holding it) into the staging folder."""
+    local = stage.folder / name
+    local.mkdir()
+    if name == "manifest":
+        parent, _, leaf = root.path.rpartition("/")
+        folder = Root(root.fs, parent, root.url.rsplit("/", 1)[0])
+        items = _listing(folder, name)
+        if leaf not in items:
+            raise InputError(f"manifest {root.url}: not found on the store")
+        _fetch(folder, items, local, name)
+        stage.urls[local] = folder.url
+        return local / leaf
+    _fetch(root, _listing(root, name), local, name)
+    stage.urls[local] = root.url
+    return local
+
+
+def _stage_out(stage: Stage, root: Root) -> Path:
+    """Fetch what the output prefix holds (but the lock) into the staging folder."""
+    local = stage.folder / "output"
+    local.mkdir()
+    items = {rel: info for rel, info in _listing(root, "output").items()
+             if rel != LOCK and not rel.rsplit("/", 1)[-1].endswith(TMP_SUFFIX)}
+    stage.fetched = _fetch(root, items, local, "output", digests=True)
+    stage.out, stage.out_local = root, local
+    stage.urls[local] = root.url
+    return local
+
+
+def _now(local: Path) -> dict[str, tuple[int, int, int]]:
+    """The staging output's files after the run (augcli's temporaries and its local lock left out)."""
+    found: dict[str, tuple[int, int, int]] = {}
+    for folder, _, files in os.walk(local):
+        for leaf in files:
+            path = Path(folder, leaf)
+            rel = path.relative_to(local).as_posix()
+            if rel == LOCK or (leaf.startswith(".") and leaf.endswith(TMP_SUFFIX)) or path.is_symlink():
+                continue
+            stat = os.lstat(path)
+            found[rel] = (stat.st_size, stat.st_mtime_ns, stat.st_ino)
+    return found
+
+
+def _changed(stage: Stage, now: Mapping[str, tuple[int, int, int]]) -> list[str]:
+    """Files the run wrote or rewrote (a top file rewritten with the same bytes is not one)."""
+    assert stage.out_local is not None
+    changed = []
+    for rel, stat in now.items():
+        before = stage.fetched.stats.get(rel)
+        if before == stat:
+            continue
+        if before is not None and rel in stage.fetched.digests and \
+                _sha256(stage.out_local / rel) == stage.fetched.digests[rel]:
+            continue
+        changed.append(rel)
+    return sorted(changed)
+
+
+def _sync(stage: Stage) -> None:
+    """Bring the output store level with the staging folder, every object written whole, in the safe order."""
+    root, local = stage.out, stage.out_local
+    if root is None or local is None or not local.is_dir():
+        return
+    _record_urls(stage, local / RUN_RECORD)
+    now = _now(local)
+    changed = _changed(stage, now)
+    gone = [rel for rel in stage.fetched.stats if rel not in now]
+    replaced = [rel for rel in changed if rel in stage.fetched.stats and "/" in rel]
+    records = [rel for rel in _RECORDS if rel in changed]
+    outputs = [rel for rel in changed if "/" in rel]
+    rest = [rel for rel in changed if "/" not in rel and rel not in _RECORDS]
+    with _store_errors("output", root.url):
+        if gone or replaced:
+            root.fs.rm([root.key(rel) for rel in sorted({*gone, *replaced})])
+        for batch in (records, outputs, rest):
+            put(root, local, batch)
+
+
+def _record_urls(stage: Stage, record: Path) -> None:
+    """The run record names the input by its URL, not by the staging folder (its ``input`` is context)."""
+    if not record.is_file() or record.is_symlink():
+        return
+    data = text = record.read_text(encoding="utf-8")
+    for local, url in stage.urls.items():
+        text = text.replace(json.dumps(str(local)), json.dumps(url))
+    if text != data:
+        tmp = record.with_name(f".{record.name}{TMP_SUFFIX}")
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, record)
+
+
+def put(root: Root, local: Path, rels: Iterable[str]) -> None:
+    """Write each file as one whole object (concurrent PUTs where the backend has them)."""
+    rels = list(rels)
+    if rels:
+        root.fs.put([os.fspath(local / rel) for rel in rels], [root.key(rel) for rel in rels])

@@ -165,6 +165,7 @@ def with_executor(fn: Callable[P, R]) -> Callable[P, R]:
         if any(check_url(given.get(name)) for name in _PATH_ARGS):  # s3://, memory://: augcli/stores.py
             from augcli import stores
 
+            check_executor(given.get("executor", "local"), given.get("scheduler"))
             with stores.staging(given) as stage:
                 return stage.result(_run(fn, bound))  # type: ignore[no-any-return]
         return _run(fn, bound)

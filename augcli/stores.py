@@ -51,6 +51,8 @@ _RECORDS = (RUN_RECORD, MANIFEST, SOURCES)
 # Short network limits for s3fs unless the user's fsspec configuration sets its own (no hang on a bad endpoint).
 _S3_CONFIG = {"connect_timeout": 10, "read_timeout": 60, "retries": {"max_attempts": 3}}
 _PATH_ARGS = ("input", "output", "manifest")
+PUT_BATCH = 64  # objects written concurrently (where the backend can)
+PUT_BYTES = 256 << 20  # and at most this many bytes held for them
 
 
 class Url(str):
@@ -102,19 +104,20 @@ def open_root(name: str, url: str) -> Root:
     try:
         cls = fsspec.get_filesystem_class(protocol)
     except ValueError:
-        raise InputError(f"{name} {url!r}: unknown URL protocol {protocol!r} (fsspec knows "
+        raise InputError(f"{name} {url}: unknown URL protocol {protocol!r} (fsspec knows "
                          f"{', '.join(sorted(p for p in fsspec.available_protocols() if len(p) < 8))})") from None
     except ImportError:
         need = _BACKENDS.get(protocol, f"the fsspec backend of {protocol}://")
-        raise InputError(f"{name} {url!r}: {protocol}:// needs {need}, which is not installed") from None
+        raise InputError(f"{name} {url}: {protocol}:// needs {need}, which is not installed") from None
     options: dict[str, Any] = {}
     if protocol in ("s3", "s3a") and "config_kwargs" not in fsspec.config.conf.get("s3", {}):
         options["config_kwargs"] = _S3_CONFIG
     with _store_errors(name, url):
         fs = fsspec.filesystem(protocol, **options)
+        fs.invalidate_cache()  # fsspec shares instances: a listing cached by an earlier call is not used
     path = cls._strip_protocol(url).rstrip("/")
     if not path.strip("/"):
-        raise InputError(f"{name} {url!r}: expected a bucket or folder, got the root of the store")
+        raise InputError(f"{name} {url}: expected a bucket or folder, got the root of the store")
     return Root(fs, path, url.rstrip("/"))
 
 
@@ -317,12 +320,26 @@ def _check_apart(roots: dict[str, Root]) -> None:
 
 
 def _refuse_remote(given: Mapping[str, Any], roots: Mapping[str, Root]) -> None:
-    """A run with URLs stages its files on this machine: a remote cluster's workers could not see them."""
-    if given.get("executor") == "dask" and given.get("scheduler") is not None:
+    """A run with URLs stages its files on this machine: a remote cluster's workers could not see them
+    (a scheduler on this machine's loopback address has its workers here too)."""
+    scheduler = given.get("scheduler")
+    if given.get("executor") == "dask" and scheduler is not None and not _loopback(str(scheduler)):
         url = next(iter(roots.values())).url
         raise InputError(f"{url}: object-store runs stage their files on this machine, so their workers must run "
                          f"here too: use {option('executor', 'local')}, or {option('executor', 'dask')} without "
                          f"{option('scheduler')} (a LocalCluster here); see docs/distributed.md")
+
+
+def _loopback(address: str) -> bool:
+    """Whether a scheduler address is on this machine's loopback interface (or in this process)."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(address)
+        host = parts.hostname or ""
+    except ValueError:
+        return False
+    return parts.scheme == "inproc" or host in ("localhost", "::1") or host.startswith("127.")
 
 
 @contextmanager
@@ -459,7 +476,16 @@ def _record_urls(stage: Stage, record: Path) -> None:
 
 
 def put(root: Root, local: Path, rels: Iterable[str]) -> None:
-    """Write each file as one whole object (concurrent PUTs where the backend has them)."""
-    rels = list(rels)
-    if rels:
-        root.fs.put([os.fspath(local / rel) for rel in rels], [root.key(rel) for rel in rels])
+    """Write each file as one whole object: ``pipe`` hands the store all of an object's bytes at once (one PUT;
+    s3fs uses a multipart upload, shown only once complete, for a very large one). Batches bound the memory."""
+    batch: dict[str, bytes] = {}
+    size = 0
+    for rel in rels:
+        data = (local / rel).read_bytes()
+        batch[root.key(rel)] = data
+        size += len(data)
+        if len(batch) >= PUT_BATCH or size >= PUT_BYTES:
+            root.fs.pipe(batch)
+            batch, size = {}, 0
+    if batch:
+        root.fs.pipe(batch)

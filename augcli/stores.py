@@ -345,12 +345,7 @@ def _loopback(address: str) -> bool:
 @contextmanager
 def staging(given: dict[str, Any]) -> Iterator[Stage]:
     """Replace the URL arguments in ``given`` by local staging folders; write the output back at the end."""
-    urls = {name: url_of(given.get(name)) for name in _PATH_ARGS}
-    for name, url in urls.items():
-        if url is not None and url.startswith("file://"):
-            given[name] = Path("/" + url[len("file://"):].lstrip("/"))
-            urls[name] = None
-    roots = {name: open_root(name, url) for name, url in urls.items() if url is not None}
+    roots = _roots(given)
     folder = Path(tempfile.mkdtemp(prefix="augcli-store-"))
     stage = Stage(folder)
     try:
@@ -360,27 +355,43 @@ def staging(given: dict[str, Any]) -> Iterator[Stage]:
         for name in ("input", "manifest"):
             if name in roots:
                 given[name] = _stage_in(stage, name, roots[name])
-        if "output" in roots:
-            with _StoreLock(roots["output"]):
-                given["output"] = _stage_out(stage, roots["output"])
-                try:
-                    yield stage
-                except AugcliError as exc:
-                    stage.message(exc)
-                    raise
-                finally:
-                    _sync(stage)
-        else:
-            try:
-                yield stage
-            except AugcliError as exc:
-                stage.message(exc)
-                raise
+        with _output(stage, given, roots.get("output")):
+            yield stage
     except AugcliError as exc:
         stage.message(exc)
         raise
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def _roots(given: dict[str, Any]) -> dict[str, Root]:
+    """The stores of the URL arguments (a ``file://`` URL becomes its local path in ``given``)."""
+    roots = {}
+    for name in _PATH_ARGS:
+        url = url_of(given.get(name))
+        if url is not None and url.startswith("file://"):
+            given[name] = Path("/" + url[len("file://"):].lstrip("/"))
+        elif url is not None:
+            roots[name] = open_root(name, url)
+    return roots
+
+
+@contextmanager
+def _output(stage: Stage, given: dict[str, Any], root: Root | None) -> Iterator[None]:
+    """Stage the output store under its lock and bring it level after the run; a local output keeps its place."""
+    if root is None:
+        try:
+            yield
+        finally:  # a local output: its run record names the input URL too
+            if isinstance(given.get("output"), (str, Path)):
+                _record_urls(stage, Path(given["output"]) / RUN_RECORD)
+        return
+    with _StoreLock(root):
+        given["output"] = _stage_out(stage, root)
+        try:
+            yield
+        finally:
+            _sync(stage)
 
 
 def _stage_in(stage: Stage, name: str, root: Root) -> Path:

@@ -290,6 +290,50 @@ def test_s3_expand_equals_local_and_a_rerun_writes_nothing(tmp_path: Path, make_
     _same(_files(tmp_path / "local"), _objects(fs, f"{bucket}/out"), f"s3://{bucket}/in")
 
 
+def test_s3_sigterm_sends_what_was_made_and_a_rerun_completes(tmp_path: Path, make_tree: Any,
+                                                                 s3: tuple[Any, str]) -> None:
+    """SIGTERM while the workers write into the staging folder: exit 143, the outputs made so far reach the
+    store (each equal to the local run's and listed in its manifest), the staging folder is removed, and a
+    rerun makes only the rest."""
+    fs, bucket = s3
+    src = make_tree({"a": 20, "b": 20}, size=(64, 64))
+    _upload(fs, src, f"{bucket}/in")
+    api.expand(src, tmp_path / "local", recipe="default", workers=1)
+    local = _files(tmp_path / "local")
+    staging = tmp_path / "tmp"
+    staging.mkdir()
+    env = {**os.environ, "TMPDIR": str(staging), "PYTHONPATH": str(Path(__file__).parents[1])}
+    argv = [sys.executable, "-m", "augcli", "expand", "-q", "-r", "default", "-w", "2", f"s3://{bucket}/in",
+            f"s3://{bucket}/out"]
+    run = subprocess.Popen(argv, env=env, stderr=subprocess.PIPE, text=True)
+    while run.poll() is None and len(list(staging.glob("augcli-store-*/output/*/*.png"))) < 10:
+        pass
+    run.send_signal(15)
+    _, err = run.communicate(timeout=120)
+    assert run.returncode == 143, err
+    stored = _objects(fs, f"{bucket}/out")
+    rows = {row.path for row in M.read_rows(tmp_path / "local" / M.MANIFEST)}
+    made = [rel for rel in stored if rel in rows]
+    assert 10 <= len(made) < len(rows) and list(staging.iterdir()) == []
+    assert all(stored[rel] == local[rel] for rel in made)
+    again = api.expand(f"s3://{bucket}/in", f"s3://{bucket}/out", recipe="default", workers=2)
+    assert (again.made, again.kept) == (len(rows) - len(made), len(made))
+    _same(local, _objects(fs, f"{bucket}/out"), f"s3://{bucket}/in")
+
+
+def test_a_url_on_one_side_only(tmp_path: Path, make_tree: Any, recipe: Path, memory: MemoryFileSystem) -> None:
+    src = _tree(make_tree)
+    _upload(memory, src, "/d/in")
+    api.expand(src, tmp_path / "local", recipe=recipe, workers=1)
+    api.expand("memory://d/in", tmp_path / "from-url", recipe=recipe, workers=1)
+    api.expand(src, "memory://d/to-url", recipe=recipe, workers=1)
+    _same(_files(tmp_path / "local"), _files(tmp_path / "from-url"), "memory://d/in")
+    _same(_files(tmp_path / "local"), _objects(memory, "/d/to-url"), str(src.resolve()))
+    api.expand(f"file://{src}", f"file://{tmp_path / 'file-url'}", recipe=recipe, workers=1)  # plain local paths
+    assert _files(tmp_path / "file-url").keys() == _files(tmp_path / "local").keys()
+    assert _files(tmp_path / "file-url")[M.MANIFEST] == _files(tmp_path / "local")[M.MANIFEST]
+
+
 def test_s3_balance_smote_and_replay(tmp_path: Path, make_tree: Any, s3: tuple[Any, str]) -> None:
     fs, bucket = s3
     src = make_tree({"a": 6, "b": 2, "c": 3}, size=(16, 16))

@@ -206,6 +206,19 @@ def test_scheduler_without_dask_and_urls_are_usage_errors(cli: Any, make_tree: A
     assert not (tmp_path / "o").exists()
 
 
+def test_a_worker_on_another_augcli_version_stops_the_run(cli: Any, make_tree: Any, tmp_path: Path, scheduler: str,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """The client sends its version with every batch; the real workers run the real one."""
+    monkeypatch.setattr(_dask, "CLIENT_VERSION", "0.0.1-other")
+    src = make_tree({"a": 2})
+    result = cli("expand", "-r", "default", "--executor", "dask", "--scheduler", scheduler, src, tmp_path / "o")
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    from augcli import __version__
+
+    assert f"runs augcli {__version__}, this client 0.0.1-other: install the same augcli version" in result.output
+    assert not [p for p in (tmp_path / "o").rglob("*.png")]
+
+
 def test_an_unreachable_scheduler_fails_with_its_address(cli: Any, make_tree: Any, tmp_path: Path,
                                                          monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(_dask, "CONNECT_TIMEOUT", 1)  # the real client, a shorter wait

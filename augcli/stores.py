@@ -355,6 +355,7 @@ def staging(given: dict[str, Any]) -> Iterator[Stage]:
         for name in ("input", "manifest"):
             if name in roots:
                 given[name] = _stage_in(stage, name, roots[name])
+        _recorded_input(stage, given, roots)
         with _output(stage, given, roots.get("output")):
             yield stage
     except AugcliError as exc:
@@ -362,6 +363,21 @@ def staging(given: dict[str, Any]) -> Iterator[Stage]:
         raise
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def _recorded_input(stage: Stage, given: dict[str, Any], roots: dict[str, Root]) -> None:
+    """replay without ``input``: when the run record beside the manifest names a URL, stage that input."""
+    if given.get("manifest") is None or given.get("input") is not None:
+        return
+    try:
+        recorded = json.loads((Path(given["manifest"]).parent / RUN_RECORD).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return  # replay itself says what is missing
+    url = url_of(recorded.get("input")) if isinstance(recorded, dict) else None
+    if url is not None and not url.startswith("file://"):
+        roots["input"] = open_root("input", url)
+        _check_apart(roots)
+        given["input"] = _stage_in(stage, "input", roots["input"])
 
 
 def _roots(given: dict[str, Any]) -> dict[str, Root]:

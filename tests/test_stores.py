@@ -348,6 +348,8 @@ def test_s3_balance_smote_and_replay(tmp_path: Path, make_tree: Any, s3: tuple[A
                           workers=2)
     assert (replayed.rebuilt, replayed.identical, replayed.mismatched) == (18, 18, ())
     assert str(replayed.output) == f"s3://{bucket}/re"
+    recorded = api.replay(f"s3://{bucket}/bal/manifest.csv", tmp_path / "re", workers=1)  # the record's input URL
+    assert (recorded.rebuilt, recorded.identical) == (18, 18)
 
 
 def test_s3_errors_are_clear(cli: Any, make_tree: Any, tmp_path: Path, s3: tuple[Any, str],

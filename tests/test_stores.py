@@ -321,6 +321,30 @@ def test_s3_sigterm_sends_what_was_made_and_a_rerun_completes(tmp_path: Path, ma
     _same(local, _objects(fs, f"{bucket}/out"), f"s3://{bucket}/in")
 
 
+def test_s3_sigkill_of_the_client_leaves_the_store_as_it_was(tmp_path: Path, make_tree: Any,
+                                                              s3: tuple[Any, str]) -> None:
+    """SIGKILL while the workers write: nothing reached the store but the lock object (this host's, its
+    process gone), which the rerun takes over; the rerun writes the local run's bytes."""
+    fs, bucket = s3
+    src = make_tree({"a": 20, "b": 20}, size=(64, 64))
+    _upload(fs, src, f"{bucket}/in")
+    api.expand(src, tmp_path / "local", recipe="default", workers=1)
+    staging = tmp_path / "tmp"
+    staging.mkdir()
+    env = {**os.environ, "TMPDIR": str(staging), "PYTHONPATH": str(Path(__file__).parents[1])}
+    argv = [sys.executable, "-m", "augcli", "expand", "-q", "-r", "default", "-w", "1", f"s3://{bucket}/in",
+            f"s3://{bucket}/out"]
+    run = subprocess.Popen(argv, env=env, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    while run.poll() is None and len(list(staging.glob("augcli-store-*/output/*/*.png"))) < 10:
+        pass
+    os.killpg(run.pid, 9)
+    run.communicate(timeout=60)
+    assert list(_objects(fs, f"{bucket}/out")) == [M.LOCK]
+    again = api.expand(f"s3://{bucket}/in", f"s3://{bucket}/out", recipe="default", workers=2)
+    assert again.made == len(M.read_rows(tmp_path / "local" / M.MANIFEST))
+    _same(_files(tmp_path / "local"), _objects(fs, f"{bucket}/out"), f"s3://{bucket}/in")
+
+
 def test_a_url_on_one_side_only(tmp_path: Path, make_tree: Any, recipe: Path, memory: MemoryFileSystem) -> None:
     src = _tree(make_tree)
     _upload(memory, src, "/d/in")

@@ -15,44 +15,33 @@ this machine, and this module moves the bytes at both ends (:func:`staging`):
   Each object is written whole (one PUT; s3fs sends a big file as a multipart upload, which the store shows
   only once complete), so no partial object is ever visible.
 
-``file://`` URLs are plain local paths. fsspec is imported only here, and only when a URL is given.
+``file://`` URLs are plain local paths. The store side (listing, fetching, whole-object writes, the lock)
+is :mod:`augcli.store_io`; fsspec is imported there, only when a URL is given.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
 import shutil
-import socket
 import tempfile
-import uuid
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field, fields, replace
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from augcli.errors import AugcliError, InputError, RunError, option
+from augcli import store_io
+from augcli.errors import AugcliError, InputError, option
 from augcli.io import TMP_SUFFIX
 from augcli.manifest import LOCK, MANIFEST, RUN_RECORD, SOURCES
-from augcli.paths import safe_rel
+from augcli.store_io import Root, open_root
 
 _URL = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*):/+(.*)$", re.DOTALL)  # a Path turns '//' into '/'
-# Backends fsspec names for the usual stores, and what to install for each.
-_BACKENDS = {"s3": "s3fs (pip install 'augcli[s3]')", "s3a": "s3fs (pip install 'augcli[s3]')",
-             "gs": "gcsfs (pip install gcsfs)", "gcs": "gcsfs (pip install gcsfs)",
-             "az": "adlfs (pip install adlfs)", "abfs": "adlfs (pip install adlfs)",
-             "abfss": "adlfs (pip install adlfs)"}
 # Written first after the deletes: every output the store holds is then listed in its manifest.
 _RECORDS = (RUN_RECORD, MANIFEST, SOURCES)
-# Short network limits for s3fs unless the user's fsspec configuration sets its own (no hang on a bad endpoint).
-_S3_CONFIG = {"connect_timeout": 10, "read_timeout": 60, "retries": {"max_attempts": 3}}
 _PATH_ARGS = ("input", "output", "manifest")
-PUT_BATCH = 64  # objects written concurrently (where the backend can)
-PUT_BYTES = 256 << 20  # and at most this many bytes held for them
 
 
 class Url(str):
@@ -74,195 +63,6 @@ def url_of(path: Any) -> str | None:
     return f"{match.group(1).lower()}://{match.group(2)}"
 
 
-def any_url(given: Mapping[str, Any]) -> bool:
-    """Whether a run's input, output or manifest is a URL (the local path never imports this module's helpers)."""
-    return any(url_of(given.get(name)) is not None for name in _PATH_ARGS)
-
-
-@dataclass(frozen=True)
-class Root:
-    """A prefix on a store: its fsspec file system, the path the file system uses, and the URL as given."""
-
-    fs: Any
-    path: str
-    url: str
-
-    def key(self, rel: str) -> str:
-        return f"{self.path}/{rel}" if self.path else rel
-
-    def where(self) -> tuple[str, str]:
-        """The protocol and normalised path, to compare two roots."""
-        protocol = self.fs.protocol if isinstance(self.fs.protocol, str) else self.fs.protocol[0]
-        return protocol, self.path.strip("/")
-
-
-def open_root(name: str, url: str) -> Root:
-    """The file system of ``url``; an unknown protocol or a missing backend is a usage error (exit 2)."""
-    import fsspec
-
-    protocol = url.split("://", 1)[0]
-    try:
-        cls = fsspec.get_filesystem_class(protocol)
-    except ValueError:
-        raise InputError(f"{name} {url}: unknown URL protocol {protocol!r} (fsspec knows "
-                         f"{', '.join(sorted(p for p in fsspec.available_protocols() if len(p) < 8))})") from None
-    except ImportError:
-        need = _BACKENDS.get(protocol, f"the fsspec backend of {protocol}://")
-        raise InputError(f"{name} {url}: {protocol}:// needs {need}, which is not installed") from None
-    options: dict[str, Any] = {}
-    if protocol in ("s3", "s3a") and "config_kwargs" not in fsspec.config.conf.get("s3", {}):
-        options["config_kwargs"] = _S3_CONFIG
-    with _store_errors(name, url):
-        fs = fsspec.filesystem(protocol, **options)
-        fs.invalidate_cache()  # fsspec shares instances: a listing cached by an earlier call is not used
-    path = cls._strip_protocol(url).rstrip("/")
-    if not path.strip("/"):
-        raise InputError(f"{name} {url}: expected a bucket or folder, got the root of the store")
-    return Root(fs, path, url.rstrip("/"))
-
-
-@contextmanager
-def _store_errors(name: str, url: str) -> Iterator[None]:
-    """A store's failure as one line: a missing bucket or no access is the caller's (2), the rest a failed run (1)."""
-    try:
-        yield
-    except AugcliError:
-        raise
-    except FileNotFoundError as exc:
-        raise InputError(f"{name} {url}: not found on the store ({_brief(exc)}); check the bucket name") from None
-    except PermissionError as exc:
-        raise InputError(f"{name} {url}: access denied ({_brief(exc)}); check the credentials fsspec uses "
-                         "(environment, ~/.aws, fsspec configuration)") from None
-    except Exception as exc:  # botocore's NoCredentialsError, ClientError, timeouts, aiohttp errors, ...
-        if type(exc).__name__ in ("NoCredentialsError", "PartialCredentialsError"):
-            raise InputError(f"{name} {url}: no credentials found for the store; set them as fsspec's backend "
-                             "expects (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, ~/.aws, or fsspec's "
-                             "configuration)") from None
-        raise RunError(f"{name} {url}: the store failed ({type(exc).__name__}: {_brief(exc)})") from None
-
-
-def _brief(exc: BaseException) -> str:
-    text = " ".join(str(exc).split())
-    return text[:300] or type(exc).__name__
-
-
-def _mtime_ns(info: Mapping[str, Any]) -> int:
-    """An object's modification time from its listing entry (s3fs, gcsfs, adlfs, memory), in nanoseconds."""
-    for key in ("LastModified", "mtime", "last_modified", "updated", "created"):
-        value = info.get(key)
-        if isinstance(value, datetime):
-            return int(value.timestamp() * 1_000_000) * 1000
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return int(value * 1_000_000) * 1000
-        if isinstance(value, str):
-            try:
-                return int(datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp() * 1_000_000) * 1000
-            except ValueError:
-                continue
-    return 0
-
-
-def _listing(root: Root, name: str) -> dict[str, Mapping[str, Any]]:
-    """The objects under ``root`` by relative path, from one listing; keys no local file can name are left out."""
-    with _store_errors(name, root.url):
-        found = root.fs.find(root.path, detail=True, withdirs=False)
-    prefix = root.path.rstrip("/") + "/"
-    items: dict[str, Mapping[str, Any]] = {}
-    for path, info in sorted(found.items()):
-        if info.get("type", "file") != "file":
-            continue
-        text = path if path.startswith("/") == prefix.startswith("/") else "/" + path.lstrip("/")
-        if text.rstrip("/") == prefix.rstrip("/"):
-            raise InputError(f"{name} {root.url}: an object, expected a folder (a prefix)")
-        rel = text[len(prefix):] if text.startswith(prefix) else ""
-        if safe_rel(rel) and len(os.fsencode(rel.rsplit("/", 1)[-1])) <= 255:
-            items[rel] = info
-    return items
-
-
-@dataclass
-class _Fetched:
-    """What a staging folder held when fetched: each file's stat, and the digest of the top files."""
-
-    stats: dict[str, tuple[int, int, int]] = field(default_factory=dict)
-    digests: dict[str, str] = field(default_factory=dict)
-
-
-def _fetch(root: Root, items: Mapping[str, Mapping[str, Any]], local: Path, name: str,
-           *, digests: bool = False) -> _Fetched:
-    """Copy the listed objects into ``local`` with their listing's mtime (concurrent GETs where the backend can)."""
-    rels = sorted(items)
-    for rel in rels:
-        (local / rel).parent.mkdir(parents=True, exist_ok=True)
-    if rels:
-        with _store_errors(name, root.url):
-            root.fs.get([root.key(rel) for rel in rels], [os.fspath(local / rel) for rel in rels])
-    fetched = _Fetched()
-    for rel in rels:
-        mtime = _mtime_ns(items[rel])
-        os.utime(local / rel, ns=(mtime, mtime))
-        stat = os.lstat(local / rel)
-        fetched.stats[rel] = (stat.st_size, stat.st_mtime_ns, stat.st_ino)
-        if digests and "/" not in rel:
-            fetched.digests[rel] = _sha256(local / rel)
-    return fetched
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while chunk := handle.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-class _StoreLock:
-    """A lock object in the output prefix: a random token written, then read back.
-
-    Object stores have no create-if-absent for every backend, so two clients starting within the same
-    moment can both pass; the read-back catches a writer that came between. A lock left by a killed run on
-    this host (its process gone) is taken over; one from another host must be deleted by hand.
-    """
-
-    def __init__(self, root: Root) -> None:
-        self.root = root
-        self.key = root.key(LOCK)
-        self.token = f"{socket.gethostname()} {os.getpid()} {uuid.uuid4().hex}".encode()
-
-    def __enter__(self) -> _StoreLock:
-        fs = self.root.fs
-        with _store_errors("output", self.root.url):
-            if fs.exists(self.key) and not self._stale(fs.cat_file(self.key)):
-                raise RunError(f"another augcli run is writing to {self.root.url} (lock object "
-                               f"{self.root.url}/{LOCK}); wait for it, or delete the lock if no run is writing")
-            fs.pipe_file(self.key, self.token)
-            if fs.cat_file(self.key) != self.token:
-                raise RunError(f"another augcli run took the lock {self.root.url}/{LOCK} at the same moment; "
-                               "run again when it is done")
-        return self
-
-    @staticmethod
-    def _stale(held: bytes) -> bool:
-        """True for a lock this host's process left behind (that process is gone)."""
-        parts = held.decode("utf-8", "replace").split()
-        if len(parts) != 3 or parts[0] != socket.gethostname() or not parts[1].isdigit():
-            return False
-        try:
-            os.kill(int(parts[1]), 0)
-        except ProcessLookupError:
-            return True
-        except (PermissionError, OverflowError):
-            return False
-        return int(parts[1]) == os.getpid()
-
-    def __exit__(self, *exc: object) -> None:
-        try:
-            if self.root.fs.cat_file(self.key) == self.token:
-                self.root.fs.rm_file(self.key)
-        except Exception:  # a lock that cannot be removed is reported by the next run
-            pass
-
-
 @dataclass
 class Stage:
     """A run's local stand-ins for its URL arguments, and what to write back to the output store."""
@@ -271,7 +71,7 @@ class Stage:
     urls: dict[Path, str] = field(default_factory=dict)  # local stand-in -> URL
     out: Root | None = None
     out_local: Path | None = None
-    fetched: _Fetched = field(default_factory=_Fetched)
+    fetched: store_io.Fetched = field(default_factory=store_io.Fetched)
 
     def result(self, result: Any) -> Any:
         """The run's result with its staging paths shown as the URLs they stand for."""
@@ -402,7 +202,7 @@ def _output(stage: Stage, given: dict[str, Any], root: Root | None) -> Iterator[
             if isinstance(given.get("output"), (str, Path)):
                 _record_urls(stage, Path(given["output"]) / RUN_RECORD)
         return
-    with _StoreLock(root):
+    with store_io.StoreLock(root):
         given["output"] = _stage_out(stage, root)
         try:
             yield
@@ -417,13 +217,13 @@ def _stage_in(stage: Stage, name: str, root: Root) -> Path:
     if name == "manifest":
         parent, _, leaf = root.path.rpartition("/")
         folder = Root(root.fs, parent, root.url.rsplit("/", 1)[0])
-        items = _listing(folder, name)
+        items = store_io.listing(folder, name)
         if leaf not in items:
             raise InputError(f"manifest {root.url}: not found on the store")
-        _fetch(folder, items, local, name)
+        store_io.fetch(folder, items, local, name)
         stage.urls[local] = folder.url
         return local / leaf
-    _fetch(root, _listing(root, name), local, name)
+    store_io.fetch(root, store_io.listing(root, name), local, name)
     stage.urls[local] = root.url
     return local
 
@@ -432,9 +232,9 @@ def _stage_out(stage: Stage, root: Root) -> Path:
     """Fetch what the output prefix holds (but the lock) into the staging folder."""
     local = stage.folder / "output"
     local.mkdir()
-    items = {rel: info for rel, info in _listing(root, "output").items()
+    items = {rel: info for rel, info in store_io.listing(root, "output").items()
              if rel != LOCK and not rel.rsplit("/", 1)[-1].endswith(TMP_SUFFIX)}
-    stage.fetched = _fetch(root, items, local, "output", digests=True)
+    stage.fetched = store_io.fetch(root, items, local, "output", digests=True)
     stage.out, stage.out_local = root, local
     stage.urls[local] = root.url
     return local
@@ -463,7 +263,7 @@ def _changed(stage: Stage, now: Mapping[str, tuple[int, int, int]]) -> list[str]
         if before == stat:
             continue
         if before is not None and rel in stage.fetched.digests and \
-                _sha256(stage.out_local / rel) == stage.fetched.digests[rel]:
+                store_io.sha256(stage.out_local / rel) == stage.fetched.digests[rel]:
             continue
         changed.append(rel)
     return sorted(changed)
@@ -482,11 +282,11 @@ def _sync(stage: Stage) -> None:
     records = [rel for rel in _RECORDS if rel in changed]
     outputs = [rel for rel in changed if "/" in rel]
     rest = [rel for rel in changed if "/" not in rel and rel not in _RECORDS]
-    with _store_errors("output", root.url):
+    with store_io.store_errors("output", root.url):
         if gone or replaced:
             root.fs.rm([root.key(rel) for rel in sorted({*gone, *replaced})])
         for batch in (records, outputs, rest):
-            put(root, local, batch)
+            store_io.put(root, local, batch)
 
 
 def _record_urls(stage: Stage, record: Path) -> None:
@@ -502,17 +302,3 @@ def _record_urls(stage: Stage, record: Path) -> None:
         os.replace(tmp, record)
 
 
-def put(root: Root, local: Path, rels: Iterable[str]) -> None:
-    """Write each file as one whole object: ``pipe`` hands the store all of an object's bytes at once (one PUT;
-    s3fs uses a multipart upload, shown only once complete, for a very large one). Batches bound the memory."""
-    batch: dict[str, bytes] = {}
-    size = 0
-    for rel in rels:
-        data = (local / rel).read_bytes()
-        batch[root.key(rel)] = data
-        size += len(data)
-        if len(batch) >= PUT_BATCH or size >= PUT_BYTES:
-            root.fs.pipe(batch)
-            batch, size = {}, 0
-    if batch:
-        root.fs.pipe(batch)

@@ -21,11 +21,15 @@ is :mod:`augcli.store_io`; fsspec is imported there, only when a URL is given.
 
 from __future__ import annotations
 
+import csv
+import hashlib
+import io
 import json
 import os
 import re
 import shutil
 import tempfile
+import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field, fields, replace
@@ -42,6 +46,8 @@ _URL = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*):/+(.*)$", re.DOTALL)  # a Path tu
 # Written first after the deletes: every output the store holds is then listed in its manifest.
 _RECORDS = (RUN_RECORD, MANIFEST, SOURCES)
 _PATH_ARGS = ("input", "output", "manifest")
+SYNC_ENV = "AUGCLI_STORE_SYNC"
+SYNC_DEFAULT = 60.0  # seconds between uploads while a run goes on
 
 
 class Url(str):
@@ -202,11 +208,17 @@ def _output(stage: Stage, given: dict[str, Any], root: Root | None) -> Iterator[
             if isinstance(given.get("output"), (str, Path)):
                 _record_urls(stage, Path(given["output"]) / RUN_RECORD)
         return
+    every = sync_every()
     with store_io.StoreLock(root):
         given["output"] = _stage_out(stage, root)
+        periodic = _Periodic(stage, every) if every > 0 else None
         try:
+            if periodic is not None:
+                periodic.start()
             yield
         finally:
+            if periodic is not None:
+                periodic.stop()
             _sync(stage)
 
 
@@ -249,7 +261,10 @@ def _now(local: Path) -> dict[str, tuple[int, int, int]]:
             rel = path.relative_to(local).as_posix()
             if rel == LOCK or (leaf.startswith(".") and leaf.endswith(TMP_SUFFIX)) or path.is_symlink():
                 continue
-            stat = os.lstat(path)
+            try:
+                stat = os.lstat(path)
+            except FileNotFoundError:  # removed since it was listed (the run goes on beside a periodic sync)
+                continue
             found[rel] = (stat.st_size, stat.st_mtime_ns, stat.st_ino)
     return found
 
@@ -287,6 +302,99 @@ def _sync(stage: Stage) -> None:
             root.fs.rm([root.key(rel) for rel in sorted({*gone, *replaced})])
         for batch in (records, outputs, rest):
             store_io.put(root, local, batch)
+
+
+class _Periodic(threading.Thread):
+    """Sends what a run has made to the store every ``every`` seconds while it runs, so a client killed
+    outright (SIGKILL, a lost machine) leaves the store a resumable state, not only what earlier runs sent."""
+
+    def __init__(self, stage: Stage, every: float) -> None:
+        super().__init__(name="augcli-store-sync", daemon=True)
+        self.stage, self.every, self.halt = stage, every, threading.Event()
+
+    def run(self) -> None:
+        while not self.halt.wait(self.every):
+            try:
+                _sync_made(self.stage)
+            except Exception:  # the store failing now fails the final sync too, which says so
+                return
+
+    def stop(self) -> None:
+        self.halt.set()
+        self.join()
+
+
+def sync_every() -> float:
+    """Seconds between uploads during a run: ``AUGCLI_STORE_SYNC`` (0 sends only at the end), default 60."""
+    text = os.environ.get(SYNC_ENV, "")
+    try:
+        every = float(text) if text else SYNC_DEFAULT
+    except ValueError:
+        every = -1.0
+    if not 0 <= every <= 86_400:
+        raise InputError(f"{SYNC_ENV}: expected seconds in [0, 86400], got {text!r}")
+    return every
+
+
+def _sync_made(stage: Stage) -> None:
+    """Send the outputs the manifest lists so far, the manifest first (its lines up to the last whole one)."""
+    root, local = stage.out, stage.out_local
+    if root is None or local is None:
+        return
+    snapshot = {name: _whole_lines(local / name) for name in (MANIFEST, SOURCES)}
+    listed = _listed(snapshot[MANIFEST])
+    now = _now(local)
+    changed = _changed(stage, now)
+    gone = [rel for rel in stage.fetched.stats if rel not in now]
+    replaced = [rel for rel in changed if rel in stage.fetched.stats and "/" in rel]
+    outputs = [rel for rel in changed if "/" in rel and rel in listed]
+    with store_io.store_errors("output", root.url):
+        if gone or replaced:
+            root.fs.rm([root.key(rel) for rel in sorted({*gone, *replaced})])
+            for rel in {*gone, *replaced}:
+                del stage.fetched.stats[rel]
+        texts = {RUN_RECORD: _record_bytes(stage, local / RUN_RECORD), **snapshot}
+        for name in _RECORDS:  # the records first: every output object stays listed in the store's manifest
+            data = texts[name]
+            if data is not None and hashlib.sha256(data).hexdigest() != stage.fetched.digests.get(name):
+                root.fs.pipe_file(root.key(name), data)
+                stage.fetched.digests[name] = hashlib.sha256(data).hexdigest()
+                stage.fetched.stats[name] = (-1, -1, -1)  # compared by digest from now on
+        store_io.put(root, local, outputs)
+    for rel in outputs:
+        stage.fetched.stats[rel] = now[rel]
+
+
+def _whole_lines(path: Path) -> bytes | None:
+    """A file being appended to, up to its last complete line (None when there is none yet)."""
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return None
+    return data[:data.rfind(b"\n") + 1] or None
+
+
+def _listed(manifest: bytes | None) -> set[str]:
+    """The output paths a manifest's lines name."""
+    if manifest is None:
+        return set()
+    reader = csv.reader(io.StringIO(manifest.decode("utf-8", "surrogateescape")))
+    header = next(reader, [])
+    if "path" not in header:
+        return set()
+    at = header.index("path")
+    return {row[at] for row in reader if len(row) > at}
+
+
+def _record_bytes(stage: Stage, record: Path) -> bytes | None:
+    """The run record as the store gets it: the input named by its URL."""
+    try:
+        text = record.read_text(encoding="utf-8")
+    except (OSError, ValueError):
+        return None
+    for local, url in stage.urls.items():
+        text = text.replace(json.dumps(str(local)), json.dumps(url))
+    return text.encode("utf-8")
 
 
 def _record_urls(stage: Stage, record: Path) -> None:

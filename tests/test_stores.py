@@ -13,6 +13,7 @@ import os
 import socket
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -106,6 +107,11 @@ def _objects(fs: Any, prefix: str) -> dict[str, bytes]:
     found = fs.find(prefix)
     start = len(fs._strip_protocol(prefix).rstrip("/")) + 1
     return {key[start:]: fs.cat_file(key) for key in found}
+
+
+def _keys(fs: Any, prefix: str) -> list[str]:
+    fs.invalidate_cache()
+    return [key[len(prefix) + 1:] for key in fs.find(prefix)]
 
 
 def _same(local: dict[str, bytes], stored: dict[str, bytes], url: str) -> None:
@@ -323,15 +329,16 @@ def test_s3_sigterm_sends_what_was_made_and_a_rerun_completes(tmp_path: Path, ma
 
 def test_s3_sigkill_of_the_client_leaves_the_store_as_it_was(tmp_path: Path, make_tree: Any,
                                                               s3: tuple[Any, str]) -> None:
-    """SIGKILL while the workers write: nothing reached the store but the lock object (this host's, its
-    process gone), which the rerun takes over; the rerun writes the local run's bytes."""
+    """SIGKILL while the workers write, with no upload during the run: nothing reached the store but the lock
+    object (this host's, its process gone), which the rerun takes over; the rerun writes the local run's bytes."""
     fs, bucket = s3
     src = make_tree({"a": 20, "b": 20}, size=(64, 64))
     _upload(fs, src, f"{bucket}/in")
     api.expand(src, tmp_path / "local", recipe="default", workers=1)
     staging = tmp_path / "tmp"
     staging.mkdir()
-    env = {**os.environ, "TMPDIR": str(staging), "PYTHONPATH": str(Path(__file__).parents[1])}
+    env = {**os.environ, "TMPDIR": str(staging), "PYTHONPATH": str(Path(__file__).parents[1]),
+           stores.SYNC_ENV: "0"}
     argv = [sys.executable, "-m", "augcli", "expand", "-q", "-r", "default", "-w", "1", f"s3://{bucket}/in",
             f"s3://{bucket}/out"]
     run = subprocess.Popen(argv, env=env, stderr=subprocess.PIPE, text=True, start_new_session=True)
@@ -343,6 +350,36 @@ def test_s3_sigkill_of_the_client_leaves_the_store_as_it_was(tmp_path: Path, mak
     again = api.expand(f"s3://{bucket}/in", f"s3://{bucket}/out", recipe="default", workers=2)
     assert again.made == len(M.read_rows(tmp_path / "local" / M.MANIFEST))
     _same(_files(tmp_path / "local"), _objects(fs, f"{bucket}/out"), f"s3://{bucket}/in")
+
+
+def test_s3_sigkill_after_a_periodic_upload_leaves_a_resumable_store(tmp_path: Path, make_tree: Any,
+                                                                      s3: tuple[Any, str]) -> None:
+    """Uploads every 0.2 s during the run, SIGKILL once outputs are on the store: each output object equals the
+    local run's and is listed in the store's manifest; the rerun keeps them and makes only the rest."""
+    fs, bucket = s3
+    src = make_tree({"a": 20, "b": 20}, size=(64, 64))
+    _upload(fs, src, f"{bucket}/in")
+    api.expand(src, tmp_path / "local", recipe="default", workers=1)
+    local = _files(tmp_path / "local")
+    rows = {row.path for row in M.read_rows(tmp_path / "local" / M.MANIFEST)}
+    env = {**os.environ, "TMPDIR": str(tmp_path), "PYTHONPATH": str(Path(__file__).parents[1]),
+           stores.SYNC_ENV: "0.2"}
+    argv = [sys.executable, "-m", "augcli", "expand", "-q", "-r", "default", "-w", "1", f"s3://{bucket}/in",
+            f"s3://{bucket}/out"]
+    run = subprocess.Popen(argv, env=env, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    while run.poll() is None and not [key for key in _keys(fs, f"{bucket}/out") if key in rows]:
+        time.sleep(0.02)
+    os.killpg(run.pid, 9)
+    run.communicate(timeout=60)
+    stored = _objects(fs, f"{bucket}/out")
+    made = [rel for rel in stored if rel in rows]
+    assert 1 <= len(made) < len(rows)
+    assert all(stored[rel] == local[rel] for rel in made)
+    listed = {line.split(",")[0] for line in stored[M.MANIFEST].decode().splitlines()[1:]}
+    assert set(made) <= listed
+    again = api.expand(f"s3://{bucket}/in", f"s3://{bucket}/out", recipe="default", workers=2)
+    assert again.kept >= len(made) and again.made + again.kept == len(rows)
+    _same(local, _objects(fs, f"{bucket}/out"), f"s3://{bucket}/in")
 
 
 def test_a_url_on_one_side_only(tmp_path: Path, make_tree: Any, recipe: Path, memory: MemoryFileSystem) -> None:

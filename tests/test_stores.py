@@ -249,6 +249,12 @@ def test_url_refusals_are_one_line_usage_errors(cli: Any, make_tree: Any, tmp_pa
     assert not (tmp_path / "o").exists() and _objects(memory, "/d") == {"in/a/a_000.png": (src / "a/a_000.png").read_bytes()}
     auto = cli("expand", "-r", "auto", "memory://d/in", tmp_path / "o")
     assert auto.exit_code == 2 and "this reads a local folder only" in auto.output
+    for bad in ("-1", "soon", "1e9", "nan"):
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setenv(stores.SYNC_ENV, bad)
+            refused = cli("expand", "-r", "default", "memory://d/in", "memory://d/out")
+        assert refused.exit_code == 2 and f"AUGCLI_STORE_SYNC: expected seconds in [0, 86400], got {bad!r}" in refused.output
+    assert list(_objects(memory, "/d")) == ["in/a/a_000.png"]
 
 
 def test_help_and_local_runs_do_not_import_fsspec(tmp_path: Path, make_tree: Any) -> None:

@@ -308,7 +308,7 @@ def test_s3_sigterm_sends_what_was_made_and_a_rerun_completes(tmp_path: Path, ma
     store (each equal to the local run's and listed in its manifest), the staging folder is removed, and a
     rerun makes only the rest."""
     fs, bucket = s3
-    src = make_tree({"a": 20, "b": 20}, size=(64, 64))
+    src = make_tree({"a": 12, "b": 12}, size=(48, 48))
     _upload(fs, src, f"{bucket}/in")
     api.expand(src, tmp_path / "local", recipe="default", workers=1)
     local = _files(tmp_path / "local")
@@ -319,7 +319,7 @@ def test_s3_sigterm_sends_what_was_made_and_a_rerun_completes(tmp_path: Path, ma
             f"s3://{bucket}/out"]
     run = subprocess.Popen(argv, env=env, stderr=subprocess.PIPE, text=True)
     while run.poll() is None and len(list(staging.glob("augcli-store-*/output/*/*.png"))) < 10:
-        pass
+        time.sleep(0.02)
     run.send_signal(15)
     _, err = run.communicate(timeout=120)
     assert run.returncode == 143, err
@@ -328,55 +328,41 @@ def test_s3_sigterm_sends_what_was_made_and_a_rerun_completes(tmp_path: Path, ma
     made = [rel for rel in stored if rel in rows]
     assert 10 <= len(made) < len(rows) and list(staging.iterdir()) == []
     assert all(stored[rel] == local[rel] for rel in made)
+    assert set(made) <= {line.split(",")[0] for line in stored[M.MANIFEST].decode().splitlines()[1:]}
     again = api.expand(f"s3://{bucket}/in", f"s3://{bucket}/out", recipe="default", workers=2)
     assert (again.made, again.kept) == (len(rows) - len(made), len(made))
     _same(local, _objects(fs, f"{bucket}/out"), f"s3://{bucket}/in")
 
 
-def test_s3_sigkill_of_the_client_leaves_the_store_as_it_was(tmp_path: Path, make_tree: Any,
-                                                              s3: tuple[Any, str]) -> None:
-    """SIGKILL while the workers write, with no upload during the run: nothing reached the store but the lock
-    object (this host's, its process gone), which the rerun takes over; the rerun writes the local run's bytes."""
+def test_s3_sigkill_of_the_client_leaves_a_resumable_store(tmp_path: Path, make_tree: Any,
+                                                            s3: tuple[Any, str]) -> None:
+    """SIGKILL of the client while its workers write. With no upload during the run (``AUGCLI_STORE_SYNC=0``)
+    nothing reached the store but the lock object (this host's, its process gone), which the next run takes
+    over. With uploads every 0.2 s, killed once outputs are on the store: each output object equals the local
+    run's and is listed in the store's manifest; the rerun keeps them, makes only the rest, byte-identical."""
     fs, bucket = s3
-    src = make_tree({"a": 20, "b": 20}, size=(64, 64))
-    _upload(fs, src, f"{bucket}/in")
-    api.expand(src, tmp_path / "local", recipe="default", workers=1)
-    staging = tmp_path / "tmp"
-    staging.mkdir()
-    env = {**os.environ, "TMPDIR": str(staging), "PYTHONPATH": str(Path(__file__).parents[1]),
-           stores.SYNC_ENV: "0"}
-    argv = [sys.executable, "-m", "augcli", "expand", "-q", "-r", "default", "-w", "1", f"s3://{bucket}/in",
-            f"s3://{bucket}/out"]
-    run = subprocess.Popen(argv, env=env, stderr=subprocess.PIPE, text=True, start_new_session=True)
-    while run.poll() is None and len(list(staging.glob("augcli-store-*/output/*/*.png"))) < 10:
-        pass
-    os.killpg(run.pid, 9)
-    run.communicate(timeout=60)
-    assert list(_objects(fs, f"{bucket}/out")) == [M.LOCK]
-    again = api.expand(f"s3://{bucket}/in", f"s3://{bucket}/out", recipe="default", workers=2)
-    assert again.made == len(M.read_rows(tmp_path / "local" / M.MANIFEST))
-    _same(_files(tmp_path / "local"), _objects(fs, f"{bucket}/out"), f"s3://{bucket}/in")
-
-
-def test_s3_sigkill_after_a_periodic_upload_leaves_a_resumable_store(tmp_path: Path, make_tree: Any,
-                                                                      s3: tuple[Any, str]) -> None:
-    """Uploads every 0.2 s during the run, SIGKILL once outputs are on the store: each output object equals the
-    local run's and is listed in the store's manifest; the rerun keeps them and makes only the rest."""
-    fs, bucket = s3
-    src = make_tree({"a": 20, "b": 20}, size=(64, 64))
+    src = make_tree({"a": 12, "b": 12}, size=(48, 48))
     _upload(fs, src, f"{bucket}/in")
     api.expand(src, tmp_path / "local", recipe="default", workers=1)
     local = _files(tmp_path / "local")
     rows = {row.path for row in M.read_rows(tmp_path / "local" / M.MANIFEST)}
-    env = {**os.environ, "TMPDIR": str(tmp_path), "PYTHONPATH": str(Path(__file__).parents[1]),
-           stores.SYNC_ENV: "0.2"}
+    staging = tmp_path / "tmp"
+    staging.mkdir()
     argv = [sys.executable, "-m", "augcli", "expand", "-q", "-r", "default", "-w", "1", f"s3://{bucket}/in",
             f"s3://{bucket}/out"]
-    run = subprocess.Popen(argv, env=env, stderr=subprocess.PIPE, text=True, start_new_session=True)
-    while run.poll() is None and not [key for key in _keys(fs, f"{bucket}/out") if key in rows]:
-        time.sleep(0.02)
-    os.killpg(run.pid, 9)
-    run.communicate(timeout=60)
+
+    def killed(every: str, started: Any) -> None:
+        env = {**os.environ, "TMPDIR": str(staging), "PYTHONPATH": str(Path(__file__).parents[1]),
+               stores.SYNC_ENV: every}
+        run = subprocess.Popen(argv, env=env, stderr=subprocess.PIPE, text=True, start_new_session=True)
+        while run.poll() is None and not started():
+            time.sleep(0.02)
+        os.killpg(run.pid, 9)
+        run.communicate(timeout=60)
+
+    killed("0", lambda: len(list(staging.glob("augcli-store-*/output/*/*.png"))) >= 10)
+    assert list(_objects(fs, f"{bucket}/out")) == [M.LOCK]
+    killed("0.2", lambda: [key for key in _keys(fs, f"{bucket}/out") if key in rows])
     stored = _objects(fs, f"{bucket}/out")
     made = [rel for rel in stored if rel in rows]
     assert 1 <= len(made) < len(rows)

@@ -27,6 +27,7 @@ and stay so in ``Source.rel``; ``os.fsencode`` gives back their bytes.
 from __future__ import annotations
 
 import os
+import pickle
 from bisect import bisect_right
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
@@ -37,6 +38,7 @@ from typing import Any, overload
 import numpy as np
 import numpy.typing as npt
 
+from augcli import forked
 from augcli.errors import InputError
 from augcli.io import IMAGE_EXTENSIONS, is_image_name, unsupported_reason
 
@@ -78,9 +80,26 @@ class Names(Sequence[str]):
         text = "\0".join(names)
         if text.count("\0") != max(len(names) - 1, 0):
             raise ValueError("a name holds a NUL character")
-        self._blob = (text + "\0").encode(*_CODEC) if names else b""
+        self._pack((text + "\0").encode(*_CODEC) if names else b"")
+
+    @classmethod
+    def from_blob(cls, blob: bytes) -> Names:
+        """Names from the packed bytes of another Names (:attr:`blob`), as they are."""
+        if blob and not blob.endswith(b"\0"):
+            raise ValueError("packed names end with a NUL byte")
+        names = cls.__new__(cls)
+        names._pack(blob)
+        return names
+
+    def _pack(self, blob: bytes) -> None:
+        self._blob = blob
         ends = np.flatnonzero(np.frombuffer(self._blob, dtype=np.uint8) == 0)  # where each name's NUL is
         self._ends: npt.NDArray[np.integer] = ends.astype(np.uint32) if len(self._blob) < 2**32 else ends
+
+    @property
+    def blob(self) -> bytes:
+        """The packed bytes: every name, encoded, each followed by a NUL byte."""
+        return self._blob
 
     def __len__(self) -> int:
         return len(self._ends)
@@ -347,22 +366,60 @@ def scan(root: str | Path) -> Dataset:
         raise InputError(f"input folder {root} does not exist or is not a folder")
     problems: list[Problem] = []
     labels = _top_level(root, problems)
-    packed: dict[str, Names] = {}
-    for label in labels:
-        names = _class_files(root, label, problems)
-        joined = label + "\0" + "\0".join(names)
-        if any(char in joined for char in UNSAFE_CHARS):
-            unsafe = [name for name in names if any(char in f"{label}/{name}" for char in UNSAFE_CHARS)]
-            problems.extend((f"{label}/{name}", UNSAFE_NAME) for name in unsafe)
-            left_out = set(unsafe)
-            names = [name for name in names if name not in left_out]
-        if names:
-            packed[label] = Names(names)
+    listed = _listed(root, labels, problems)
+    packed = {label: listed[label] for label in labels if listed[label]}
     reported = {path for path, _ in problems}
     problems.extend((label, EMPTY_CLASS) for label in labels if label not in packed and label not in reported)
     if not packed:
         raise _no_images(root, problems)
     return Dataset(root=root, classes=tuple(packed), sources=Sources(packed), problems=tuple(sorted(problems)))
+
+
+def _class_names(root: Path, label: str, problems: list[Problem]) -> Names:
+    """One class's images, packed; names the manifest cannot hold are problems."""
+    names = _class_files(root, label, problems)
+    joined = label + "\0" + "\0".join(names)
+    if any(char in joined for char in UNSAFE_CHARS):
+        unsafe = [name for name in names if any(char in f"{label}/{name}" for char in UNSAFE_CHARS)]
+        problems.extend((f"{label}/{name}", UNSAFE_NAME) for name in unsafe)
+        left_out = set(unsafe)
+        names = [name for name in names if name not in left_out]
+    return Names(names)
+
+
+SHARE_FROM_BYTES = 256 * 1024  # class folders' own sizes (about 20 bytes an entry) from which a child lists half
+
+
+def _listed(root: Path, labels: list[str], problems: list[Problem]) -> dict[str, Names]:
+    """Every class's names; in a large tree a forked child lists about half of the classes
+    (:mod:`augcli.forked`) and sends their packed names and problems back."""
+    theirs = forked.their_half(_folder_sizes(root, labels), SHARE_FROM_BYTES) if forked.may_fork() else []
+    if not theirs:
+        return {label: _class_names(root, label, problems) for label in labels}
+
+    def child() -> bytes:
+        trouble: list[Problem] = []
+        blobs = {label: _class_names(root, label, trouble).blob for label in theirs}
+        return pickle.dumps((blobs, trouble), protocol=pickle.HIGHEST_PROTOCOL)
+
+    mine = [label for label in labels if label not in set(theirs)]
+    found, reply = forked.share(lambda: {label: _class_names(root, label, problems) for label in mine}, child)
+    if reply is None:  # the child did not answer: this process lists its classes too
+        return {**found, **{label: _class_names(root, label, problems) for label in theirs}}
+    blobs, trouble = pickle.loads(reply)  # our own child's bytes, just made
+    problems.extend(trouble)
+    return {**found, **{label: Names.from_blob(blob) for label, blob in blobs.items()}}
+
+
+def _folder_sizes(root: Path, labels: list[str]) -> dict[str, int]:
+    """Each class folder's own size (its listing's, on most file systems about 20 bytes an entry)."""
+    sizes = {}
+    for label in labels:
+        try:
+            sizes[label] = os.stat(root / label).st_size
+        except OSError:
+            sizes[label] = 0
+    return sizes
 
 
 def _no_images(root: Path, problems: list[Problem]) -> InputError:

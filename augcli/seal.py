@@ -38,10 +38,11 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from augcli import forked
 from augcli import manifest as M
 from augcli.io import temp_path
 from augcli.metadata import METADATA
-from augcli.sections import Plan
+from augcli.sections import Plan, Section
 
 VERSION = 1
 ATTRIBUTE = "user.augcli.seal"
@@ -198,27 +199,76 @@ def _inputs_digest(in_root: Path, plan: Plan, problems: Sequence[tuple[str, str]
     """One digest of the scan (classes, names, problems) and of every input's size and mtime, class by
     class (one class's numbers in memory at a time); None when an input cannot be stat'ed or, given the
     run's ``stamps``, when one differs from its stamp (it changed after it was read)."""
-    digests: dict[int, bytes] = {}
-    order = sorted(range(len(plan.sections)), key=lambda k: plan.sections[k].label + "/")  # the stamps' order
-    records = _stamp_records(stamps) if stamps is not None else None
-    for k in order:
-        section = plan.sections[k]
-        stats = _class_stats(in_root, section.label, section.names)
-        if stats is None or (records is not None and not records.agree(section.label, section.names, *stats)):
+    sections = plan.sections
+    order = sorted(range(len(sections)), key=lambda k: sections[k].label + "/")  # the stamps' order
+    if stamps is None:
+        found = _digests_shared(in_root, plan, order)
+    else:
+        records = _stamp_records(stamps)
+        found = {k: _class_digest(in_root, sections[k], records) for k in order}
+        if not records.finished():
             return None
-        digest = hashlib.blake2b(section.label.encode("utf-8", "surrogatepass") + b"\0", digest_size=20)
-        section.names.fingerprint(digest)
-        digest.update(stats[0].astype("<i8").tobytes())
-        digest.update(stats[1].astype("<i8").tobytes())
-        digests[k] = digest.digest()
-    if records is not None and not records.finished():
+    if found is None or any(digest is None for digest in found.values()):
         return None
     whole = hashlib.blake2b(b"augcli-seal-inputs-1", digest_size=20)
-    for k in range(len(plan.sections)):
-        whole.update(digests[k])
+    for k in range(len(sections)):
+        whole.update(found[k] or b"")
     for path, reason in sorted(problems):
         whole.update(b"\1" + path.encode("utf-8", "surrogatepass") + b"\0" + reason.encode("utf-8", "surrogatepass"))
     return whole.hexdigest()
+
+
+def _class_digest(in_root: Path, section: Section, records: _StampRecords | None = None) -> bytes | None:
+    """The digest of one class's label, names, and its inputs' sizes and mtimes; None when one cannot be
+    stat'ed or disagrees with its stamp in ``records``."""
+    stats = _class_stats(in_root, section.label, section.names)
+    if stats is None or (records is not None and not records.agree(section.label, section.names, *stats)):
+        return None
+    digest = hashlib.blake2b(section.label.encode("utf-8", "surrogatepass") + b"\0", digest_size=20)
+    section.names.fingerprint(digest)
+    digest.update(stats[0].astype("<i8").tobytes())
+    digest.update(stats[1].astype("<i8").tobytes())
+    return digest.digest()
+
+
+SHARE_FROM = 20_000  # inputs from which a rerun stats half of the classes in a second process
+
+
+def _digests_shared(in_root: Path, plan: Plan, order: list[int]) -> dict[int, bytes | None] | None:
+    """Every class's digest; on a large tree a forked child does about half of the classes
+    (:mod:`augcli.forked`) and sends 25 bytes a class back."""
+    sections = plan.sections
+    theirs = forked.their_half({k: len(sections[k].names) for k in order}, SHARE_FROM) if forked.may_fork() else []
+    if not theirs:
+        return {k: _class_digest(in_root, sections[k]) for k in order}
+
+    def child() -> bytes:
+        reply = bytearray()
+        for k in theirs:
+            digest = _class_digest(in_root, sections[k])
+            reply += k.to_bytes(4, "little") + (b"\1" + digest if digest is not None else bytes(21))
+        return bytes(reply)
+
+    found, reply = forked.share(lambda: {k: _class_digest(in_root, sections[k]) for k in order if k not in theirs},
+                                child)
+    merged = _merge(found, reply, theirs) if reply is not None else None
+    if merged is None:  # the child did not answer, or not as asked: this process does its half too
+        merged = {**found, **{k: _class_digest(in_root, sections[k]) for k in theirs}}
+    return merged
+
+
+def _merge(found: dict[int, bytes | None], reply: bytes, theirs: list[int]) -> dict[int, bytes | None] | None:
+    """``found`` with the child's digests added; None when its reply is not one record per class it had."""
+    if len(reply) != 25 * len(theirs):
+        return None
+    found = dict(found)
+    for i in range(len(theirs)):
+        item = reply[25 * i:25 * (i + 1)]
+        k = int.from_bytes(item[:4], "little")
+        if k not in theirs or k in found:
+            return None
+        found[k] = bytes(item[5:]) if item[4] == 1 else None
+    return found
 
 
 def _class_stats(in_root: Path, label: str, names: Sequence[str]

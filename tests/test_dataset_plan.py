@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from augcli.dataset import Source, scan
+from augcli import dataset, forked
+from augcli.dataset import Names, Source, scan
 from augcli.errors import InputError
 from augcli.plan import Namer, SourcePlan, expand_items, plan_tasks
 from tests.conftest import make_image, write_image
@@ -88,3 +91,47 @@ def test_generated_names_step_around_originals_named_like_them() -> None:
         "c/x.png": "c/x.png", "c/x__smote001.png": "c/x__smote001.png", "c/x__aug001.PNG": "c/x__aug001.PNG"}
     assert names.generated([("c/x.png", 1)], "__smote") == ["c/x_png__smote001.png"]
     assert names.generated([("c/x.png", 1), ("c/x.png", 2)], "__aug") == ["c/x_png__aug001.png", "c/x__aug002.png"]
+
+
+def _hostile_tree(root: Path) -> Path:
+    """Classes of several sizes with nesting, a name the manifest cannot hold, a name that is not UTF-8,
+    files to leave out and a class with nothing usable."""
+    for rel in ["big/deep/x.webp", "big/a;b.png", "big/y.png", "big/z.jpg", "mid/m1.png", "mid/m2.png", "one/o.png"]:
+        write_image(root / rel, make_image(height=4, width=4))
+    write_image(Path(os.fsdecode(bytes(root / "mid") + b"/caf\xe9.png")), make_image(height=4, width=4))
+    (root / "mid" / "notes.txt").write_text("hi")
+    (root / "mid" / "shot.heic").write_bytes(b"x")
+    (root / "none").mkdir()
+    (root / "none" / "readme.md").write_text("x")
+    return root
+
+
+def _as_tuple(data: Any) -> tuple[Any, ...]:
+    return data.classes, [list(data.sources.names(label)) for label in data.classes], data.problems
+
+
+@pytest.mark.parametrize("fork_works", [True, False])
+def test_a_scan_shared_with_a_child_equals_one_made_alone(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                          fork_works: bool) -> None:
+    root = _hostile_tree(tmp_path / "in")
+    alone = _as_tuple(scan(root))
+    forks: list[int] = []
+    real = forked.fork
+    monkeypatch.setattr(dataset, "SHARE_FROM_BYTES", 0)
+    monkeypatch.setattr(forked, "may_fork", lambda: True)  # pytest may hold threads of earlier tests
+    monkeypatch.setattr(forked, "fork", lambda: forks.append(1) or (real() if fork_works else -1))
+    shared = _as_tuple(scan(root))
+    assert forks == [1]
+    assert shared == alone
+    assert alone[0] == ("big", "mid", "one")
+    assert alone[1][0] == ["deep/x.webp", "y.png", "z.jpg"]
+    assert "caf\udce9.png" in alone[1][1]
+    assert [path for path, _ in alone[2]] == ["big/a;b.png", "mid/shot.heic", "none"]
+
+
+def test_packed_names_travel_as_bytes() -> None:
+    names = Names(["a", "caf\udce9", "d/e"])
+    assert list(Names.from_blob(names.blob)) == ["a", "caf\udce9", "d/e"]
+    assert len(Names.from_blob(b"")) == 0
+    with pytest.raises(ValueError, match="end with a NUL"):
+        Names.from_blob(b"a\0b")

@@ -17,13 +17,14 @@ from typing import Any
 
 import pytest
 
-from augcli import api, resume, seal, spool
+from augcli import api, forked, resume, seal, spool
 from augcli import manifest as M
 from augcli import run as R
 from augcli.dataset import scan
 from augcli.errors import InputError, RunError
 from augcli.plan import expand_items, plan_tasks
 from augcli.resume import Listing
+from augcli.sections import plan_expand
 from tests.conftest import build_tree, make_image, write_image
 
 RECIPE = "seed: 2\ncopies: 2\npipeline:\n  - rotate: {degrees: [-30, 30], p: 1}\n"
@@ -209,6 +210,31 @@ def test_a_sealed_rerun_touches_nothing_and_says_what_the_full_check_says(
     assert seal._read(out / M.RUN_RECORD) is not None  # the full check sealed it again
 
 
+def test_two_processes_give_the_inputs_digest_of_one(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    root = build_tree(tmp_path / "in", {"a": 3, "b": 6, "c": 1, "d": 4}, size=(8, 8))
+    plan = plan_expand(scan(root), copies=1, originals=True, recipe_seed=0, fmt="same")
+    problems = [("b/bad.png", "not an image")]
+    alone = seal._inputs_digest(root, plan, problems)
+    forks = _share_the_stats(monkeypatch)
+    assert forked.their_half({k: len(plan.sections[k].names) for k in range(4)}, 0) == [1, 2]  # b (6), c (1): 7 of 14
+    assert seal._inputs_digest(root, plan, problems) == alone is not None
+    os.utime(root / "c" / "c_000.png", ns=(0, 0))  # one of the child's classes
+    assert seal._inputs_digest(root, plan, problems) not in (alone, None)
+    (root / "b" / "b_005.png").unlink()  # the child cannot stat it: no digest
+    assert seal._inputs_digest(root, plan, problems) is None
+    monkeypatch.setattr(forked, "fork", lambda: forks.append(1) or -1)  # no fork here: this process does it all
+    assert seal._inputs_digest(root, plan, problems) is None
+    assert len(forks) == 4
+
+
+def test_a_child_that_answers_wrong_gives_no_digest() -> None:
+    one = (1).to_bytes(4, "little") + b"\1" + bytes(range(20))
+    assert seal._merge({0: b"x"}, one, [1]) == {0: b"x", 1: bytes(range(20))}
+    assert seal._merge({0: b"x"}, one[:-1], [1]) is None  # cut short (it died while writing)
+    assert seal._merge({0: b"x"}, one, [2]) is None  # a class it was not given
+    assert seal._merge({1: b"x"}, one, [1]) is None  # a class this process did
+
+
 def _delete_an_output(tree: Path, out: Path) -> None:
     (out / "b" / "b_001__aug002.png").unlink()
 
@@ -242,13 +268,30 @@ def _replace_a_folder(tree: Path, out: Path) -> None:
     (out / "a2").rename(out / "a")
 
 
+def _share_the_stats(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Every rerun stats its inputs in two processes, however small the tree; the forks it made."""
+    forks: list[int] = []
+    real = forked.fork
+
+    def fork() -> int:
+        forks.append(1)
+        return real()
+
+    monkeypatch.setattr(seal, "SHARE_FROM", 0)
+    monkeypatch.setattr(forked, "may_fork", lambda: True)  # pytest may hold threads of earlier tests
+    monkeypatch.setattr(forked, "fork", fork)
+    return forks
+
+
+@pytest.mark.parametrize("shared", [False, True], ids=["one process", "two processes"])
 @pytest.mark.parametrize("change", [_delete_an_output, _add_a_file_beside_outputs, _touch_an_input, _edit_an_input,
                                     _add_an_input, _edit_the_manifest, _replace_a_folder])
 def test_any_change_breaks_the_seal(tmp_path: Path, tree: Path, recipe: Path, monkeypatch: pytest.MonkeyPatch,
-                                    change: Any) -> None:
+                                    change: Any, shared: bool) -> None:
     out = tmp_path / "out"
     api.expand(tree, out, recipe=recipe, workers=1)
     assert seal._read(out / M.RUN_RECORD) is not None
+    forks = _share_the_stats(monkeypatch) if shared else []
     change(tree, out)
     calls = []
     real = R.prepare
@@ -260,6 +303,7 @@ def test_any_change_breaks_the_seal(tmp_path: Path, tree: Path, recipe: Path, mo
     monkeypatch.setattr(R, "prepare", spy)
     api.expand(tree, out, recipe=recipe, workers=1)
     assert calls == [1]
+    assert len(forks) == (shared and change in (_touch_an_input, _edit_an_input))  # the others: seen before the inputs
     monkeypatch.setattr(spool, "LIMIT", 32_768)
     api.expand(tree, tmp_path / "fresh", recipe=recipe, workers=1)
     assert _files(out) == {**_files(tmp_path / "fresh"), **({"c/deep/mine.txt": hashlib.sha256(b"mine").hexdigest()}

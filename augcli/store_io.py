@@ -117,7 +117,8 @@ def _mtime_ns(info: Mapping[str, Any]) -> int:
 
 
 def listing(root: Root, name: str) -> dict[str, Mapping[str, Any]]:
-    """The objects under ``root`` by relative path, from one listing; keys no local file can name are left out."""
+    """The objects under ``root`` by relative path, from one listing; keys no local file can name are left out
+    (``..`` or empty parts, a part over 255 bytes, a key that is also a folder of other keys)."""
     with store_errors(name, root.url):
         found = root.fs.find(root.path, detail=True, withdirs=False)
     prefix = root.path.rstrip("/") + "/"
@@ -129,9 +130,10 @@ def listing(root: Root, name: str) -> dict[str, Mapping[str, Any]]:
         if text.rstrip("/") == prefix.rstrip("/"):
             raise InputError(f"{name} {root.url}: an object, expected a folder (a prefix)")
         rel = text[len(prefix):] if text.startswith(prefix) else ""
-        if safe_rel(rel) and len(os.fsencode(rel.rsplit("/", 1)[-1])) <= 255:
+        if safe_rel(rel) and all(len(os.fsencode(part)) <= 255 for part in rel.split("/")):
             items[rel] = info
-    return items
+    folders = {rel[:at] for rel in items for at, char in enumerate(rel) if char == "/"}
+    return {rel: info for rel, info in items.items() if rel not in folders}
 
 
 @dataclass

@@ -414,6 +414,9 @@ def test_s3_errors_are_clear(cli: Any, make_tree: Any, tmp_path: Path, s3: tuple
     assert "input s3://no-such-bucket-here/in: not found on the store" in missing.output
     out_missing = cli("expand", "-r", "default", f"s3://{bucket}/in", "s3://no-such-bucket-here/out")
     assert out_missing.exit_code == 2 and "output s3://no-such-bucket-here/out: not found" in out_missing.output
+    for key in ("in/a", "in/../up.png", "in/a//b.png", "in/a/" + "x" * 256 + ".png"):  # no local file can be these
+        fs.pipe_file(f"{bucket}/{key}", b"not a file of the tree")
+    assert api.expand(f"s3://{bucket}/in", f"s3://{bucket}/out", recipe="default", workers=1).before == {"a": 1}
     import s3fs
 
     for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):

@@ -38,7 +38,7 @@ from typing import Any
 
 from augcli import store_io
 from augcli.errors import AugcliError, InputError, option
-from augcli.io import TMP_SUFFIX
+from augcli.io import TMP_SUFFIX, is_image_name, unsupported_reason
 from augcli.manifest import LOCK, MANIFEST, RUN_RECORD, SOURCES
 from augcli.store_io import Root, open_root
 
@@ -235,9 +235,22 @@ def _stage_in(stage: Stage, name: str, root: Root) -> Path:
         store_io.fetch(folder, items, local, name)
         stage.urls[local] = folder.url
         return local / leaf
-    store_io.fetch(root, store_io.listing(root, name), local, name)
+    items = store_io.listing(root, name)
+    store_io.fetch(root, {rel: info for rel, info in items.items() if _read(rel)}, local, name)
+    for rel in items:  # what the scan judges by its name alone: an empty stand-in, nothing fetched
+        if not _read(rel) and not any(part.startswith(".") for part in rel.split("/")):
+            (local / rel).parent.mkdir(parents=True, exist_ok=True)
+            (local / rel).touch()
     stage.urls[local] = root.url
     return local
+
+
+def _read(rel: str) -> bool:
+    """Whether a run reads an input file's bytes: a visible file with an image name of a format augcli reads
+    (the scan skips hidden names and lists other names as problems or ignores them, by the name alone)."""
+    leaf = rel.rsplit("/", 1)[-1]
+    return (not any(part.startswith(".") for part in rel.split("/")) and is_image_name(leaf)
+            and unsupported_reason(leaf) is None)
 
 
 def _stage_out(stage: Stage, root: Root) -> Path:

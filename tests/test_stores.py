@@ -23,7 +23,7 @@ import fsspec
 import pytest
 from fsspec.implementations.memory import MemoryFileSystem
 
-from augcli import api, stores
+from augcli import api, store_io, stores
 from augcli import manifest as M
 from augcli.errors import InputError, RunError
 
@@ -86,9 +86,14 @@ def s3(s3_server: str) -> tuple[Any, str]:
 
 
 def _tree(make_tree: Any) -> Path:
-    """Two classes and an unreadable file (so errors.csv is written too)."""
+    """Two classes, an unreadable file (so errors.csv is written too), files the scan judges by name (a
+    format augcli does not read, a text file, a hidden folder: a store run fetches none of them)."""
     src = make_tree({"a": 3, "b": 2}, size=(16, 20))
     (src / "b" / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n not an image")
+    (src / "b" / "clip.gif").write_bytes(b"GIF89a not read")
+    (src / "a" / "notes.txt").write_bytes(b"a note")
+    (src / "a" / ".cache").mkdir()
+    (src / "a" / ".cache" / "x.png").write_bytes((src / "a" / "a_000.png").read_bytes())
     return src
 
 
@@ -140,11 +145,21 @@ def _times(fs: Any, prefix: str) -> dict[str, Any]:
 
 
 def test_memory_expand_equals_local_and_resumes(tmp_path: Path, make_tree: Any, recipe: Path,
-                                                memory: MemoryFileSystem) -> None:
+                                                memory: MemoryFileSystem, monkeypatch: pytest.MonkeyPatch) -> None:
     src = _tree(make_tree)
     _upload(memory, src, "/data/in")
     local = api.expand(src, tmp_path / "local", recipe=recipe, workers=2)
+    fetched: list[str] = []
+    real = store_io.fetch
+
+    def fetch(root: Any, items: Any, *args: Any, **kwargs: Any) -> Any:
+        fetched.extend(items)
+        return real(root, items, *args, **kwargs)
+
+    monkeypatch.setattr(store_io, "fetch", fetch)
     stored = api.expand("memory://data/in", "memory://data/out", recipe=recipe, workers=2)
+    assert sorted(fetched) == ["a/a_000.png", "a/a_001.png", "a/a_002.png", "b/b_000.png", "b/b_001.png",
+                               "b/broken.png"]
     assert (stored.made, stored.errors) == (local.made, local.errors) and local.made == 15
     assert str(stored.output) == "memory://data/out" and str(stored.manifest) == "memory://data/out/manifest.csv"
     _same(_files(tmp_path / "local"), _objects(memory, "/data/out"), "memory://data/in")

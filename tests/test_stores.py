@@ -230,6 +230,15 @@ def test_memory_a_failed_write_leaves_no_partial_object(tmp_path: Path, make_tre
     _same(local, _objects(memory, "/d/out"), "memory://d/in")
 
 
+def test_memory_balance_by_transforms_equals_local(tmp_path: Path, make_tree: Any, memory: MemoryFileSystem) -> None:
+    src = make_tree({"a": 5, "b": 2, "c": 3}, size=(16, 16))
+    _upload(memory, src, "/d/in")
+    local = api.balance(src, tmp_path / "local", recipe="default", workers=2)
+    stored = api.balance("memory://d/in", "memory://d/bal", recipe="default", workers=2)
+    assert local.added == stored.added == {"a": 0, "b": 3, "c": 2}
+    _same(_files(tmp_path / "local"), _objects(memory, "/d/bal"), "memory://d/in")
+
+
 def test_memory_lock_object_held_by_another_run(cli: Any, make_tree: Any, memory: MemoryFileSystem) -> None:
     _upload(memory, make_tree({"a": 1}), "/d/in")
     memory.pipe_file("/d/out/augcli.lock", b"another-host 4242 0123456789abcdef")

@@ -21,6 +21,7 @@ from contextlib import contextmanager
 from itertools import islice
 from typing import Any
 
+from augcli import __version__
 from augcli.errors import InputError, RunError, option
 from augcli.pool import _portable
 
@@ -29,6 +30,7 @@ DEFAULT_BATCH = 16  # tasks per batch when the plan's size is not known
 MAX_BATCH = 16  # bench_dask.py: 4 and 64 were 40-46 % slower than 16 on 2 workers
 PER_SLOT = 4  # batches per worker thread over a whole plan (smaller batches balance the end of a run)
 IN_FLIGHT = 3  # batches per worker thread submitted ahead
+CLIENT_VERSION = __version__  # sent with every batch: a worker running another augcli refuses it
 
 
 def connect(scheduler: str | None, workers: int) -> tuple[Any, Any]:
@@ -98,7 +100,7 @@ def map_batches(client: Any, fn: Callable[..., Any], tasks: Iterator[Any], init:
     live: set[Any] = set()
 
     def submit(chunk: list[Any]) -> Any:
-        future = client.submit(_run_batch, fn, init, token, shared_future, chunk, pure=False)
+        future = client.submit(_run_batch, fn, init, token, shared_future, chunk, CLIENT_VERSION, pure=False)
         live.add(future)
         return future
 
@@ -152,10 +154,15 @@ _SETUP = threading.Lock()
 
 
 def _run_batch(fn: Callable[..., Any], init: Callable[[Any], None], token: str, shared: Any,
-               batch: list[Any]) -> tuple[str, list[Any]]:
-    """On a worker: set the process up once for this map, then run the batch's tasks."""
+               batch: list[Any], version: str = __version__) -> tuple[str, list[Any]]:
+    """On a worker: check it runs the client's augcli, set the process up once for this map, then run the
+    batch's tasks."""
     from distributed import get_worker
 
+    if version != __version__:  # the same seeds on another version may not give the same bytes
+        raise RunError(f"the Dask worker {get_worker().address} runs augcli {__version__}, this client "
+                       f"{version}: install the same augcli version on every worker (pip install "
+                       f"'augcli=={version}'), then run the same command again")
     with _SETUP:
         if token not in _READY:
             import cv2

@@ -101,12 +101,17 @@ def check_executor(executor: str, scheduler: str | None) -> None:
                          "pip install 'augcli[dask]'")
 
 
+def check_url(path: Any) -> bool:
+    """Whether ``path`` is a URL (s3://, gs://, memory:// ...): expand, balance and replay stage it (stores.py)."""
+    return path is not None and _URL.match(os.fspath(path) if isinstance(path, (str, Path)) else "") is not None
+
+
 def check_local(name: str, path: Any) -> None:
-    """Refuse a URL (s3://, gs://, memory:// ...) for an input or output: only local and shared paths work yet."""
-    if path is not None and _URL.match(os.fspath(path) if isinstance(path, (str, Path)) else ""):
-        raise InputError(f"{name} {os.fspath(path)!r}: object stores are not supported yet (fsspec URLs such as "
-                         "s3:// or gs:// are planned); use a local folder or a shared file system mounted on "
-                         "every worker")
+    """Refuse a URL where only a local folder is read (``--recipe auto``, suggest, inspect, preview)."""
+    if check_url(path):
+        raise InputError(f"{name} {os.fspath(path)!r}: this reads a local folder only; URLs (s3://, gs://, "
+                         "memory:// ...) work for the inputs and outputs of expand, balance and replay runs, "
+                         "with a recipe other than auto")
 
 
 def _installed() -> bool:
@@ -145,7 +150,7 @@ def using(executor: str, scheduler: str | None, workers: int) -> Iterator[Sessio
 
 
 def with_executor(fn: Callable[P, R]) -> Callable[P, R]:
-    """Decorate an API run command: refuse URL paths, then run it on its ``executor`` (default local).
+    """Decorate an API run command: stage URL paths (:mod:`augcli.stores`), run it on its ``executor``.
 
     The executor is how a run is carried out, not what it makes: it is not part of the run record's
     identity, so a run started locally resumes on dask and the other way round.
@@ -157,21 +162,31 @@ def with_executor(fn: Callable[P, R]) -> Callable[P, R]:
         bound = signature.bind(*args, **kwargs)
         bound.apply_defaults()
         given = bound.arguments
-        for name in _PATH_ARGS:
-            check_local(name, given.get(name))
-        from augcli.pool import default_workers
+        if any(check_url(given.get(name)) for name in _PATH_ARGS):  # s3://, memory://: augcli/stores.py
+            from augcli import stores
 
-        workers = given.get("workers")
-        with using(given.get("executor", "local"), given.get("scheduler"),
-                   default_workers(workers if isinstance(workers, int) else None)) as session:
-            result = fn(*args, **kwargs)
-            if session is not None and hasattr(result, "cluster_workers"):
-                result = replace(result, cluster_workers=len(session.used))  # type: ignore[type-var]
-            if session is not None and given.get("manifest") is not None and given.get("output") is not None:
-                _sweep(Path(given["output"]))  # replay: temporaries of a worker lost mid-batch
-            return result
+            check_executor(given.get("executor", "local"), given.get("scheduler"))
+            with stores.staging(given) as stage:
+                return stage.result(_run(fn, bound))  # type: ignore[no-any-return]
+        return _run(fn, bound)
 
     return wrapper
+
+
+def _run(fn: Callable[P, R], bound: inspect.BoundArguments) -> R:
+    """Call ``fn`` with ``bound`` on its executor."""
+    from augcli.pool import default_workers
+
+    given = bound.arguments
+    workers = given.get("workers")
+    with using(given.get("executor", "local"), given.get("scheduler"),
+               default_workers(workers if isinstance(workers, int) else None)) as session:
+        result = fn(*bound.args, **bound.kwargs)
+        if session is not None and hasattr(result, "cluster_workers"):
+            result = replace(result, cluster_workers=len(session.used))  # type: ignore[type-var]
+        if session is not None and given.get("manifest") is not None and given.get("output") is not None:
+            _sweep(Path(given["output"]))  # replay: temporaries of a worker lost mid-batch
+        return result
 
 
 def _sweep(root: Path) -> None:

@@ -1,6 +1,6 @@
 """``--executor dask``: runs on a real distributed.LocalCluster (2 worker processes, 1 thread each) write
-the same bytes as a local run; resume, a killed worker, and the refusals (URLs, --scheduler alone,
-an unreachable or malformed scheduler, dask missing).
+the same bytes as a local run; resume, a killed worker, and the refusals (URLs with a remote scheduler,
+--scheduler alone, an unreachable or malformed scheduler, dask missing).
 
 Local reference runs use one worker (no fork from this process while the cluster's threads run in it);
 that one and two local workers give the same bytes is tested in test_run.py and test_write_safety.py."""
@@ -198,12 +198,25 @@ def test_scheduler_without_dask_and_urls_are_usage_errors(cli: Any, make_tree: A
     alone = cli("expand", "-r", "default", "--scheduler", "tcp://127.0.0.1:8786", src, tmp_path / "o")
     assert alone.exit_code == 2
     assert "--scheduler: expected --executor dask with it, got --executor local" in alone.output
-    for args in (["s3://bucket/in/", tmp_path / "o"], [src, "gs://bucket/out/"], [src, "memory://out"]):
-        refused = cli("expand", "-r", "default", "--executor", "dask", *args)
-        assert refused.exit_code == 2 and "object stores are not supported yet" in refused.output
+    for args in (["memory://bucket/in/", tmp_path / "o"], [src, "memory://bucket/out/"]):  # stores.py stages them
+        refused = cli("expand", "-r", "default", "--executor", "dask", "--scheduler", "tcp://192.0.2.1:8786", *args)
+        assert refused.exit_code == 2 and "object-store runs stage their files on this machine" in refused.output
     balanced = cli("balance", "-r", "default", "az://c/in", tmp_path / "o")
-    assert balanced.exit_code == 2 and "input 'az:/c/in': object stores are not supported yet" in balanced.output
+    assert balanced.exit_code == 2 and "input az://c/in: az:// needs adlfs" in balanced.output
     assert not (tmp_path / "o").exists()
+
+
+def test_a_worker_on_another_augcli_version_stops_the_run(cli: Any, make_tree: Any, tmp_path: Path, scheduler: str,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """The client sends its version with every batch; the real workers run the real one."""
+    monkeypatch.setattr(_dask, "CLIENT_VERSION", "0.0.1-other")
+    src = make_tree({"a": 2})
+    result = cli("expand", "-r", "default", "--executor", "dask", "--scheduler", scheduler, src, tmp_path / "o")
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    from augcli import __version__
+
+    assert f"runs augcli {__version__}, this client 0.0.1-other: install the same augcli version" in result.output
+    assert not [p for p in (tmp_path / "o").rglob("*.png")]
 
 
 def test_an_unreachable_scheduler_fails_with_its_address(cli: Any, make_tree: Any, tmp_path: Path,

@@ -1,12 +1,19 @@
 """Where augcli's time goes per output image: read, decode, augment, encode, write, manifest.
 
-    python benchmarks/stages.py TREE OUT [--recipe configs/default.yaml] [--copies 2] [--json]
+    python benchmarks/stages.py TREE OUT [--recipe configs/default.yaml] [--copies 2] [--json] [--ops]
 
 One process, one OpenCV thread, the same pieces a worker uses (augcli.io.decode_image,
 Recipe.sample + augcli.render.render_sources, augcli.io.encode_image, write_temp + rename, and the
 manifest row: sha256 of the bytes, the ops as JSON, the CSV text written at the end). Prints
 milliseconds per output image for each stage, summed over the tree; decode and read happen once
 per input and are shared by its copies. Run it with PYTHONPATH at the checkout to time that code.
+
+``--ops`` splits ``augment`` by what runs: each fused geometric run (one warp, named by its steps) and
+each pixel step, in milliseconds per output averaged over all outputs (a step drawn for half of them
+counts half), then prints the *ceiling*: the ratio to the floor this recipe would reach if reading,
+decoding, encoding and writing cost what the floor pays and nothing else did (no Python, no manifest),
+``(read + decode + encode + write) / (that + augment)``. No scheduling or bookkeeping work can lift a
+recipe above its ceiling; only cheaper kernels can.
 """
 
 from __future__ import annotations
@@ -25,7 +32,23 @@ import numpy as np
 STAGES = ("read", "decode", "augment", "encode", "write", "manifest")
 
 
-def split(tree: Path, out: Path, recipe_path: Path, copies: int) -> dict[str, float]:
+def _timed_render(image: np.ndarray, ops: list, by_op: dict[str, float]) -> np.ndarray:
+    """Render ``ops`` as render.render does (fused geometric runs, pixel steps), timing each piece."""
+    from augcli.render import _render_geometric, _render_pixels, geometric_runs
+
+    for geometric, run in geometric_runs(ops):
+        t0 = time.perf_counter()
+        if geometric:
+            image = _render_geometric(image, run)
+            key = "warp: " + "+".join(op["name"] for op in run)
+        else:
+            image, _ = _render_pixels(image, run[0], [image])
+            key = run[0]["name"]
+        by_op[key] = by_op.get(key, 0.0) + time.perf_counter() - t0
+    return image
+
+
+def split(tree: Path, out: Path, recipe_path: Path, copies: int, ops_split: bool = False) -> dict[str, float]:
     """Run the recipe over TREE into OUT stage by stage; return total seconds per stage and counts."""
     from augcli import manifest as M
     from augcli.io import decode_image, encode_image, write_temp
@@ -40,6 +63,7 @@ def split(tree: Path, out: Path, recipe_path: Path, copies: int) -> dict[str, fl
     cv2.setNumThreads(1)
     recipe = load_recipe(recipe_path)
     t = dict.fromkeys(STAGES, 0.0)
+    by_op: dict[str, float] = {}
     rows, stamps = [], []
     clock = time.perf_counter
     inputs = sorted(p for p in tree.glob("*/*") if p.is_file() and not p.name.startswith("."))
@@ -59,7 +83,7 @@ def split(tree: Path, out: Path, recipe_path: Path, copies: int) -> dict[str, fl
             t0 = clock()
             seed = sample_seed(recipe.seed, rel, copy)
             ops = recipe.sample(generator(seed), image.shape, src.parent.name)
-            made = render_sources([image], ops)
+            made = _timed_render(image, ops, by_op) if ops_split else render_sources([image], ops)
             t1 = clock()
             blob = encode_image(made, suffix, recipe.output.quality)
             t2 = clock()
@@ -77,7 +101,7 @@ def split(tree: Path, out: Path, recipe_path: Path, copies: int) -> dict[str, fl
     M.write_rows(out / M.MANIFEST, rows)
     (out / "sources.json").write_text(json.dumps(stamps))
     t["manifest"] += clock() - t0
-    return {**t, "inputs": len(inputs), "outputs": len(rows)}
+    return {**t, "inputs": len(inputs), "outputs": len(rows), "ops": by_op}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -88,8 +112,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--recipe", type=Path, default=Path("configs/default.yaml"))
     p.add_argument("--copies", type=int, default=2)
     p.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
+    p.add_argument("--ops", action="store_true", help="split augment by step and print the recipe's ceiling")
     args = p.parse_args(argv)
-    result = split(args.tree, args.out, args.recipe, args.copies)
+    result = split(args.tree, args.out, args.recipe, args.copies, args.ops)
     if args.json:
         print(json.dumps(result))
         return 0
@@ -98,6 +123,11 @@ def main(argv: list[str] | None = None) -> int:
     for stage in STAGES:
         print(f"{stage:<9} {result[stage] / n * 1e3:7.3f} ms/output  {result[stage] / total:6.1%}")
     print(f"{'total':<9} {total / n * 1e3:7.3f} ms/output  ({n} outputs, {n / total:.0f} img/s on one core)")
+    if args.ops:
+        for key, seconds in sorted(result["ops"].items(), key=lambda item: -item[1]):
+            print(f"  {key:<40} {seconds / n * 1e3:7.3f} ms/output")
+        floor = sum(result[s] for s in ("read", "decode", "encode", "write"))
+        print(f"ceiling (floor's work / floor's work + augment): {floor / (floor + result['augment']):.2f}")
     return 0
 
 

@@ -484,6 +484,9 @@ NOTES = [
     "torch and torchvision are the CUDA wheels that lie on this machine's disk (torch 2.14.1, torchvision 0.29.1), "
     "run on the CPU; PyTorch's CPU-only index is not reachable from here.",
     "The floor: decode once, then encode and write K times, OpenCV, same Pool; no augmentation.",
+    "Why the photo targets are missed: [speed-limits.md](speed-limits.md) splits an output's cost by kernel "
+    "(times from `stages.py --ops`, instruction counts from `op_instructions.py`) and gives each recipe's "
+    "ceiling, the ratio it would reach if nothing but its kernels cost anything.",
     "augcli runs as `python -m augcli expand` with this checkout first on PYTHONPATH.",
     "augcli with `--workers 1` runs in the calling process, where the pool's glibc malloc tuning "
     "(augcli/run.py `_tune_malloc`) is not applied, so the 2-over-1 workers ratio can exceed 2.",

@@ -172,22 +172,23 @@ def crop(image: Image, box: tuple[int, int, int, int]) -> Image:
 
 
 def _near_int(values: npt.ArrayLike, tol: float = 1e-6) -> bool:
-    """True when every value is within ``tol`` of a whole number."""
-    a = np.asarray(values, dtype=np.float64)
-    return bool(np.all(np.abs(a - np.rint(a)) <= tol))
+    """True when every value is within ``tol`` of a whole number (NaN is not)."""
+    flat = np.asarray(values, dtype=np.float64).ravel().tolist()  # Python floats: a few values, no ufunc calls
+    return all(abs(v - round(v)) <= tol if math.isfinite(v) else False for v in flat)
 
 
 def is_affine(matrix: Matrix) -> bool:
     """True when the matrix has no perspective row."""
-    return abs(matrix[2, 0]) <= 1e-12 and abs(matrix[2, 1]) <= 1e-12 and abs(matrix[2, 2] - 1.0) <= 1e-12
+    g, h, k = matrix[2].tolist()
+    return abs(g) <= 1e-12 and abs(h) <= 1e-12 and abs(k - 1.0) <= 1e-12
 
 
 def is_exact(matrix: Matrix) -> bool:
     """True when the matrix only moves whole pixels: flips, quarter turns, transposes and whole-pixel shifts."""
     if not is_affine(matrix) or not _near_int(matrix[:2]):
         return False
-    a = np.abs(np.rint(matrix[:2, :2]))
-    return bool(np.all(a.sum(axis=0) == 1) and np.all(a.sum(axis=1) == 1))
+    (a, b, _), (c, d, _) = (row for row in np.rint(matrix[:2]).tolist())
+    return abs(a) + abs(c) == 1 and abs(b) + abs(d) == 1 and abs(a) + abs(b) == 1 and abs(c) + abs(d) == 1
 
 
 def permute(image: Image, matrix: Matrix, size: Size, *, border: str = "reflect", fill: Any = 0) -> Image:
@@ -195,23 +196,23 @@ def permute(image: Image, matrix: Matrix, size: Size, *, border: str = "reflect"
 
     Always returns a new C-contiguous array.
     """
-    m = np.rint(matrix)
+    (a, b, tx), (c, d, ty) = (row for row in np.rint(matrix[:2]).astype(int).tolist())
     w, h = size
-    corners = np.rint(np.linalg.inv(m) @ np.array([[0, w - 1, 0, w - 1], [0, 0, h - 1, h - 1], [1, 1, 1, 1]]))
-    x0, y0 = int(corners[0].min()), int(corners[1].min())
-    x1, y1 = int(corners[0].max()) + 1, int(corners[1].max()) + 1
+    # The inverse of a whole-pixel matrix: the transpose of its 2x2 part (a signed permutation), shifted back.
+    xs = [a * (x - tx) + c * (y - ty) for x, y in ((0, 0), (w - 1, 0), (0, h - 1), (w - 1, h - 1))]
+    ys = [b * (x - tx) + d * (y - ty) for x, y in ((0, 0), (w - 1, 0), (0, h - 1), (w - 1, h - 1))]
+    x0, y0, x1, y1 = min(xs), min(ys), max(xs) + 1, max(ys) + 1
     height, width = image.shape[:2]
     sides = (max(0, -x0), max(0, -y0), max(0, x1 - width), max(0, y1 - height))
     if any(sides):
         image = pad(image, sides, border, fill)
         x0, x1, y0, y1 = x0 + sides[0], x1 + sides[0], y0 + sides[1], y1 + sides[1]
     part, fresh = image[y0:y1, x0:x1], bool(any(sides))
-    a = m[:2, :2].astype(int)
-    if a[0, 0] == 0:  # axes swapped: transpose first, then the flips left over
+    if a == 0:  # axes swapped: transpose first, then the flips left over
         part, fresh = hwc(cv2.transpose(cv_view(part)), image.shape[2]), True
-        fx, fy = a[0, 1], a[1, 0]
+        fx, fy = b, c
     else:
-        fx, fy = a[0, 0], a[1, 1]
+        fx, fy = a, d
     code = {(-1, 1): 1, (1, -1): 0, (-1, -1): -1}.get((fx, fy))
     if code is not None:
         part, fresh = hwc(cv2.flip(cv_view(part), code), image.shape[2]), True

@@ -333,7 +333,7 @@ def _stage_out_sparse(stage: Stage, root: Root) -> Path:
     stage.out, stage.out_local = root, local
     stage.urls[local] = root.url
     D.MOUNTS[local] = (stage.direct, "out")
-    D.BEFORE_WORK[stage.direct.out_url] = lambda: _sync(stage)
+    D.BEFORE_WORK[stage.direct.out_url] = lambda: _sync(stage, early=True)
     return local
 
 
@@ -389,15 +389,16 @@ def _changed(stage: Stage, now: Mapping[str, tuple[int, int, int]]) -> list[str]
     return sorted(changed)
 
 
-def _sync(stage: Stage) -> None:
-    """Bring the output store level with the staging folder, every object written whole, in the safe order."""
+def _sync(stage: Stage, *, early: bool = False) -> None:
+    """Bring the output store level with the staging folder, every object written whole, in the safe order
+    (``early``: before a direct run's workers start; a top file the run removes to write again is left)."""
     root, local = stage.out, stage.out_local
     if root is None or local is None or not local.is_dir():
         return
     _record_urls(stage, local / RUN_RECORD)
     now = _now(local)
     changed = _changed(stage, now)
-    gone = [rel for rel in stage.fetched.stats if rel not in now]
+    gone = [rel for rel in stage.fetched.stats if rel not in now and ("/" in rel or not early)]
     direct = stage.direct is not None  # the workers wrote the outputs already: no output is sent or replaced
     replaced = [rel for rel in changed if rel in stage.fetched.stats and "/" in rel and not direct]
     records = [rel for rel in _RECORDS if rel in changed]

@@ -80,6 +80,7 @@ class Stage:
     out_local: Path | None = None
     fetched: store_io.Fetched = field(default_factory=store_io.Fetched)
     direct: D.Direct | None = None  # workers read and write the store themselves (augcli.direct)
+    syncing: threading.Lock = field(default_factory=threading.Lock)  # one sync at a time (periodic, hook, end)
 
     def result(self, result: Any) -> Any:
         """The run's result with its staging paths shown as the URLs they stand for."""
@@ -392,6 +393,11 @@ def _changed(stage: Stage, now: Mapping[str, tuple[int, int, int]]) -> list[str]
 def _sync(stage: Stage, *, early: bool = False) -> None:
     """Bring the output store level with the staging folder, every object written whole, in the safe order
     (``early``: before a direct run's workers start; a top file the run removes to write again is left)."""
+    with stage.syncing:
+        _sync_now(stage, early)
+
+
+def _sync_now(stage: Stage, early: bool) -> None:
     root, local = stage.out, stage.out_local
     if root is None or local is None or not local.is_dir():
         return
@@ -408,7 +414,7 @@ def _sync(stage: Stage, *, early: bool = False) -> None:
         if gone or replaced:
             root.fs.rm([root.key(rel) for rel in sorted({*gone, *replaced})])
         for rel in gone:
-            del stage.fetched.stats[rel]
+            stage.fetched.stats.pop(rel, None)
         for batch in (records, outputs, rest):
             store_io.put(root, local, batch)
         if direct:  # sent: compared with what the folder holds from now on (the hook before the workers)
@@ -428,7 +434,8 @@ class _Periodic(threading.Thread):
     def run(self) -> None:
         while not self.halt.wait(self.every):
             try:
-                _sync_made(self.stage)
+                with self.stage.syncing:
+                    _sync_made(self.stage)
             except Exception:  # the store failing now fails the final sync too, which says so
                 return
 

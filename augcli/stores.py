@@ -158,7 +158,7 @@ def _direct(given: Mapping[str, Any], roots: Mapping[str, Root]) -> D.Direct | N
     text = os.environ.get(D.DIRECT_ENV, "")
     if text not in ("", "0", "1"):
         raise InputError(f"{D.DIRECT_ENV}: expected 0 or 1, got {text!r}")
-    if text != "1" and not _remote(given):
+    if text == "0" and not _remote(given):
         return None
     src, out = roots.get("input"), roots.get("output")
     if (src is None or out is None or given.get("manifest") is not None or given.get("method") == "smote"

@@ -39,7 +39,7 @@ def calls(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str]]:
         return await real(self, method, *args, **kwargs)
 
     monkeypatch.setattr(s3fs.S3FileSystem, "_call_s3", counted)
-    monkeypatch.setenv(direct.DIRECT_ENV, "1")
+    monkeypatch.delenv(direct.DIRECT_ENV, raising=False)  # direct is the default for s3://
     return made
 
 
@@ -185,8 +185,8 @@ def test_s3_direct_sigkill_of_the_client_then_a_rerun_is_identical(tmp_path: Pat
     api.expand(src, tmp_path / "local", recipe="default", workers=1)
     local = _files(tmp_path / "local")
     rows = {row.path for row in M.read_rows(tmp_path / "local" / M.MANIFEST)}
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[1]), direct.DIRECT_ENV: "1",
-           stores.SYNC_ENV: "0"}
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[1]), stores.SYNC_ENV: "0"}
+    env.pop(direct.DIRECT_ENV, None)
     argv = [sys.executable, "-m", "augcli", "expand", "-q", "-r", "default", "-w", "1", f"s3://{bucket}/in",
             f"s3://{bucket}/out"]
     run = subprocess.Popen(argv, env=env, stderr=subprocess.PIPE, text=True, start_new_session=True)
@@ -198,9 +198,7 @@ def test_s3_direct_sigkill_of_the_client_then_a_rerun_is_identical(tmp_path: Pat
     made = [rel for rel in stored if rel in rows]
     assert 3 <= len(made) < len(rows) and M.RUN_RECORD in stored
     assert all(stored[rel] == local[rel] for rel in made)
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv(direct.DIRECT_ENV, "1")
-        again = api.expand(f"s3://{bucket}/in", f"s3://{bucket}/out", recipe="default", workers=2)
+    again = api.expand(f"s3://{bucket}/in", f"s3://{bucket}/out", recipe="default", workers=2)
     assert again.made + again.kept == len(rows)
     _same(local, _objects(fs, f"{bucket}/out"), f"s3://{bucket}/in")
 
@@ -226,15 +224,15 @@ def test_direct_switch_is_checked(cli: Any, make_tree: Any, monkeypatch: pytest.
 def test_s3_remote_scheduler_workers_do_the_io(tmp_path: Path, make_tree: Any, recipe: Path,
                                               s3: tuple[Any, str], calls: list[tuple[str, str]],
                                               monkeypatch: pytest.MonkeyPatch) -> None:
-    """A scheduler off this machine's loopback (a LocalCluster's, taken for remote) gets direct I/O without
-    AUGCLI_STORE_DIRECT: its worker processes GET and PUT every image, the client none."""
+    """A scheduler off this machine's loopback (a LocalCluster's, taken for remote) gets direct I/O even with
+    AUGCLI_STORE_DIRECT=0: its worker processes GET and PUT every image, the client none."""
     from distributed import LocalCluster
 
     fs, bucket = s3
     src = _tree(make_tree)
     _upload(fs, src, f"{bucket}/in")
     api.expand(src, tmp_path / "local", recipe=recipe, workers=1)
-    monkeypatch.delenv(direct.DIRECT_ENV)
+    monkeypatch.setenv(direct.DIRECT_ENV, "0")  # a remote scheduler is direct whatever this says
     monkeypatch.setattr(stores, "_loopback", lambda address: False)
     calls.clear()
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster:

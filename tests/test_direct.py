@@ -203,6 +203,37 @@ def test_s3_direct_sigkill_of_the_client_then_a_rerun_is_identical(tmp_path: Pat
     _same(local, _objects(fs, f"{bucket}/out"), f"s3://{bucket}/in")
 
 
+def test_s3_direct_sigterm_sends_the_records_and_a_rerun_completes(tmp_path: Path, make_tree: Any,
+                                                                    s3: tuple[Any, str]) -> None:
+    """SIGTERM while the workers write: exit 143, the manifest sent lists only objects that are there (each
+    the local run's bytes), no staging folder is left; the rerun ends byte-identical."""
+    fs, bucket = s3
+    src = make_tree({"a": 12, "b": 12}, size=(48, 48))
+    _upload(fs, src, f"{bucket}/in")
+    api.expand(src, tmp_path / "local", recipe="default", workers=1)
+    local = _files(tmp_path / "local")
+    rows = {row.path for row in M.read_rows(tmp_path / "local" / M.MANIFEST)}
+    staging = tmp_path / "tmp"
+    staging.mkdir()
+    env = {**os.environ, "TMPDIR": str(staging), "PYTHONPATH": str(Path(__file__).parents[1])}
+    env.pop(direct.DIRECT_ENV, None)
+    argv = [sys.executable, "-m", "augcli", "expand", "-q", "-r", "default", "-w", "2", f"s3://{bucket}/in",
+            f"s3://{bucket}/out"]
+    run = subprocess.Popen(argv, env=env, stderr=subprocess.PIPE, text=True)
+    while run.poll() is None and len(list(staging.glob("augcli-store-*/output/*/*.png"))) < 5:
+        time.sleep(0.02)
+    run.send_signal(15)
+    _, err = run.communicate(timeout=120)
+    assert run.returncode == 143, err
+    assert list(staging.iterdir()) == []
+    stored = _objects(fs, f"{bucket}/out")
+    listed = {line.split(",")[0] for line in stored[M.MANIFEST].decode().splitlines()[1:]}
+    assert len(listed) >= 5 and listed <= set(stored) and all(stored[rel] == local[rel] for rel in listed)
+    again = api.expand(f"s3://{bucket}/in", f"s3://{bucket}/out", recipe="default", workers=2)
+    assert again.made + again.kept == len(rows) and again.kept >= len(listed)
+    _same(local, _objects(fs, f"{bucket}/out"), f"s3://{bucket}/in")
+
+
 def test_s3_direct_balance_with_partners_equals_local(tmp_path: Path, make_tree: Any, s3: tuple[Any, str],
                                                       calls: list[tuple[str, str]]) -> None:
     fs, bucket = s3
@@ -213,6 +244,31 @@ def test_s3_direct_balance_with_partners_equals_local(tmp_path: Path, make_tree:
     stored = api.balance(f"s3://{bucket}/in", f"s3://{bucket}/bal", recipe="default", method="mixup", workers=2)
     assert local.added == stored.added == {"a": 0, "b": 3, "c": 2} and _images(calls) == []
     _same(_files(tmp_path / "local"), _objects(fs, f"{bucket}/bal"), f"s3://{bucket}/in")
+
+
+def test_s3_direct_a_jpeg_failing_late_leaves_no_object_and_dry_run_reads_the_store(
+        tmp_path: Path, make_tree: Any, s3: tuple[Any, str], calls: list[tuple[str, str]]) -> None:
+    """A lone JPEG whose header reads but whose pixels do not: the outputs its task already sent (its
+    original) are deleted from the store, as a local run drops their temporaries. A dry run estimates
+    from the objects' bytes (the placeholders hold none)."""
+    fs, bucket = s3
+    src = make_tree({"a": 3}, ext=".jpg", size=(48, 64))
+    bad = src / "a" / "a_001.jpg"
+    data = bytearray(bad.read_bytes())
+    data[data.index(b"\xff\xc0") + 11] = 0x00  # the first component's sampling factors: libjpeg stops
+    bad.write_bytes(bytes(data))
+    _upload(fs, src, f"{bucket}/in")
+    local = api.expand(src, tmp_path / "local", recipe="default", copies=1, workers=1)
+    dry = api.expand(f"s3://{bucket}/in", f"s3://{bucket}/dry", recipe="default", copies=1, workers=1, dry_run=True)
+    stored = api.expand(f"s3://{bucket}/in", f"s3://{bucket}/out", recipe="default", copies=1, workers=1)
+    assert [rel for rel, _ in stored.errors] == [rel for rel, _ in local.errors] == ["a/a_001.jpg"]
+    local_dry = api.expand(src, tmp_path / "local-dry", recipe="default", copies=1, workers=1, dry_run=True)
+    assert (dry.planned, dry.after, dry.estimate.original_bytes, dry.estimate.generated_bytes) == (
+        local_dry.planned, local_dry.after, local_dry.estimate.original_bytes, local_dry.estimate.generated_bytes)
+    assert dry.estimate.seconds is not None and dry.estimate.generated_bytes > 0
+    assert not any("a_001" in rel for rel in _objects(fs, f"{bucket}/out"))
+    assert ("delete_object", "out/a/a_001.jpg") in calls
+    _same(_files(tmp_path / "local"), _objects(fs, f"{bucket}/out"), f"s3://{bucket}/in")
 
 
 def test_direct_switch_is_checked(cli: Any, make_tree: Any, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -1,7 +1,7 @@
 """Inputs and outputs on object stores and other fsspec URLs (``s3://``, ``gs://``, ``az://``, ``memory://``).
 
 A run whose input, output or manifest is a URL runs the local machinery unchanged on a *staging* folder of
-this machine, and this module moves the bytes at both ends (:func:`staging`):
+this machine; on the staging path this module moves the bytes at both ends (:func:`staging`):
 
 - **In.** The input prefix is listed once (one ``find``, no request per object) and fetched into a local
   folder; each file gets the object's size and its modification time from the listing, so the run's
@@ -14,6 +14,12 @@ this machine, and this module moves the bytes at both ends (:func:`staging`):
   ``manifest.csv`` and ``augcli-sources.csv`` are written, then the new outputs, then the other top files.
   Each object is written whole (one PUT; s3fs sends a big file as a multipart upload, which the store shows
   only once complete), so no partial object is ever visible.
+
+The **direct** path (the default for ``expand`` and ``balance`` other than SMOTE with input and output on
+one ``s3://``, ``gs://`` or ``az://`` store, and always with a remote scheduler) stages names, not bytes:
+sparse placeholders from one listing of each prefix (:func:`_stage_in_sparse`, :func:`_stage_out_sparse`),
+the top files fetched; the workers GET and PUT the objects (:mod:`augcli.direct`); the records go up
+before the first worker starts and at the end, and no output is ever sent from here.
 
 ``file://`` URLs are plain local paths. The store side (listing, fetching, whole-object writes, the lock)
 is :mod:`augcli.store_io`; fsspec is imported there, only when a URL is given.

@@ -167,7 +167,7 @@ def _direct(given: Mapping[str, Any], roots: Mapping[str, Root]) -> D.Direct | N
     if text == "0" and not _remote(given):
         return None
     src, out = roots.get("input"), roots.get("output")
-    if (src is None or out is None or given.get("manifest") is not None or given.get("method") == "smote"
+    if (src is None or out is None or given.get("manifest") is not None or _smote(given)
             or src.where()[0] != out.where()[0] or src.where()[0] not in _DIRECT_PROTOCOLS):
         return None
     return D.Direct(src.where()[0], src.path, out.path, src.url, out.url, store_io.own_options(src.where()[0]))
@@ -291,6 +291,23 @@ def _stage_in(stage: Stage, name: str, root: Root) -> Path:
             (local / rel).touch()
     stage.urls[local] = root.url
     return local
+
+
+def _smote(given: Mapping[str, Any]) -> bool:
+    """Whether a balance run is SMOTE's (its features are read in the client), by its option or its recipe's
+    ``balance`` section; a recipe that cannot be read here takes the staging path (the run then says why)."""
+    if "method" not in given:
+        return False
+    if given["method"] is not None:
+        return bool(given["method"] == "smote")
+    from augcli.recipe import Recipe, balance_section, load_recipe
+
+    try:
+        rec = given.get("recipe")
+        rec = rec if isinstance(rec, Recipe) else load_recipe(rec, allow_custom=bool(given.get("allow_custom", True)))
+        return balance_section(rec.balance).get("method") == "smote"
+    except Exception:
+        return True
 
 
 def _stage_in_sparse(stage: Stage, root: Root) -> Path:

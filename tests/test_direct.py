@@ -271,6 +271,25 @@ def test_s3_direct_a_jpeg_failing_late_leaves_no_object_and_dry_run_reads_the_st
     _same(_files(tmp_path / "local"), _objects(fs, f"{bucket}/out"), f"s3://{bucket}/in")
 
 
+def test_s3_smote_and_replay_take_the_staging_path(tmp_path: Path, make_tree: Any, s3: tuple[Any, str],
+                                                  calls: list[tuple[str, str]]) -> None:
+    """SMOTE (asked for by the recipe's balance section too) and replay read files in the client: with
+    direct I/O the default, they stage the bytes and equal the local run."""
+    fs, bucket = s3
+    src = make_tree({"a": 6, "b": 2, "c": 3}, name="in2", size=(16, 16))
+    _upload(fs, src, f"{bucket}/in2")
+    recipe = tmp_path / "smote.yaml"
+    recipe.write_text("pipeline: [hflip]\nbalance: {method: smote}\n")
+    local = api.balance(src, tmp_path / "local", recipe=recipe, k_neighbors=2, workers=1)
+    stored = api.balance(f"s3://{bucket}/in2", f"s3://{bucket}/bal2", recipe=recipe, k_neighbors=2, workers=1)
+    assert local.added == stored.added and sum(stored.added.values()) > 0
+    assert ("get_object", "in2/b/b_000.png") in calls  # staged: the client fetched the inputs
+    _same(_files(tmp_path / "local"), _objects(fs, f"{bucket}/bal2"), f"s3://{bucket}/in2")
+    replayed = api.replay(f"s3://{bucket}/bal2/manifest.csv", f"s3://{bucket}/re", input=f"s3://{bucket}/in2",
+                          workers=1)
+    assert replayed.mismatched == () and replayed.identical == replayed.rebuilt > 0
+
+
 def test_direct_switch_is_checked(cli: Any, make_tree: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(direct.DIRECT_ENV, "yes")
     refused = cli("expand", "-r", "default", "memory://d/in", "memory://d/out")

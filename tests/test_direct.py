@@ -215,7 +215,8 @@ def test_s3_direct_sigterm_sends_the_records_and_a_rerun_completes(tmp_path: Pat
     rows = {row.path for row in M.read_rows(tmp_path / "local" / M.MANIFEST)}
     staging = tmp_path / "tmp"
     staging.mkdir()
-    env = {**os.environ, "TMPDIR": str(staging), "PYTHONPATH": str(Path(__file__).parents[1])}
+    env = {**os.environ, "TMPDIR": str(staging), "PYTHONPATH": str(Path(__file__).parents[1]),
+           stores.SYNC_ENV: "0.1"}  # the records sent while the workers write, too
     env.pop(direct.DIRECT_ENV, None)
     argv = [sys.executable, "-m", "augcli", "expand", "-q", "-r", "default", "-w", "2", f"s3://{bucket}/in",
             f"s3://{bucket}/out"]

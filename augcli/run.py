@@ -608,7 +608,10 @@ def _work(plan: Plan, ctx: Context, workers: int, state: Resume, tally: _Tally, 
     _CHECKED.clear()  # folders are proven again for every run: a link may have appeared since the last one
     try:
         for keys, result in results:
-            _commit(result, manifest, sources, ctx)
+            if ctx.direct is not None:
+                _commit_direct(result, manifest, sources, ctx)
+            else:
+                _commit(result, manifest, sources)
             tally.take(keys, result)
             if progress:
                 progress(len(result.rows) + result.skipped, plan.planned)
@@ -669,11 +672,8 @@ def _final_stamps(out_root: Path, kept: int, new: Sorter) -> Iterator[M.Stamp]:
         yield M.Stamp(*previous[1])  # type: ignore[arg-type]
 
 
-def _commit(result: TaskResult, manifest: M.Appender, sources: M.Appender, ctx: Context | None = None) -> None:
+def _commit(result: TaskResult, manifest: M.Appender, sources: M.Appender) -> None:
     """Record a task's outputs, then move its files into place: a file on disk is always listed."""
-    if ctx is not None and ctx.direct is not None:
-        _commit_direct(result, manifest, sources, ctx)
-        return
     sources.write(st.record() for st in result.stamps)
     manifest.write(M.astuple_row(row) for row in result.rows)
     for row, tmp in zip(result.rows, result.temps, strict=True):

@@ -160,4 +160,7 @@ def before_work(side: Direct) -> None:
 
 
 def _brief(exc: BaseException) -> str:
-    return " ".join(str(exc).split())[:300] or type(exc).__name__
+    text = " ".join(str(exc).split())[:300] or type(exc).__name__
+    if isinstance(exc, PermissionError) or type(exc).__name__ in ("NoCredentialsError", "PartialCredentialsError"):
+        text += "; every worker needs the store's credentials (see docs/distributed.md)"
+    return text

@@ -235,10 +235,12 @@ def test_s3_direct_sigterm_sends_the_records_and_a_rerun_completes(tmp_path: Pat
     _same(local, _objects(fs, f"{bucket}/out"), f"s3://{bucket}/in")
 
 
-def test_s3_direct_balance_with_partners_equals_local(tmp_path: Path, make_tree: Any, s3: tuple[Any, str],
-                                                      calls: list[tuple[str, str]]) -> None:
+def test_s3_direct_balance_with_partners_and_quoted_names_equals_local(
+        tmp_path: Path, make_tree: Any, s3: tuple[Any, str], calls: list[tuple[str, str]]) -> None:
     fs, bucket = s3
     src = make_tree({"a": 5, "b": 2, "c": 3}, size=(16, 16))
+    (src / "b" / "b_000.png").rename(src / "b" / "é x%20+.png")  # names a URL would quote
+    (src / "c" / "c_001.png").rename(src / "c" / "q?#&=.png")
     _upload(fs, src, f"{bucket}/in")
     local = api.balance(src, tmp_path / "local", recipe="default", method="mixup", workers=2)
     calls.clear()

@@ -25,6 +25,7 @@ from augcli._replay import ReplayResult, replay_manifest
 from augcli.compose import Op
 from augcli.conventions import fixed_values
 from augcli.dataset import Dataset, scan
+from augcli.direct import active as direct_side
 from augcli.errors import InputError, RunError, Status, did_you_mean, option
 from augcli.executors import check_local, with_executor
 from augcli.features import FEATURES_FILE
@@ -212,7 +213,7 @@ def _prepared(run: _Run, tasks: Plan, command: str, options: dict[str, Any],
     mixing = any(recipe is not None and recipe.mixes() for recipe in (rec, then))
     catalog = tuple((source.rel, source.label) for source in data.sources) if mixing else ()
     ctx = Context(in_root=data.root, out_root=run.output, recipe=rec, then_recipe=then, max_pixels=run.max_pixels,
-                  catalog=catalog, reduced_decode=not run.full_decode)
+                  catalog=catalog, reduced_decode=not run.full_decode, direct=direct_side())
     return ctx, record
 
 

@@ -17,13 +17,14 @@ import threading
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from itertools import islice
 from pathlib import Path, PurePosixPath
 
 import numpy as np
 import numpy.typing as npt
 
+from augcli import direct as D
 from augcli import manifest as M
 from augcli import seal
 from augcli.compose import Op, label_weights
@@ -66,6 +67,7 @@ class Context:
     max_pixels: int | None = DEFAULT_MAX_PIXELS  # images claiming more pixels are refused before decoding
     catalog: tuple[tuple[str, str], ...] = ()  # every input (path, class): where multi-image steps draw partners
     reduced_decode: bool = True  # a lone JPEG the first steps shrink enough is decoded at 1/2, 1/4 or 1/8
+    direct: D.Direct | None = None  # workers read inputs from and write outputs to the store (augcli.direct)
 
 
 class _Unreadable(Exception):
@@ -146,7 +148,7 @@ class _Partners:
         if rel in self.sources:
             return self.sources.index(rel)
         try:
-            data, stamp = _read_source(self.ctx.in_root, rel)
+            data, stamp = _read_source(self.ctx.in_root, rel, self.ctx.direct)
             image = decode_image(np.frombuffer(data, dtype=np.uint8), rel, max_pixels=self.ctx.max_pixels)
         except ReadError as exc:
             raise _Unreadable(rel, str(exc)) from None
@@ -165,6 +167,7 @@ class TaskResult:
 
     rows: list[M.Row] = field(default_factory=list)
     temps: list[str] = field(default_factory=list)  # temporary file of each row, beside its target
+    sizes: list[int] = field(default_factory=list)  # direct mode: each row's object size (no temporary)
     stamps: list[M.Stamp] = field(default_factory=list)
     errors: list[tuple[str, str]] = field(default_factory=list)
     skipped: int = 0  # outputs not made because a source was unreadable
@@ -203,8 +206,12 @@ def _init_worker(ctx: Context) -> None:
     _CTX = ctx
 
 
-def _read_source(in_root: Path, rel: str) -> tuple[bytes, M.Stamp]:
-    """An input file's bytes and its stamp (size, mtime and sha256 of exactly these bytes)."""
+def _read_source(in_root: Path, rel: str, direct: D.Direct | None = None) -> tuple[bytes, M.Stamp]:
+    """An input file's bytes and its stamp (size, mtime and sha256 of exactly these bytes); in direct mode
+    from the store, the mtime set by the parent (its placeholder's)."""
+    if direct is not None:
+        data = D.read(direct, rel)
+        return data, M.Stamp(rel, len(data), 0, hashlib.sha256(data).hexdigest())
     with open(in_root / rel, "rb") as handle:
         stat = os.fstat(handle.fileno())
         data = handle.read()
@@ -253,7 +260,7 @@ def _load(ctx: Context, task: Task, result: TaskResult) -> tuple[list[bytes], li
     lazy = len(task.sources) == 1 and ctx.reduced_decode
     for rel in task.sources:
         try:
-            data, stamp = _read_source(ctx.in_root, rel)
+            data, stamp = _read_source(ctx.in_root, rel, ctx.direct)
             sources.append(_Source(rel, data, ctx.max_pixels, lazy))
         except ReadError as exc:
             result.errors.append((rel, str(exc)))
@@ -398,13 +405,17 @@ def run_task(task: Task, ctx: Context | None = None) -> TaskResult:
             result.skipped += 1
             continue
         except ReadError as exc:  # a lone JPEG decoded late: the task is left out whole, as if read at once
-            return _unread(task, result, str(exc))
+            return _unread(task, result, str(exc), ctx.direct)
         made_before.append((job.copy, made.sha256))
-        target = _target(ctx, job.rel)
-        try:
-            result.temps.append(str(write_temp(target, made.data)))
-        except OSError as exc:
-            raise RunError(f"cannot write {target}: {exc.strerror or exc}") from None
+        if ctx.direct is not None:  # one whole-object PUT; the parent makes the placeholder
+            D.write(ctx.direct, job.rel, made.data)
+            result.sizes.append(len(made.data))
+        else:
+            target = _target(ctx, job.rel)
+            try:
+                result.temps.append(str(write_temp(target, made.data)))
+            except OSError as exc:
+                raise RunError(f"cannot write {target}: {exc.strerror or exc}") from None
         weights = label_weights(task.label, made.ops)
         soft = "" if weights == {task.label: 1.0} else json.dumps(weights, separators=(",", ":"), ensure_ascii=False)
         result.rows.append(M.Row(job.rel, task.label, job.kind, ";".join(made.sources), job.copy, job.seed,
@@ -430,11 +441,13 @@ def render_task(task: Task, ctx: Context) -> list[bytes]:
     return made
 
 
-def _unread(task: Task, result: TaskResult, reason: str) -> TaskResult:
+def _unread(task: Task, result: TaskResult, reason: str, direct: D.Direct | None = None) -> TaskResult:
     """A task whose source failed to decode after some outputs were made: drop them (their temporary files
     were written by this task alone, and nothing has recorded them yet), as if it had failed when read."""
     for temp in result.temps:
         Path(temp).unlink(missing_ok=True)
+    if direct is not None:
+        D.remove(direct, [row.path for row in result.rows])
     rel = task.sources[0]
     return TaskResult(errors=[(rel, reason)], skipped=len(task.jobs),
                       stamps=[stamp for stamp in result.stamps if stamp.path != rel])
@@ -588,12 +601,17 @@ def _work(plan: Plan, ctx: Context, workers: int, state: Resume, tally: _Tally, 
     into place) and tallied (new rows and stamps sorted on disk)."""
     out_root = ctx.out_root
     manifest, sources = M.Appender(out_root / M.MANIFEST), M.Appender(out_root / M.SOURCES)
+    if ctx.direct is not None:  # the store's records name this run before any worker writes there
+        D.before_work(ctx.direct)
     results = map_tasks(_run_indexed, plan.indexed(state.done, state.made), _init_worker, ctx, workers,
                         state.pending_tasks)
     _CHECKED.clear()  # folders are proven again for every run: a link may have appeared since the last one
     try:
         for keys, result in results:
-            _commit(result, manifest, sources)
+            if ctx.direct is not None:
+                _commit_direct(result, manifest, sources, ctx)
+            else:
+                _commit(result, manifest, sources)
             tally.take(keys, result)
             if progress:
                 progress(len(result.rows) + result.skipped, plan.planned)
@@ -660,6 +678,17 @@ def _commit(result: TaskResult, manifest: M.Appender, sources: M.Appender) -> No
     manifest.write(M.astuple_row(row) for row in result.rows)
     for row, tmp in zip(result.rows, result.temps, strict=True):
         os.replace(tmp, Path(tmp).with_name(PurePosixPath(row.path).name))
+
+
+def _commit_direct(result: TaskResult, manifest: M.Appender, sources: M.Appender, ctx: Context) -> None:
+    """Direct mode: stamps take their input placeholder's mtime (the listing's); rows are recorded, then
+    each output (already on the store) gets its placeholder."""
+    stamps = [replace(st, mtime_ns=D.stamp_mtime(ctx.in_root, st.path) or 0) for st in result.stamps]
+    result.stamps[:] = stamps
+    sources.write(st.record() for st in stamps)
+    manifest.write(M.astuple_row(row) for row in result.rows)
+    for row, size in zip(result.rows, result.sizes, strict=True):
+        D.placeholder(ctx.out_root / row.path, size)
 
 
 @contextmanager

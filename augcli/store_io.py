@@ -63,9 +63,7 @@ def open_root(name: str, url: str) -> Root:
     except ImportError:
         need = _BACKENDS.get(protocol, f"the fsspec backend of {protocol}://")
         raise InputError(f"{name} {url}: {protocol}:// needs {need}, which is not installed") from None
-    options: dict[str, Any] = {}
-    if protocol in ("s3", "s3a") and "config_kwargs" not in fsspec.config.conf.get("s3", {}):
-        options["config_kwargs"] = _S3_CONFIG
+    options = own_options(protocol)
     with store_errors(name, url):
         fs = fsspec.filesystem(protocol, **options)
         fs.invalidate_cache()  # fsspec shares instances: a listing cached by an earlier call is not used
@@ -73,6 +71,15 @@ def open_root(name: str, url: str) -> Root:
     if not path.strip("/"):
         raise InputError(f"{name} {url}: expected a bucket or folder, got the root of the store")
     return Root(fs, path, url.rstrip("/"))
+
+
+def own_options(protocol: str) -> dict[str, Any]:
+    """The storage options augcli gives a file system itself (never credentials: those are fsspec's to find)."""
+    import fsspec
+
+    if protocol in ("s3", "s3a") and "config_kwargs" not in fsspec.config.conf.get("s3", {}):
+        return {"config_kwargs": _S3_CONFIG}
+    return {}
 
 
 @contextmanager

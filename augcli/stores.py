@@ -1,7 +1,7 @@
 """Inputs and outputs on object stores and other fsspec URLs (``s3://``, ``gs://``, ``az://``, ``memory://``).
 
 A run whose input, output or manifest is a URL runs the local machinery unchanged on a *staging* folder of
-this machine, and this module moves the bytes at both ends (:func:`staging`):
+this machine; on the staging path this module moves the bytes at both ends (:func:`staging`):
 
 - **In.** The input prefix is listed once (one ``find``, no request per object) and fetched into a local
   folder; each file gets the object's size and its modification time from the listing, so the run's
@@ -14,6 +14,12 @@ this machine, and this module moves the bytes at both ends (:func:`staging`):
   ``manifest.csv`` and ``augcli-sources.csv`` are written, then the new outputs, then the other top files.
   Each object is written whole (one PUT; s3fs sends a big file as a multipart upload, which the store shows
   only once complete), so no partial object is ever visible.
+
+The **direct** path (the default for ``expand`` and ``balance`` other than SMOTE with input and output on
+one ``s3://``, ``gs://`` or ``az://`` store, and always with a remote scheduler) stages names, not bytes:
+sparse placeholders from one listing of each prefix (:func:`_stage_in_sparse`, :func:`_stage_out_sparse`),
+the top files fetched; the workers GET and PUT the objects (:mod:`augcli.direct`); the records go up
+before the first worker starts and at the end, and no output is ever sent from here.
 
 ``file://`` URLs are plain local paths. The store side (listing, fetching, whole-object writes, the lock)
 is :mod:`augcli.store_io`; fsspec is imported there, only when a URL is given.
@@ -36,6 +42,7 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+from augcli import direct as D
 from augcli import store_io
 from augcli.errors import AugcliError, InputError, option
 from augcli.io import TMP_SUFFIX, is_image_name, unsupported_reason
@@ -78,6 +85,8 @@ class Stage:
     out: Root | None = None
     out_local: Path | None = None
     fetched: store_io.Fetched = field(default_factory=store_io.Fetched)
+    direct: D.Direct | None = None  # workers read and write the store themselves (augcli.direct)
+    syncing: threading.Lock = field(default_factory=threading.Lock)  # one sync at a time (periodic, hook, end)
 
     def result(self, result: Any) -> Any:
         """The run's result with its staging paths shown as the URLs they stand for."""
@@ -125,15 +134,43 @@ def _check_apart(roots: dict[str, Root]) -> None:
                              "prefix outside the input (the input is never written to)")
 
 
-def _refuse_remote(given: Mapping[str, Any], roots: Mapping[str, Root]) -> None:
-    """A run with URLs stages its files on this machine: a remote cluster's workers could not see them
-    (a scheduler on this machine's loopback address has its workers here too)."""
+def _remote(given: Mapping[str, Any]) -> bool:
+    """Whether the run goes to a Dask scheduler that is not on this machine's loopback address."""
     scheduler = given.get("scheduler")
-    if given.get("executor") == "dask" and scheduler is not None and not _loopback(str(scheduler)):
+    return given.get("executor") == "dask" and scheduler is not None and not _loopback(str(scheduler))
+
+
+def _refuse_remote(given: Mapping[str, Any], roots: Mapping[str, Root]) -> None:
+    """A run with URLs that is not direct stages its files on this machine: a remote cluster's workers could
+    not see them (a scheduler on this machine's loopback address has its workers here too)."""
+    if _remote(given):
         url = next(iter(roots.values())).url
         raise InputError(f"{url}: object-store runs stage their files on this machine, so their workers must run "
                          f"here too: use {option('executor', 'local')}, or {option('executor', 'dask')} without "
-                         f"{option('scheduler')} (a LocalCluster here); see docs/distributed.md")
+                         f"{option('scheduler')} (a LocalCluster here); a remote cluster reads and writes the "
+                         "store itself only for expand and balance (not SMOTE) with input and output both on "
+                         "s3://, gs:// or az://; see docs/distributed.md")
+
+
+_DIRECT_PROTOCOLS = ("s3", "s3a", "gs", "gcs", "az", "abfs", "abfss")  # not memory://: it lives in one process
+
+
+def _direct(given: Mapping[str, Any], roots: Mapping[str, Root]) -> D.Direct | None:
+    """The store side of a direct run (workers GET and PUT the objects), or None to stage the bytes.
+
+    Direct when ``AUGCLI_STORE_DIRECT=1`` or the scheduler is remote, for expand and balance by transforms,
+    mixing or undersampling (replay and SMOTE read files in the client) with input and output on one store.
+    """
+    text = os.environ.get(D.DIRECT_ENV, "")
+    if text not in ("", "0", "1"):
+        raise InputError(f"{D.DIRECT_ENV}: expected 0 or 1, got {text!r}")
+    if text == "0" and not _remote(given):
+        return None
+    src, out = roots.get("input"), roots.get("output")
+    if (src is None or out is None or given.get("manifest") is not None or _smote(given)
+            or src.where()[0] != out.where()[0] or src.where()[0] not in _DIRECT_PROTOCOLS):
+        return None
+    return D.Direct(src.where()[0], src.path, out.path, src.url, out.url, store_io.own_options(src.where()[0]))
 
 
 def _loopback(address: str) -> bool:
@@ -154,20 +191,31 @@ def staging(given: dict[str, Any]) -> Iterator[Stage]:
     roots = _roots(given)
     folder = Path(tempfile.mkdtemp(prefix="augcli-store-"))
     stage = Stage(folder)
+    token = None
     try:
-        if roots:
+        stage.direct = _direct(given, roots) if roots else None
+        if roots and stage.direct is None:
             _refuse_remote(given, roots)
+        if roots:
             _check_apart(roots)
         for name in ("input", "manifest"):
             if name in roots:
-                given[name] = _stage_in(stage, name, roots[name])
+                given[name] = (_stage_in_sparse(stage, roots[name]) if stage.direct is not None
+                               else _stage_in(stage, name, roots[name]))
         _recorded_input(stage, given, roots)
+        token = D.ACTIVE.set(stage.direct)
         with _output(stage, given, roots.get("output")):
             yield stage
     except AugcliError as exc:
         stage.message(exc)
         raise
     finally:
+        if token is not None:
+            D.ACTIVE.reset(token)
+        if stage.direct is not None:
+            D.BEFORE_WORK.pop(stage.direct.out_url, None)
+            for local in [local for local in D.MOUNTS if local == folder or folder in local.parents]:
+                del D.MOUNTS[local]
         shutil.rmtree(folder, ignore_errors=True)
 
 
@@ -210,7 +258,7 @@ def _output(stage: Stage, given: dict[str, Any], root: Root | None) -> Iterator[
         return
     every = sync_every()
     with store_io.StoreLock(root):
-        given["output"] = _stage_out(stage, root)
+        given["output"] = _stage_out(stage, root) if stage.direct is None else _stage_out_sparse(stage, root)
         periodic = _Periodic(stage, every) if every > 0 else None
         try:
             if periodic is not None:
@@ -242,6 +290,74 @@ def _stage_in(stage: Stage, name: str, root: Root) -> Path:
             (local / rel).parent.mkdir(parents=True, exist_ok=True)
             (local / rel).touch()
     stage.urls[local] = root.url
+    return local
+
+
+def _smote(given: Mapping[str, Any]) -> bool:
+    """Whether a balance run is SMOTE's (its features are read in the client), by its option or its recipe's
+    ``balance`` section; a recipe that cannot be read here takes the staging path (the run then says why)."""
+    if "method" not in given:
+        return False
+    if given["method"] is not None:
+        return bool(given["method"] == "smote")
+    from augcli.recipe import Recipe, balance_section, load_recipe
+
+    try:
+        rec = given.get("recipe")
+        rec = rec if isinstance(rec, Recipe) else load_recipe(rec, allow_custom=bool(given.get("allow_custom", True)))
+        return balance_section(rec.balance).get("method") == "smote"
+    except Exception:
+        return True
+
+
+def _stage_in_sparse(stage: Stage, root: Root) -> Path:
+    """Direct mode: the input prefix as sparse placeholders (the objects' sizes and listing mtimes), from
+    one listing; the workers GET the bytes."""
+    assert stage.direct is not None
+    local = stage.folder / "input"
+    local.mkdir()
+    for rel, info in store_io.listing(root, "input").items():
+        if not any(part.startswith(".") for part in rel.split("/")):
+            mtime = store_io._mtime_ns(info)
+            D.placeholder(local / rel, _size(info), mtime)
+    stage.urls[local] = root.url
+    D.MOUNTS[local] = (stage.direct, "in")
+    return local
+
+
+def _size(info: Mapping[str, Any]) -> int:
+    size = info.get("size", info.get("Size", 0))
+    return int(size) if isinstance(size, (int, float)) and size >= 0 else 0
+
+
+def _stage_out_sparse(stage: Stage, root: Root) -> Path:
+    """Direct mode: the output prefix's top files (the records) fetched; its other objects as placeholders.
+
+    When the store holds a run record, an object its manifest does not list gets no placeholder: it is
+    either a user's (never seen by the run, so never removed) or an output of a run whose client was killed
+    after a worker's PUT (the record is sent before any; a planned output there is made and written again,
+    with the same bytes for the same run).
+    """
+    assert stage.direct is not None
+    local = stage.folder / "output"
+    local.mkdir()
+    items = {rel: info for rel, info in store_io.listing(root, "output").items()
+             if rel != LOCK and not rel.rsplit("/", 1)[-1].endswith(TMP_SUFFIX)}
+    top = {rel: info for rel, info in items.items() if "/" not in rel}
+    stage.fetched = store_io.fetch(root, top, local, "output", digests=True)
+    listed = None
+    if RUN_RECORD in top:
+        manifest = local / MANIFEST
+        listed = _listed(manifest.read_bytes()) if manifest.is_file() else set()
+    for rel, info in items.items():
+        if "/" in rel and (listed is None or rel in listed):
+            D.placeholder(local / rel, _size(info), store_io._mtime_ns(info))
+            stat = os.lstat(local / rel)
+            stage.fetched.stats[rel] = (stat.st_size, stat.st_mtime_ns, stat.st_ino)
+    stage.out, stage.out_local = root, local
+    stage.urls[local] = root.url
+    D.MOUNTS[local] = (stage.direct, "out")
+    D.BEFORE_WORK[stage.direct.out_url] = lambda: _sync(stage, early=True)
     return local
 
 
@@ -297,24 +413,37 @@ def _changed(stage: Stage, now: Mapping[str, tuple[int, int, int]]) -> list[str]
     return sorted(changed)
 
 
-def _sync(stage: Stage) -> None:
-    """Bring the output store level with the staging folder, every object written whole, in the safe order."""
+def _sync(stage: Stage, *, early: bool = False) -> None:
+    """Bring the output store level with the staging folder, every object written whole, in the safe order
+    (``early``: before a direct run's workers start; a top file the run removes to write again is left)."""
+    with stage.syncing:
+        _sync_now(stage, early)
+
+
+def _sync_now(stage: Stage, early: bool) -> None:
     root, local = stage.out, stage.out_local
     if root is None or local is None or not local.is_dir():
         return
     _record_urls(stage, local / RUN_RECORD)
     now = _now(local)
     changed = _changed(stage, now)
-    gone = [rel for rel in stage.fetched.stats if rel not in now]
-    replaced = [rel for rel in changed if rel in stage.fetched.stats and "/" in rel]
+    gone = [rel for rel in stage.fetched.stats if rel not in now and ("/" in rel or not early)]
+    direct = stage.direct is not None  # the workers wrote the outputs already: no output is sent or replaced
+    replaced = [rel for rel in changed if rel in stage.fetched.stats and "/" in rel and not direct]
     records = [rel for rel in _RECORDS if rel in changed]
-    outputs = [rel for rel in changed if "/" in rel]
+    outputs = [rel for rel in changed if "/" in rel and not direct]
     rest = [rel for rel in changed if "/" not in rel and rel not in _RECORDS]
     with store_io.store_errors("output", root.url):
         if gone or replaced:
             root.fs.rm([root.key(rel) for rel in sorted({*gone, *replaced})])
+        for rel in gone:
+            stage.fetched.stats.pop(rel, None)
         for batch in (records, outputs, rest):
             store_io.put(root, local, batch)
+        if direct:  # sent: compared with what the folder holds from now on (the hook before the workers)
+            for rel in (*records, *rest):
+                stage.fetched.stats[rel] = now[rel]
+                stage.fetched.digests[rel] = store_io.sha256(local / rel)
 
 
 class _Periodic(threading.Thread):
@@ -328,7 +457,8 @@ class _Periodic(threading.Thread):
     def run(self) -> None:
         while not self.halt.wait(self.every):
             try:
-                _sync_made(self.stage)
+                with self.stage.syncing:
+                    _sync_made(self.stage)
             except Exception:  # the store failing now fails the final sync too, which says so
                 return
 
@@ -359,8 +489,9 @@ def _sync_made(stage: Stage) -> None:
     now = _now(local)
     changed = _changed(stage, now)
     gone = [rel for rel in stage.fetched.stats if rel not in now]
-    replaced = [rel for rel in changed if rel in stage.fetched.stats and "/" in rel]
-    outputs = [rel for rel in changed if "/" in rel and rel in listed]
+    direct = stage.direct is not None  # the workers wrote the outputs already
+    replaced = [rel for rel in changed if rel in stage.fetched.stats and "/" in rel and not direct]
+    outputs = [rel for rel in changed if "/" in rel and rel in listed and not direct]
     with store_io.store_errors("output", root.url):
         if gone or replaced:
             root.fs.rm([root.key(rel) for rel in sorted({*gone, *replaced})])

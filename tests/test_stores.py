@@ -37,6 +37,12 @@ pipeline:
 """
 
 
+@pytest.fixture(autouse=True)
+def staged(monkeypatch: pytest.MonkeyPatch) -> None:
+    """This module tests the staging path (``AUGCLI_STORE_DIRECT=0``); tests/test_direct.py the direct one."""
+    monkeypatch.setenv("AUGCLI_STORE_DIRECT", "0")
+
+
 @pytest.fixture
 def recipe(tmp_path: Path) -> Path:
     path = tmp_path / "r.yaml"

@@ -354,6 +354,10 @@ def _stage_out_sparse(stage: Stage, root: Root) -> Path:
             D.placeholder(local / rel, _size(info), store_io._mtime_ns(info))
             stat = os.lstat(local / rel)
             stage.fetched.stats[rel] = (stat.st_size, stat.st_mtime_ns, stat.st_ino)
+    if listed is not None:  # workers may rewrite these names only with the bytes already there
+        unlisted = frozenset(rel for rel in items if "/" in rel and rel not in listed)
+        stage.direct = replace(stage.direct, unrecorded=unlisted)
+        D.ACTIVE.set(stage.direct)  # staging()'s reset restores what it found
     stage.out, stage.out_local = root, local
     stage.urls[local] = root.url
     D.MOUNTS[local] = (stage.direct, "out")

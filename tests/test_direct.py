@@ -318,3 +318,32 @@ def test_s3_remote_scheduler_workers_do_the_io(tmp_path: Path, make_tree: Any, r
                             executor="dask", scheduler=cluster.scheduler_address)
     assert result.made == 15 and result.cluster_workers >= 1 and _images(calls) == []
     _same(_files(tmp_path / "local"), _objects(fs, f"{bucket}/out"), f"s3://{bucket}/in")
+
+
+def test_s3_direct_an_unlisted_object_at_a_planned_name_is_rewritten_only_if_it_holds_the_same_bytes(
+        tmp_path: Path, make_tree: Any, recipe: Path, s3: tuple[Any, str], calls: list[tuple[str, str]],
+        cli: Any) -> None:
+    """What a killed client leaves (an output its manifest does not list) is left as it is; a user's other
+    bytes at that name stop the run and stay."""
+    fs, bucket = s3
+    src = make_tree({"a": 2, "b": 1}, size=(16, 16))
+    _upload(fs, src, f"{bucket}/in")
+    api.expand(src, tmp_path / "local", recipe=recipe, workers=1)
+    api.expand(f"s3://{bucket}/in", f"s3://{bucket}/out", recipe=recipe, workers=1)
+    target = "a/a_000__aug001.png"
+    made = fs.cat_file(f"{bucket}/out/{target}")
+    manifest = fs.cat_file(f"{bucket}/out/{M.MANIFEST}").decode("utf-8")
+    fs.pipe_file(f"{bucket}/out/{M.MANIFEST}",  # the row gone, as if the client died before recording it
+                 "".join(line for line in manifest.splitlines(keepends=True) if target not in line).encode())
+    fs.rm_file(f"{bucket}/out/metadata.csv")  # written at a run's end: a killed client has none
+    fs.pipe_file(f"{bucket}/out/{target}", b"a user's bytes")
+    refused = cli("expand", "-r", str(recipe), f"s3://{bucket}/in", f"s3://{bucket}/out")
+    assert refused.exit_code == 1, refused.output
+    assert f"refusing to overwrite s3://{bucket}/out/{target}: its manifest does not list it" in refused.output
+    assert fs.cat_file(f"{bucket}/out/{target}") == b"a user's bytes"
+    fs.pipe_file(f"{bucket}/out/{target}", made)  # what the killed client's worker had written
+    calls.clear()
+    again = api.expand(f"s3://{bucket}/in", f"s3://{bucket}/out", recipe=recipe, workers=1)
+    assert again.made == 1
+    assert not [k for m, k in calls if m == "put_object" and k.endswith(target)]  # left as it was
+    _same(_files(tmp_path / "local"), _objects(fs, f"{bucket}/out"), f"s3://{bucket}/in")

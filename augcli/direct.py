@@ -115,8 +115,8 @@ def _same_object(side: Direct, rel: str, data: bytes) -> bool:
     if bytes(there) == data:
         return True
     raise RunError(f"refusing to overwrite {side.out_url}/{rel}: its manifest does not list it and it does not "
-                   "hold what this run makes there, so augcli did not write it; move it out of the output, "
-                   "or choose another output")
+                   "hold what this run makes there, so nothing proves augcli wrote it (it may be yours, or left by "
+                   "a stopped run with other settings); move or delete it, or choose another output")
 
 
 def remove(side: Direct, rels: list[str]) -> None:

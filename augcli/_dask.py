@@ -26,8 +26,8 @@ from augcli.errors import InputError, RunError, option
 from augcli.pool import _portable
 
 CONNECT_TIMEOUT = 10  # seconds to reach a given scheduler
-DEFAULT_BATCH = 16  # tasks per batch when the plan's size is not known
-MAX_BATCH = 16  # bench_dask.py: 4 and 64 were 40-46 % slower than 16 on 2 workers
+DEFAULT_BATCH = 32  # tasks per batch when the plan's size is not known
+MAX_BATCH = 32  # bench_dask.py on a quiet machine: 32 was +2 % and +5 % of the local pool, 16 +11-15 %, 64 +16 %
 PER_SLOT = 4  # batches per worker thread over a whole plan (smaller batches balance the end of a run)
 IN_FLIGHT = 3  # batches per worker thread submitted ahead
 CLIENT_VERSION = __version__  # sent with every batch: a worker running another augcli refuses it

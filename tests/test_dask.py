@@ -248,12 +248,15 @@ def test_dask_missing_and_a_bad_batch_size_are_usage_errors(cli: Any, make_tree:
         api.expand(src, tmp_path / "o", recipe="default", executor="spark")
 
 
-def test_help_and_local_runs_do_not_import_dask(tmp_path: Path, make_tree: Any) -> None:
+def test_help_and_local_runs_import_no_optional_backend(tmp_path: Path, make_tree: Any) -> None:
+    """Neither dask nor fsspec and its stores are imported by --help or by a run on local folders."""
     src = make_tree({"a": 2})
     code = ("import sys; from augcli.cli import main; sys.argv = ['augcli'] + sys.argv[1:]\n"
             "try:\n    main()\nexcept SystemExit:\n    pass\n"
-            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('dask', 'distributed')))")
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in "
+            "('dask', 'distributed', 'fsspec', 's3fs', 'botocore')))")
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])}
-    for args in (["--help"], ["expand", "-q", "-r", "default", "-w", "2", str(src), str(tmp_path / "o")]):
+    for args in (["--help"], ["expand", "-q", "-r", "default", "-w", "1", str(src), str(tmp_path / "o1")],
+                 ["expand", "-q", "-r", "default", "-w", "2", str(src), str(tmp_path / "o2")]):
         done = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, env=env, check=True)
         assert done.stdout.strip().splitlines()[-1] == "[]"

@@ -20,7 +20,7 @@ import pytest
 from augcli import api, direct, stores
 from augcli import manifest as M
 from tests import test_stores as T
-from tests.test_stores import _files, _keys, _objects, _same, _times, _tree, _upload
+from tests.test_stores import _files, _keys, _killable, _objects, _same, _times, _tree, _upload
 
 recipe, s3, s3_server = T.recipe, T.s3, T.s3_server  # the fixtures of tests/test_stores.py
 IMAGES = (".png", ".jpg")
@@ -180,11 +180,7 @@ def test_s3_direct_sigkill_of_the_client_then_a_rerun_is_identical(tmp_path: Pat
     """SIGKILL of the client (and its workers) once outputs are on the store: the run record was sent before
     the first worker's PUT; the objects not yet listed are at planned names, made again with the same bytes."""
     fs, bucket = s3
-    src = make_tree({"a": 12, "b": 12}, size=(48, 48))
-    _upload(fs, src, f"{bucket}/in")
-    api.expand(src, tmp_path / "local", recipe="default", workers=1)
-    local = _files(tmp_path / "local")
-    rows = {row.path for row in M.read_rows(tmp_path / "local" / M.MANIFEST)}
+    local, rows = _killable(tmp_path, make_tree, fs, bucket)
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[1]), stores.SYNC_ENV: "0"}
     env.pop(direct.DIRECT_ENV, None)
     argv = [sys.executable, "-m", "augcli", "expand", "-q", "-r", "default", "-w", "1", f"s3://{bucket}/in",
@@ -208,11 +204,7 @@ def test_s3_direct_sigterm_sends_the_records_and_a_rerun_completes(tmp_path: Pat
     """SIGTERM while the workers write: exit 143, the manifest sent lists only objects that are there (each
     the local run's bytes), no staging folder is left; the rerun ends byte-identical."""
     fs, bucket = s3
-    src = make_tree({"a": 12, "b": 12}, size=(48, 48))
-    _upload(fs, src, f"{bucket}/in")
-    api.expand(src, tmp_path / "local", recipe="default", workers=1)
-    local = _files(tmp_path / "local")
-    rows = {row.path for row in M.read_rows(tmp_path / "local" / M.MANIFEST)}
+    local, rows = _killable(tmp_path, make_tree, fs, bucket)
     staging = tmp_path / "tmp"
     staging.mkdir()
     env = {**os.environ, "TMPDIR": str(staging), "PYTHONPATH": str(Path(__file__).parents[1]),

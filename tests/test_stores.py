@@ -287,20 +287,6 @@ def test_url_refusals_are_one_line_usage_errors(cli: Any, make_tree: Any, tmp_pa
     assert list(_objects(memory, "/d")) == ["in/a/a_000.png"]
 
 
-def test_help_and_local_runs_do_not_import_fsspec(tmp_path: Path, make_tree: Any) -> None:
-    src = make_tree({"a": 2})
-    code = ("import sys; from augcli.cli import main; sys.argv = ['augcli'] + sys.argv[1:]\n"
-            "try:\n    main()\nexcept SystemExit:\n    pass\n"
-            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('fsspec', 's3fs', 'botocore')))")
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])}
-    for args in (["--help"], ["expand", "-q", "-r", "default", "-w", "1", str(src), str(tmp_path / "o")]):
-        done = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, env=env, check=True)
-        assert done.stdout.strip().splitlines()[-1] == "[]"
-
-
-# ---------------------------------------------------------------- s3:// on moto
-
-
 def test_s3_expand_equals_local_and_a_rerun_writes_nothing(tmp_path: Path, make_tree: Any, recipe: Path,
                                                            s3: tuple[Any, str],
                                                            monkeypatch: pytest.MonkeyPatch) -> None:
@@ -364,6 +350,15 @@ def test_s3_sigterm_sends_what_was_made_and_a_rerun_completes(tmp_path: Path, ma
     _same(local, _objects(fs, f"{bucket}/out"), f"s3://{bucket}/in")
 
 
+def _killable(tmp_path: Path, make_tree: Any, fs: Any, bucket: str) -> tuple[dict[str, bytes], set[str]]:
+    """24 inputs uploaded to ``bucket/in`` (enough work to kill a run in the middle), and the oracle: the files
+    of a local ``expand -r default`` of them and its rows' paths."""
+    src = make_tree({"a": 12, "b": 12}, size=(48, 48))
+    _upload(fs, src, f"{bucket}/in")
+    api.expand(src, tmp_path / "local", recipe="default", workers=1)
+    return _files(tmp_path / "local"), {row.path for row in M.read_rows(tmp_path / "local" / M.MANIFEST)}
+
+
 def test_s3_sigkill_of_the_client_leaves_a_resumable_store(tmp_path: Path, make_tree: Any,
                                                             s3: tuple[Any, str]) -> None:
     """SIGKILL of the client while its workers write. With no upload during the run (``AUGCLI_STORE_SYNC=0``)
@@ -371,11 +366,7 @@ def test_s3_sigkill_of_the_client_leaves_a_resumable_store(tmp_path: Path, make_
     over. With uploads every 0.2 s, killed once outputs are on the store: each output object equals the local
     run's and is listed in the store's manifest; the rerun keeps them, makes only the rest, byte-identical."""
     fs, bucket = s3
-    src = make_tree({"a": 12, "b": 12}, size=(48, 48))
-    _upload(fs, src, f"{bucket}/in")
-    api.expand(src, tmp_path / "local", recipe="default", workers=1)
-    local = _files(tmp_path / "local")
-    rows = {row.path for row in M.read_rows(tmp_path / "local" / M.MANIFEST)}
+    local, rows = _killable(tmp_path, make_tree, fs, bucket)
     staging = tmp_path / "tmp"
     staging.mkdir()
     argv = [sys.executable, "-m", "augcli", "expand", "-q", "-r", "default", "-w", "1", f"s3://{bucket}/in",
